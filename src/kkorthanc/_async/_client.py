@@ -1,0 +1,410 @@
+"""The client of one Orthanc server.
+
+The asynchronous code is the source; ``scripts/unasync.py`` writes the synchronous copy from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from .._base import UNSET, BaseOrthanc, ParamTypes, RequestData
+from .._config import AuthTypes, CertTypes, RetryTypes, TimeoutTypes, VerifyTypes
+from .._models import Capabilities, Statistics, SystemInfo
+from .._protocol import decode_body, error_from_response, transport_error
+from .._urls import PathTypes
+from ..errors import UnexpectedContentError
+
+__all__ = ["AsyncOrthanc"]
+
+logger = logging.getLogger("kkorthanc")
+
+
+class AsyncOrthanc(BaseOrthanc):
+    """A client of one Orthanc server.
+
+    With no ``url``, the server is read from ``ORTHANC_URL`` (and credentials from
+    ``ORTHANC_USERNAME``/``ORTHANC_PASSWORD`` or ``ORTHANC_TOKEN``), else ``http://localhost:8042``.
+    The base URL may carry a path prefix (``https://host/orthanc/``) and is kept.
+
+    Args:
+        url: The server's base URL.
+        auth: ``(username, password)`` for HTTP basic authentication, or an ``httpx.Auth``.
+        token: A bearer token, sent as ``Authorization: Bearer ...``.
+        headers: Headers sent with every request.
+        timeout: A :class:`~kkorthanc.Timeout`, one number of seconds, ``(connect, read)``, or
+            None for no limit. The default waits 5 s to connect and 120 s between two reads.
+        verify: True (system CAs), False (no verification), a CA file or folder, or an
+            ``ssl.SSLContext``.
+        cert: A client certificate: a PEM file, or ``(certfile, keyfile)``.
+        retries: A :class:`~kkorthanc.Retry` or a count: connection failures are retried for
+            every request, 502/503/504 and read timeouts only for idempotent ones.
+        transport: An ``httpx`` transport, e.g. ``httpx.MockTransport`` in unit tests.
+
+    Raises:
+        InvalidURLError: The URL has no http(s) scheme or no host.
+        OrthancInputError: Contradictory or malformed arguments.
+
+    Example:
+        >>> async with AsyncOrthanc("http://localhost:8042", auth=("orthanc", "orthanc")) as client:
+        ...     info = await client.system()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        auth: AuthTypes = None,
+        token: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: TimeoutTypes = UNSET,
+        verify: VerifyTypes = True,
+        cert: CertTypes = None,
+        retries: RetryTypes = 3,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(
+            url,
+            auth=auth,
+            token=token,
+            headers=headers,
+            timeout=timeout,
+            verify=verify,
+            cert=cert,
+            retries=retries,
+        )
+        self._http = httpx.AsyncClient(transport=transport, **self._client_options())
+        self._capabilities: Capabilities | None = None
+
+    async def __aenter__(self) -> AsyncOrthanc:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool. The client cannot be used afterwards."""
+        await self._http.aclose()
+
+    async def get(
+        self,
+        path: PathTypes,
+        *,
+        params: ParamTypes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: TimeoutTypes = UNSET,
+        retry: bool | None = None,
+    ) -> Any:
+        """Send ``GET path`` and return the decoded answer.
+
+        Args:
+            path: The route, e.g. ``"studies"``, or segments ``("patients", patient_id)``.
+            params: Query values; True is sent as ``true``, False and None are left out.
+            headers: Extra headers for this request.
+            timeout: This request's timeout, overriding the client's.
+            retry: True to allow retries even where unsafe, False to forbid them.
+
+        Returns:
+            JSON as Python objects, text (e.g. a metadata value) as ``str``, an empty body as None.
+
+        Raises:
+            OrthancHTTPError: The server answered an error status (a subclass per status).
+            OrthancTransportError: No answer (connection failure, timeout).
+            UnexpectedContentError: A binary answer: use :meth:`get_bytes` or :meth:`stream`.
+
+        Example:
+            >>> await client.get("studies", params={"expand": True})  # doctest: +SKIP
+        """
+        response = await self.request(
+            "GET", path, params=params, headers=headers, timeout=timeout, retry=retry
+        )
+        return decode_body(response)
+
+    async def post(
+        self,
+        path: PathTypes,
+        *,
+        json: Any = None,
+        data: RequestData | None = None,
+        params: ParamTypes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: TimeoutTypes = UNSET,
+        retry: bool | None = None,
+    ) -> Any:
+        """Send ``POST path`` with a JSON body (``json=``) or raw bytes (``data=``).
+
+        A POST is not retried after it may have reached the server, unless ``retry=True``.
+
+        Returns:
+            The decoded answer, as for :meth:`get`.
+
+        Raises:
+            OrthancHTTPError: The server answered an error status.
+            OrthancTransportError: No answer.
+            OrthancInputError: Both ``json`` and ``data`` given.
+
+        Example:
+            >>> query = {"Level": "Study", "Query": {"PatientID": "P1"}}
+            >>> await client.post("tools/find", json=query)  # doctest: +SKIP
+        """
+        response = await self.request(
+            "POST",
+            path,
+            json=json,
+            data=data,
+            params=params,
+            headers=headers,
+            timeout=timeout,
+            retry=retry,
+        )
+        return decode_body(response)
+
+    async def put(
+        self,
+        path: PathTypes,
+        *,
+        json: Any = None,
+        data: RequestData | None = None,
+        params: ParamTypes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: TimeoutTypes = UNSET,
+        retry: bool | None = None,
+    ) -> Any:
+        """Send ``PUT path`` with a JSON body or raw data, and return the decoded answer.
+
+        Raises:
+            OrthancHTTPError: The server answered an error status.
+            OrthancTransportError: No answer.
+
+        Example:
+            >>> pacs = {"AET": "PACS", "Host": "127.0.0.1", "Port": 104}
+            >>> await client.put(("modalities", "PACS"), json=pacs)  # doctest: +SKIP
+        """
+        response = await self.request(
+            "PUT",
+            path,
+            json=json,
+            data=data,
+            params=params,
+            headers=headers,
+            timeout=timeout,
+            retry=retry,
+        )
+        return decode_body(response)
+
+    async def delete(
+        self,
+        path: PathTypes,
+        *,
+        params: ParamTypes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: TimeoutTypes = UNSET,
+        retry: bool | None = None,
+    ) -> Any:
+        """Send ``DELETE path`` and return the decoded answer (often None or ``{}``).
+
+        Raises:
+            OrthancHTTPError: The server answered an error status, e.g. NotFoundError.
+            OrthancTransportError: No answer.
+
+        Example:
+            >>> await client.delete(("studies", study_id))  # doctest: +SKIP
+        """
+        response = await self.request(
+            "DELETE", path, params=params, headers=headers, timeout=timeout, retry=retry
+        )
+        return decode_body(response)
+
+    async def get_bytes(
+        self,
+        path: PathTypes,
+        *,
+        params: ParamTypes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: TimeoutTypes = UNSET,
+        retry: bool | None = None,
+    ) -> bytes:
+        """Send ``GET path`` and return the body as bytes, whatever its type.
+
+        Raises:
+            OrthancHTTPError: The server answered an error status.
+            OrthancTransportError: No answer.
+
+        Example:
+            >>> dicom = await client.get_bytes(("instances", instance_id, "file"))  # doctest: +SKIP
+        """
+        response = await self.request(
+            "GET", path, params=params, headers=headers, timeout=timeout, retry=retry
+        )
+        return response.content
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        path: PathTypes,
+        *,
+        params: ParamTypes | None = None,
+        json: Any = None,
+        data: RequestData | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: TimeoutTypes = UNSET,
+    ) -> AsyncIterator[httpx.Response]:
+        """Send a request and yield the ``httpx.Response`` before its body is read.
+
+        The status is checked first: an error answer raises (with Orthanc's message) and yields
+        nothing, so an error page never ends up in a file. Read the body in chunks with
+        ``response.aiter_bytes()``.
+
+        Raises:
+            OrthancHTTPError: The server answered an error status.
+            OrthancTransportError: No answer, or the connection broke while reading.
+
+        Example:
+            >>> async with client.stream("GET", ("studies", study_id, "archive")) as response:
+            ...     async for chunk in response.aiter_bytes():  # doctest: +SKIP
+            ...         sink.write(chunk)
+        """
+        request = self._build_request(
+            method, path, params=params, json=json, data=data, headers=headers, timeout=timeout
+        )
+        response = await self._send(request, stream=True, retry=None)
+        try:
+            yield response
+        except httpx.TransportError as error:
+            raise transport_error(error, request.method, str(request.url)) from error
+        finally:
+            await response.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: PathTypes,
+        *,
+        params: ParamTypes | None = None,
+        json: Any = None,
+        data: RequestData | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: TimeoutTypes = UNSET,
+        retry: bool | None = None,
+    ) -> httpx.Response:
+        """Send any request and return the read ``httpx.Response`` once its status is checked.
+
+        Args:
+            method: The HTTP method.
+            path: The route, a string or a sequence of segments (each quoted whole).
+            params: Query values.
+            json: A JSON body.
+            data: A raw body: bytes, text, or an iterable of bytes (streamed, never retried).
+            headers: Extra headers for this request.
+            timeout: This request's timeout, overriding the client's.
+            retry: True to allow retrying a non-idempotent request, False to forbid retries.
+
+        Raises:
+            OrthancHTTPError: The server answered an error status.
+            OrthancTransportError: No answer after the allowed retries.
+
+        Example:
+            >>> response = await client.request("GET", "system")  # doctest: +SKIP
+        """
+        request = self._build_request(
+            method, path, params=params, json=json, data=data, headers=headers, timeout=timeout
+        )
+        return await self._send(request, stream=False, retry=retry)
+
+    async def _send(
+        self, request: httpx.Request, *, stream: bool, retry: bool | None
+    ) -> httpx.Response:
+        attempt = 1
+        while True:
+            try:
+                response = await self._http.send(request, stream=stream)
+            except httpx.TransportError as error:
+                delay = self._retry_delay(request, attempt, error=error, retry=retry)
+                if delay is None:
+                    raise transport_error(error, request.method, str(request.url)) from error
+            else:
+                delay = self._retry_delay(
+                    request, attempt, status=response.status_code, retry=retry
+                )
+                if delay is None:
+                    return await self._checked(response, stream=stream)
+                await response.aclose()
+            await asyncio.sleep(delay)
+            attempt += 1
+
+    async def _checked(self, response: httpx.Response, *, stream: bool) -> httpx.Response:
+        logger.debug(
+            "%s %s -> %d", response.request.method, response.request.url, response.status_code
+        )
+        if response.is_success:
+            if not stream:
+                await response.aread()
+            return response
+        try:
+            await response.aread()
+        except httpx.TransportError as error:
+            request = response.request
+            raise transport_error(error, request.method, str(request.url)) from error
+        finally:
+            await response.aclose()
+        raise error_from_response(response)
+
+    async def system(self) -> SystemInfo:
+        """Return the server's identity and settings (``GET /system``).
+
+        Raises:
+            OrthancHTTPError: The server answered an error status.
+            OrthancTransportError: No answer.
+
+        Example:
+            >>> (await client.system()).version  # doctest: +SKIP
+            '1.12.7'
+        """
+        return SystemInfo.from_json(await self._get_object("system"))
+
+    async def statistics(self) -> Statistics:
+        """Return counts and disk usage (``GET /statistics``), sizes as integers.
+
+        Example:
+            >>> (await client.statistics()).count_instances  # doctest: +SKIP
+            36
+        """
+        return Statistics.from_json(await self._get_object("statistics"))
+
+    async def capabilities(self, *, refresh: bool = False) -> Capabilities:
+        """Return what the server supports, asked once and then remembered.
+
+        Args:
+            refresh: Ask the server again (after an upgrade, or a plugin change).
+
+        Example:
+            >>> (await client.capabilities()).supports("labels")  # doctest: +SKIP
+            True
+        """
+        if self._capabilities is None or refresh:
+            system = await self.system()
+            plugins = await self.get("plugins")
+            if not isinstance(plugins, list):
+                raise UnexpectedContentError(f"GET /plugins answered {plugins!r}, not a list")
+            self._capabilities = Capabilities(system, tuple(str(name) for name in plugins))
+        return self._capabilities
+
+    async def _get_object(self, path: PathTypes) -> dict[str, Any]:
+        value = await self.get(path)
+        if not isinstance(value, dict):
+            raise UnexpectedContentError(
+                f"GET {path} answered {type(value).__name__}, not an object"
+            )
+        return value

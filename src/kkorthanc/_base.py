@@ -1,0 +1,172 @@
+"""What the sync and async clients share: settings, request building, retry decisions. No I/O."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterable, Iterable, Mapping
+from typing import Any, Union
+
+import httpx
+
+from ._config import (
+    AuthTypes,
+    CertTypes,
+    ClientConfig,
+    RetryTypes,
+    Timeout,
+    TimeoutTypes,
+    VerifyTypes,
+    as_timeout,
+    resolve_config,
+)
+from ._urls import PathTypes
+from .errors import OrthancInputError
+
+__all__ = ["BaseOrthanc", "ParamTypes", "RequestData"]
+
+logger = logging.getLogger("kkorthanc")
+
+ParamValue = Union[str, int, float, bool, None]
+ParamTypes = Mapping[str, ParamValue]
+RequestData = Union[bytes, str, Iterable[bytes], AsyncIterable[bytes]]
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+_UNSENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+class _Unset:
+    """Marks an argument left out, where ``None`` has a meaning of its own."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+
+
+class BaseOrthanc:
+    """Settings and every piece of request logic that does no I/O.
+
+    Not used directly: :class:`kkorthanc.Orthanc` and :class:`kkorthanc.AsyncOrthanc` build on it.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        auth: AuthTypes = None,
+        token: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: TimeoutTypes = UNSET,
+        verify: VerifyTypes = True,
+        cert: CertTypes = None,
+        retries: RetryTypes = 3,
+    ) -> None:
+        self._config: ClientConfig = resolve_config(
+            url,
+            auth=auth,
+            token=token,
+            headers=headers,
+            timeout=Timeout() if timeout is UNSET else timeout,
+            verify=verify,
+            cert=cert,
+            retries=retries,
+        )
+
+    @property
+    def url(self) -> str:
+        """The server's base URL, always ending with ``/``, without credentials."""
+        return str(self._config.base_url)
+
+    @property
+    def timeout(self) -> Timeout:
+        """The default :class:`~kkorthanc.Timeout` of this client's requests."""
+        return self._config.timeout
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._config.describe()})"
+
+    def _client_options(self) -> dict[str, Any]:
+        config = self._config
+        return {
+            "auth": config.auth,
+            "headers": dict(config.headers),
+            "timeout": config.timeout.to_httpx(),
+            "verify": config.verify,
+            "follow_redirects": False,
+            "trust_env": False,
+        }
+
+    def _build_request(
+        self,
+        method: str,
+        path: PathTypes,
+        *,
+        params: ParamTypes | None = None,
+        json: Any = None,
+        data: RequestData | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: TimeoutTypes = UNSET,
+    ) -> httpx.Request:
+        if json is not None and data is not None:
+            raise OrthancInputError("give either json= or data=, not both")
+        extensions: dict[str, Any] = {}
+        if timeout is not UNSET:
+            extensions["timeout"] = as_timeout(timeout).to_httpx().as_dict()
+        return httpx.Request(
+            method.upper(),
+            self._config.base_url.join(path),
+            params=_query(params),
+            json=json,
+            content=data.encode("utf-8") if isinstance(data, str) else data,
+            headers=dict(headers or {}),
+            extensions=extensions,
+        )
+
+    def _retry_delay(
+        self,
+        request: httpx.Request,
+        attempt: int,
+        *,
+        status: int | None = None,
+        error: Exception | None = None,
+        retry: bool | None = None,
+    ) -> float | None:
+        """The pause before sending ``request`` again, or None when it must not be resent.
+
+        ``attempt`` counts the retries already made, plus one. ``retry`` is the caller's word:
+        True allows retrying a POST, False forbids any retry.
+        """
+        policy = self._config.retry
+        if retry is False or attempt > policy.total or _is_streamed(request):
+            return None
+        unsent = error is not None and isinstance(error, _UNSENT_ERRORS)
+        safe = retry is True or request.method in IDEMPOTENT_METHODS
+        if unsent or (safe and (error is not None or status in policy.statuses)):
+            delay = policy.delay(attempt)
+            logger.debug(
+                "retrying %s %s in %.2fs (attempt %d): %s",
+                request.method,
+                request.url,
+                delay,
+                attempt,
+                error or status,
+            )
+            return delay
+        return None
+
+
+def _query(params: ParamTypes | None) -> dict[str, str]:
+    """Encode query values: True as "true", False and None left out (Orthanc 1.10 reads a flag's
+    presence, not its value), numbers as text."""
+    query: dict[str, str] = {}
+    for key, value in (params or {}).items():
+        if value is None or value is False:
+            continue
+        query[key] = "true" if value is True else str(value)
+    return query
+
+
+def _is_streamed(request: httpx.Request) -> bool:
+    stream = request.stream
+    return not isinstance(stream, httpx.ByteStream)

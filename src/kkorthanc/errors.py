@@ -1,0 +1,250 @@
+"""The one exception tree of KkOrthanc.
+
+Every failure KkOrthanc reports is an :class:`OrthancError`; nothing is printed, swallowed or
+turned into ``None``. Errors that come from the server keep what the server said (HTTP status,
+Orthanc's own status code and name, message and details) together with the request's method and
+URL. Transport failures are raised ``from`` the underlying exception. Credentials never appear in
+a message.
+
+::
+
+    OrthancError
+    ├── OrthancHTTPError                 the server answered with an error status
+    │   ├── BadRequestError              400 (and other 4xx without a class of their own)
+    │   ├── UnauthorizedError            401: credentials missing or wrong
+    │   ├── ForbiddenError               403
+    │   ├── NotFoundError                404
+    │   ├── MethodNotAllowedError        405 (``allow`` lists what the route accepts)
+    │   ├── ConflictError                409: stale revision, concurrent change
+    │   ├── UnsupportedMediaTypeError    415: e.g. an image the server cannot decode
+    │   ├── UnprocessableEntityError     422: e.g. a failed C-MOVE
+    │   └── ServerError                  5xx
+    ├── OrthancTransportError            no usable answer reached us
+    │   ├── OrthancConnectionError       refused, unreachable, DNS
+    │   │   └── OrthancTLSError          certificate or TLS handshake failure
+    │   └── OrthancTimeoutError          connect, read, write or pool timeout
+    ├── UnexpectedContentError           an answer of a kind the call cannot return
+    ├── UnsupportedFeatureError          the connected server lacks what the call needs
+    └── OrthancInputError (ValueError)   bad arguments, caught before any request
+        └── InvalidURLError              a server URL that cannot be used
+
+Example:
+    >>> from kkorthanc import Orthanc
+    >>> from kkorthanc.errors import NotFoundError
+    >>> with Orthanc("http://localhost:8042") as client:  # doctest: +SKIP
+    ...     try:
+    ...         client.get("studies/0000")
+    ...     except NotFoundError as error:
+    ...         print(error.status_code, error.url)
+    404 http://localhost:8042/studies/0000
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "BadRequestError",
+    "ConflictError",
+    "ForbiddenError",
+    "InvalidURLError",
+    "MethodNotAllowedError",
+    "NotFoundError",
+    "OrthancConnectionError",
+    "OrthancError",
+    "OrthancHTTPError",
+    "OrthancInputError",
+    "OrthancTLSError",
+    "OrthancTimeoutError",
+    "OrthancTransportError",
+    "ServerError",
+    "UnauthorizedError",
+    "UnexpectedContentError",
+    "UnprocessableEntityError",
+    "UnsupportedFeatureError",
+    "UnsupportedMediaTypeError",
+]
+
+
+class OrthancError(Exception):
+    """Root of every exception KkOrthanc raises.
+
+    Example:
+        >>> try:
+        ...     raise OrthancInputError("limit must be positive")
+        ... except OrthancError as error:
+        ...     str(error)
+        'limit must be positive'
+    """
+
+
+class OrthancHTTPError(OrthancError):
+    """The server answered with an HTTP error status.
+
+    Attributes:
+        status_code: The HTTP status, e.g. ``404``.
+        method: The request's method, e.g. ``"GET"``.
+        url: The request's URL (never with credentials).
+        message: Orthanc's ``Message`` when the body had one, else the HTTP reason phrase.
+        orthanc_status: Orthanc's numeric ``OrthancStatus`` (``17`` is "unknown resource"), or None
+            when the body did not carry one (many Orthanc errors have an empty body).
+        orthanc_error: Orthanc's ``OrthancError`` name, e.g. ``"Unknown resource"``, or None.
+        details: Orthanc's ``Details`` when present, or None.
+        body: The decoded JSON body (a dict) when there was one, else the raw text (may be empty).
+        allow: The methods listed by an ``Allow`` header (405 answers), else an empty tuple.
+
+    Example:
+        >>> error = NotFoundError(404, "GET", "http://localhost:8042/studies/x", "Unknown resource",
+        ...                       orthanc_status=17)
+        >>> error.status_code, error.orthanc_status
+        (404, 17)
+    """
+
+    def __init__(
+        self,
+        status_code: int,
+        method: str,
+        url: str,
+        message: str,
+        *,
+        orthanc_status: int | None = None,
+        orthanc_error: str | None = None,
+        details: str | None = None,
+        body: dict[str, Any] | str = "",
+        allow: tuple[str, ...] = (),
+        hint: str = "",
+    ) -> None:
+        self.status_code = status_code
+        self.method = method
+        self.url = url
+        self.message = message
+        self.orthanc_status = orthanc_status
+        self.orthanc_error = orthanc_error
+        self.details = details
+        self.body = body
+        self.allow = allow
+        self.hint = hint
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        text = f"{self.status_code} on {self.method} {self.url}: {self.message}"
+        if self.orthanc_error and self.orthanc_error != self.message:
+            text += f" [{self.orthanc_error}]"
+        if self.details:
+            text += f" ({self.details})"
+        if self.allow:
+            text += f"; allowed methods: {', '.join(self.allow)}"
+        if self.hint:
+            text += f". {self.hint}"
+        return text
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        kwargs = {
+            "orthanc_status": self.orthanc_status,
+            "orthanc_error": self.orthanc_error,
+            "details": self.details,
+            "body": self.body,
+            "allow": self.allow,
+            "hint": self.hint,
+        }
+        args = (self.status_code, self.method, self.url, self.message)
+        return (_rebuild_http_error, (type(self), args, kwargs))
+
+
+def _rebuild_http_error(
+    cls: type[OrthancHTTPError], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> OrthancHTTPError:
+    return cls(*args, **kwargs)
+
+
+class BadRequestError(OrthancHTTPError):
+    """400 Bad Request, and any other 4xx status without a class of its own."""
+
+
+class UnauthorizedError(OrthancHTTPError):
+    """401 Unauthorized: the credentials are missing or wrong."""
+
+
+class ForbiddenError(OrthancHTTPError):
+    """403 Forbidden: e.g. writing system metadata, or a route disabled by configuration."""
+
+
+class NotFoundError(OrthancHTTPError):
+    """404 Not Found: an unknown resource, route, job or modality.
+
+    Orthanc also answers 404 ("inexistent tag") to an upload that lacks Study or Series UIDs.
+    """
+
+
+class MethodNotAllowedError(OrthancHTTPError):
+    """405 Method Not Allowed; :attr:`allow` lists the methods the route accepts."""
+
+
+class ConflictError(OrthancHTTPError):
+    """409 Conflict: a stale revision (``If-Match``) or a concurrent change."""
+
+
+class UnsupportedMediaTypeError(OrthancHTTPError):
+    """415 Unsupported Media Type: e.g. a preview of an image the server cannot decode."""
+
+
+class UnprocessableEntityError(OrthancHTTPError):
+    """422 Unprocessable Entity: e.g. a C-MOVE that the remote modality refused."""
+
+
+class ServerError(OrthancHTTPError):
+    """A 5xx status: an internal error, a plugin's exception, a failed DICOM association."""
+
+
+class OrthancTransportError(OrthancError):
+    """No usable answer reached the client.
+
+    Attributes:
+        method: The request's method.
+        url: The request's URL (never with credentials).
+    """
+
+    def __init__(self, message: str, *, method: str = "", url: str = "") -> None:
+        self.method = method
+        self.url = url
+        super().__init__(message)
+
+
+class OrthancConnectionError(OrthancTransportError):
+    """The server could not be reached: connection refused, unknown host, connection reset."""
+
+
+class OrthancTLSError(OrthancConnectionError):
+    """The TLS handshake failed: an untrusted or self-signed certificate, a wrong host name."""
+
+
+class OrthancTimeoutError(OrthancTransportError):
+    """A connect, read, write or pool timeout expired, or an operation did not end in time."""
+
+
+class UnexpectedContentError(OrthancError):
+    """The server's answer is of a kind this call cannot return (e.g. binary to ``get``).
+
+    Attributes:
+        content_type: The answer's ``Content-Type``.
+    """
+
+    def __init__(self, message: str, *, content_type: str = "") -> None:
+        self.content_type = content_type
+        super().__init__(message)
+
+
+class UnsupportedFeatureError(OrthancError):
+    """The connected server lacks a feature the call needs, or would silently ignore an option.
+
+    Raised instead of sending a request whose answer would be wrong, e.g. a label filter to a
+    server older than Orthanc 1.12.0, which would return unfiltered results.
+    """
+
+
+class OrthancInputError(OrthancError, ValueError):
+    """Bad arguments, detected before any request is sent. Also a :class:`ValueError`."""
+
+
+class InvalidURLError(OrthancInputError):
+    """A server URL that cannot be used: no scheme, an unsupported scheme, or no host."""
