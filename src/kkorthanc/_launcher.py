@@ -1,0 +1,598 @@
+"""Start and stop real Orthanc processes.
+
+The private engine behind :mod:`kkorthanc.testing` (and a future ``kkorthanc server`` command):
+find an Orthanc executable (on the host or inside a chroot), write its JSON configuration, run it,
+wait until its REST API answers, and stop it again by its own pid. Standard library and httpx only.
+
+Exceptions (they join the tree of :mod:`kkorthanc.errors`)::
+
+    OrthancError
+    ├── LauncherError (RuntimeError)      Orthanc could not be found, started or stopped
+    │   ├── OrthancNotInstalledError      no Orthanc executable (message says how to install it)
+    │   └── OrthancStartError             the process exited early or never answered
+    └── OrthancInputError (ValueError)
+        └── ChrootPathError               a path a chroot binary would not see
+
+Example:
+    >>> binary = OrthancBinary()  # doctest: +SKIP
+    >>> http_port, dicom_port = free_ports(2)  # doctest: +SKIP
+    >>> config = build_config(data, http_port=http_port, dicom_port=dicom_port)  # doctest: +SKIP
+    >>> with OrthancProcess.start(binary, data, config, data / "log") as proc:  # doctest: +SKIP
+    ...     httpx.get(f"{proc.url}/system").json()["Version"]
+    '1.10.1'
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ctypes
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, NoReturn
+
+import httpx
+
+from kkorthanc.errors import OrthancError, OrthancInputError
+
+__all__ = [
+    "INSTALL_HINT",
+    "ChrootPathError",
+    "LauncherError",
+    "OrthancBinary",
+    "OrthancNotInstalledError",
+    "OrthancProcess",
+    "OrthancStartError",
+    "build_config",
+    "free_port",
+    "free_ports",
+]
+
+INSTALL_HINT = (
+    "Install Orthanc with `sudo bash scripts/install-servers.sh` (from a KkOrthanc checkout; it "
+    "also builds a Debian 13 chroot with Orthanc 1.12) or `sudo apt-get install orthanc "
+    "orthanc-python`, or point the tests at a running server with KKORTHANC_TEST_URL (plus "
+    "KKORTHANC_TEST_USERNAME and KKORTHANC_TEST_PASSWORD)."
+)
+PLUGINS_DIR = "/usr/share/orthanc/plugins"
+PYTHON_PLUGIN = "libOrthancPython.so"
+_SEARCH_DIRS = ("/usr/sbin", "/usr/local/sbin", "/usr/bin", "/usr/local/bin")
+_PORT_IN_USE = "privileged or already in use"
+_START_TRIES = 3
+_LOG_TAIL_LINES = 40
+
+
+class LauncherError(OrthancError, RuntimeError):
+    """Orthanc could not be found, started or stopped.
+
+    Example:
+        >>> issubclass(LauncherError, RuntimeError)
+        True
+    """
+
+
+class OrthancNotInstalledError(LauncherError):
+    """No Orthanc executable where one was expected; the message says how to install one."""
+
+
+class OrthancStartError(LauncherError):
+    """The Orthanc process exited during start-up or never answered; the message has the log tail.
+
+    Attributes:
+        log_tail: The last lines Orthanc wrote.
+        port_in_use: True when Orthanc said one of its TCP ports was taken.
+    """
+
+    def __init__(self, message: str, *, log_tail: str = "", port_in_use: bool = False) -> None:
+        self.log_tail = log_tail
+        self.port_in_use = port_in_use
+        super().__init__(message)
+
+
+class ChrootPathError(OrthancInputError):
+    """A path given to an Orthanc that runs in a chroot lies outside that chroot."""
+
+
+@dataclass(frozen=True)
+class OrthancBinary:
+    """An Orthanc executable, on the host or inside a chroot (a Debian root built by debootstrap).
+
+    Args:
+        executable: The program name (searched on PATH, then in the sbin/bin directories) or an
+            absolute path; for a chroot, a name or path as seen inside the chroot.
+        chroot: The chroot directory, or None to run on the host. Running in a chroot needs root.
+
+    Example:
+        >>> OrthancBinary(chroot=Path("/var/cache/kkorthanc/trixie")).inner_path(
+        ...     Path("/var/cache/kkorthanc/trixie/tmp/x"))
+        '/tmp/x'
+    """
+
+    executable: str = "Orthanc"
+    chroot: Path | None = None
+
+    @property
+    def root(self) -> Path:
+        """The directory Orthanc sees as ``/``: the chroot, or the host's root."""
+        return self.chroot if self.chroot is not None else Path("/")
+
+    def command(self) -> list[str]:
+        """The command line that runs this Orthanc (without arguments).
+
+        Raises:
+            OrthancNotInstalledError: The executable (or the ``chroot`` program) is missing.
+        """
+        inner = self._resolve_inner()
+        if self.chroot is None:
+            return [inner]
+        chroot_program = shutil.which("chroot") or "/usr/sbin/chroot"
+        if not Path(chroot_program).is_file():
+            raise OrthancNotInstalledError("the `chroot` program is missing (package coreutils)")
+        return [chroot_program, str(self.chroot), inner]
+
+    def _resolve_inner(self) -> str:
+        if self.chroot is None and "/" not in self.executable:
+            found = shutil.which(self.executable)
+            if found:
+                return found
+        candidates = (
+            [self.executable]
+            if self.executable.startswith("/")
+            else [f"{d}/{self.executable}" for d in _SEARCH_DIRS]
+        )
+        for candidate in candidates:
+            if (self.root / candidate.lstrip("/")).is_file():
+                return candidate
+        where = f"inside the chroot {self.chroot}" if self.chroot else "on this machine"
+        raise OrthancNotInstalledError(
+            f"Orthanc executable {self.executable!r} not found {where}. {INSTALL_HINT}"
+        )
+
+    def version(self) -> str:
+        """The Orthanc version, from ``Orthanc --version`` (e.g. ``"1.10.1"``).
+
+        Raises:
+            OrthancNotInstalledError: The executable is missing.
+            LauncherError: It does not run or prints something unexpected.
+
+        Example:
+            >>> OrthancBinary().version()  # doctest: +SKIP
+            '1.10.1'
+        """
+        return _version_of(tuple(self.command()))
+
+    def plugins_dir(self) -> Path:
+        """The host path of the Debian plugins directory of this Orthanc (``/usr/share/...``)."""
+        return self.root / PLUGINS_DIR.lstrip("/")
+
+    def inner_path(self, path: Path) -> str:
+        """Translate a host path into the path this Orthanc sees.
+
+        Args:
+            path: A host path; for a chroot binary it must lie inside the chroot.
+
+        Returns:
+            The absolute path as seen by Orthanc.
+
+        Raises:
+            ChrootPathError: The path is outside the chroot.
+        """
+        absolute = Path(os.path.abspath(path))
+        if self.chroot is None:
+            return str(absolute)
+        root = Path(os.path.abspath(self.chroot))
+        try:
+            relative = absolute.relative_to(root)
+        except ValueError:
+            raise ChrootPathError(
+                f"{absolute} is outside the chroot {root}: an Orthanc running in a chroot only "
+                f"sees files under it; use a directory such as {root / 'tmp'}"
+            ) from None
+        return "/" + relative.as_posix() if relative.parts else "/"
+
+    def host_path(self, inner: str) -> Path:
+        """Translate a path as seen by this Orthanc into the host's path.
+
+        Example:
+            >>> OrthancBinary(chroot=Path("/srv/root")).host_path("/tmp/a")
+            PosixPath('/srv/root/tmp/a')
+        """
+        return self.root / inner.lstrip("/")
+
+    def plugin_path(self, name: str) -> str:
+        """The path, as seen by Orthanc, of a plugin given by file name or by host path.
+
+        Example:
+            >>> OrthancBinary().plugin_path("libOrthancPython.so")
+            '/usr/share/orthanc/plugins/libOrthancPython.so'
+        """
+        if "/" in name:
+            return self.inner_path(Path(name))
+        return f"{PLUGINS_DIR}/{name}"
+
+
+_VERSIONS: dict[tuple[str, ...], str] = {}
+
+
+def _version_of(command: tuple[str, ...]) -> str:
+    if command not in _VERSIONS:
+        try:
+            done = subprocess.run(
+                [*command, "--version"], capture_output=True, text=True, timeout=30, check=False
+            )
+        except OSError as error:
+            raise LauncherError(f"cannot run {' '.join(command)}: {error}") from error
+        words = done.stdout.split("\n", 1)[0].split()
+        if done.returncode != 0 or len(words) < 2:
+            raise LauncherError(
+                f"`{' '.join(command)} --version` failed (exit {done.returncode}): "
+                f"{(done.stderr or done.stdout).strip()[-500:]}"
+            )
+        _VERSIONS[command] = words[-1]
+    return _VERSIONS[command]
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """Ask the kernel for ``count`` distinct TCP ports that are free right now.
+
+    Another process may take a port before Orthanc binds it: :meth:`OrthancProcess.start` retries.
+
+    Example:
+        >>> http_port, dicom_port = free_ports(2)
+        >>> http_port != dicom_port
+        True
+    """
+    with contextlib.ExitStack() as stack:
+        ports = []
+        for _ in range(count):
+            sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            sock.bind((host, 0))
+            ports.append(int(sock.getsockname()[1]))
+        return ports
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """One TCP port free right now on ``host`` (see :func:`free_ports`).
+
+    Example:
+        >>> 0 < free_port() < 65536
+        True
+    """
+    return free_ports(1, host)[0]
+
+
+def build_config(
+    data_dir: Path,
+    *,
+    http_port: int,
+    dicom_port: int,
+    aet: str = "ORTHANC",
+    name: str = "KkOrthanc",
+    users: Mapping[str, str] | None = None,
+    remote_access: bool = False,
+    plugins: Sequence[str] = (),
+    python_script: Path | None = None,
+    stable_age: int = 2,
+    binary: OrthancBinary | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Build an Orthanc JSON configuration for a server whose files all live in ``data_dir``.
+
+    Args:
+        data_dir: Host directory for the index and storage (inside the chroot for chroot binaries).
+        http_port: The REST API port.
+        dicom_port: The DICOM port.
+        aet: The server's own AE title.
+        name: The server's ``Name``.
+        users: ``{username: password}``; enables HTTP basic authentication when not empty.
+        remote_access: Let non-loopback clients in (Orthanc always listens on every interface).
+        plugins: Plugin file names (looked up in the Debian plugins directory) or host paths.
+        python_script: A Python plugin script (host path); loads ``libOrthancPython.so``.
+        stable_age: Seconds without new instances before a resource becomes stable.
+        binary: The Orthanc that will read this configuration (translates paths for a chroot).
+        extra: Options merged last, overriding everything above.
+
+    Returns:
+        The configuration, ready for :meth:`OrthancProcess.start`.
+
+    Raises:
+        ChrootPathError: ``data_dir`` or ``python_script`` is outside the binary's chroot.
+
+    Example:
+        >>> build_config(Path("/tmp/o"), http_port=8042, dicom_port=4242)["StorageDirectory"]
+        '/tmp/o/db'
+    """
+    binary = binary or OrthancBinary()
+    plugin_paths = [binary.plugin_path(p) for p in plugins]
+    config: dict[str, Any] = {
+        "Name": name,
+        "StorageDirectory": binary.inner_path(data_dir / "db"),
+        "IndexDirectory": binary.inner_path(data_dir / "db"),
+        "HttpPort": http_port,
+        "DicomPort": dicom_port,
+        "DicomAet": aet,
+        "RemoteAccessAllowed": remote_access,
+        "AuthenticationEnabled": bool(users),
+        "RegisteredUsers": dict(users or {}),
+        "StableAge": stable_age,
+        "HttpTimeout": 60,
+        "DicomScuTimeout": 10,
+        "DicomModalities": {},
+        "OrthancPeers": {},
+        "ConcurrentJobs": 2,
+        "SaveJobs": False,
+        "DicomCheckCalledAet": False,
+    }
+    if python_script is not None:
+        config["PythonScript"] = binary.inner_path(python_script)
+        if not any(p.endswith(PYTHON_PLUGIN) for p in plugin_paths):
+            plugin_paths.append(binary.plugin_path(PYTHON_PLUGIN))
+    config["Plugins"] = plugin_paths
+    config.update(extra or {})
+    return config
+
+
+_LIVE: set[OrthancProcess] = set()
+
+
+@atexit.register
+def _stop_leftovers() -> None:
+    """Last line of defence: never leave an Orthanc behind when the interpreter exits."""
+    for process in list(_LIVE):
+        process.stop(timeout=5)
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: SIGTERM if this Python process dies
+
+
+class OrthancProcess:
+    """A running Orthanc process that this Python process started (and must stop).
+
+    Use :meth:`start` to create one; use it as a context manager, or call :meth:`stop`.
+
+    Attributes:
+        binary: The Orthanc that runs.
+        data_dir: The host directory holding ``orthanc.json`` and the database.
+        config: The configuration it runs with (ports may differ from the requested ones after a
+            port collision).
+        log_path: The file receiving Orthanc's stdout and stderr.
+        system: The ``GET /system`` answer read at start-up (empty if credentials were refused).
+
+    Example:
+        >>> with OrthancProcess.start(binary, data_dir, config, log_path) as proc:  # doctest: +SKIP
+        ...     proc.url
+        'http://127.0.0.1:40123'
+    """
+
+    def __init__(
+        self,
+        binary: OrthancBinary,
+        data_dir: Path,
+        config: dict[str, Any],
+        log_path: Path,
+        popen: subprocess.Popen[bytes],
+        log_file: IO[bytes],
+    ) -> None:
+        self.binary = binary
+        self.data_dir = data_dir
+        self.config = config
+        self.log_path = log_path
+        self.system: dict[str, Any] = {}
+        self._popen = popen
+        self._log_file: IO[bytes] | None = log_file
+        _LIVE.add(self)
+
+    @classmethod
+    def start(
+        cls,
+        binary: OrthancBinary,
+        data_dir: Path,
+        config: Mapping[str, Any],
+        log_path: Path,
+        *,
+        timeout: float = 30,
+        verbose: bool = False,
+        die_with_parent: bool = True,
+    ) -> OrthancProcess:
+        """Write ``data_dir/orthanc.json``, run Orthanc, and wait until its REST API answers.
+
+        On a port collision new ports are picked and the start is retried (3 tries in all).
+
+        Args:
+            binary: The Orthanc to run.
+            data_dir: Host directory for ``orthanc.json`` (inside the chroot for chroot binaries).
+            config: The configuration, e.g. from :func:`build_config`.
+            log_path: Host file receiving Orthanc's output (appended to).
+            timeout: Seconds to wait for the REST API.
+            verbose: Pass ``--verbose`` to Orthanc.
+            die_with_parent: On Linux, have the kernel stop Orthanc if this process dies.
+
+        Returns:
+            The running process.
+
+        Raises:
+            OrthancNotInstalledError: The executable is missing.
+            ChrootPathError: ``data_dir`` is outside the binary's chroot.
+            OrthancStartError: Orthanc exited early or did not answer in time.
+        """
+        current = dict(config)
+        for attempt in range(1, _START_TRIES + 1):
+            try:
+                return cls._start_once(
+                    binary, data_dir, current, log_path, timeout, verbose, die_with_parent
+                )
+            except OrthancStartError as error:
+                if not error.port_in_use or attempt == _START_TRIES:
+                    raise
+                current["HttpPort"], current["DicomPort"] = free_ports(2)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @classmethod
+    def _start_once(
+        cls,
+        binary: OrthancBinary,
+        data_dir: Path,
+        config: dict[str, Any],
+        log_path: Path,
+        timeout: float,
+        verbose: bool,
+        die_with_parent: bool,
+    ) -> OrthancProcess:
+        config_path = data_dir / "orthanc.json"
+        command = [*binary.command(), binary.inner_path(config_path)]
+        data_dir.mkdir(parents=True, exist_ok=True)
+        config_path.write_text(json.dumps(config, indent=2), encoding="utf-8")
+        if verbose:
+            command.insert(-1, "--verbose")
+        log_start = log_path.stat().st_size if log_path.exists() else 0
+        log_file = log_path.open("ab")
+        preexec = _die_with_parent if die_with_parent and sys.platform == "linux" else None
+        try:
+            popen = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                preexec_fn=preexec,
+            )
+        except OSError as error:
+            log_file.close()
+            raise OrthancStartError(f"cannot run {' '.join(command)}: {error}") from error
+        process = cls(binary, data_dir, dict(config), log_path, popen, log_file)
+        process._wait_until_up(log_start, timeout)
+        return process
+
+    @property
+    def pid(self) -> int:
+        """The process id (with a chroot, ``chroot`` execs Orthanc, so it is Orthanc's)."""
+        return self._popen.pid
+
+    @property
+    def url(self) -> str:
+        """The REST API's base URL on the loopback interface, e.g. ``http://127.0.0.1:8042``."""
+        return f"http://127.0.0.1:{self.config['HttpPort']}"
+
+    @property
+    def auth(self) -> tuple[str, str] | None:
+        """The first registered ``(username, password)`` when authentication is on, else None."""
+        users: dict[str, str] = self.config.get("RegisteredUsers") or {}
+        if not self.config.get("AuthenticationEnabled") or not users:
+            return None
+        return next(iter(users.items()))
+
+    def is_running(self) -> bool:
+        """Whether the process is still alive."""
+        return self._popen.poll() is None
+
+    def log_offset(self) -> int:
+        """The current size of the log file: pass it to :meth:`log_text` later."""
+        try:
+            return self.log_path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def log_text(self, since_offset: int = 0) -> str:
+        """What Orthanc wrote to its log since byte ``since_offset``.
+
+        Example:
+            >>> "HTTP server listening" in proc.log_text()  # doctest: +SKIP
+            True
+        """
+        try:
+            with self.log_path.open("rb") as log:
+                log.seek(since_offset)
+                return log.read().decode("utf-8", errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def _log_tail(self, since_offset: int) -> str:
+        lines = self.log_text(since_offset).splitlines()
+        return "\n".join(lines[-_LOG_TAIL_LINES:])
+
+    def _wait_until_up(self, log_start: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        with httpx.Client(auth=self.auth, timeout=2.0, trust_env=False) as client:
+            while time.monotonic() < deadline:
+                if not self.is_running():
+                    self._fail(log_start, f"Orthanc exited with code {self._popen.returncode}")
+                if self._answers(client):
+                    return
+                time.sleep(0.1)
+        self._fail(log_start, f"Orthanc did not answer on {self.url} within {timeout:g} s")
+
+    def _answers(self, client: httpx.Client) -> bool:
+        try:
+            response = client.get(f"{self.url}/system")
+        except httpx.TransportError:
+            return False
+        if response.status_code == 200:
+            system: dict[str, Any] = response.json()
+            # Another server may hold the port: ours has the Name we configured.
+            if "Name" in self.config and system.get("Name") != self.config["Name"]:
+                return False
+            self.system = system
+            return True
+        # A 401 proves the server is up only when we hold no credentials to check it with.
+        return response.status_code == 401 and self.auth is None
+
+    def _fail(self, log_start: int, reason: str) -> NoReturn:
+        self.stop()
+        tail = self._log_tail(log_start)
+        command = " ".join(str(arg) for arg in self._popen.args)  # type: ignore[union-attr]
+        raise OrthancStartError(
+            f"{reason} ({command}); log {self.log_path}, last lines:\n{tail}",
+            log_tail=tail,
+            port_in_use=_PORT_IN_USE in tail,
+        )
+
+    def stop(self, timeout: float = 10) -> int | None:
+        """Stop Orthanc: SIGTERM, then SIGKILL after ``timeout`` seconds. Safe to call twice.
+
+        Returns:
+            The exit code (negative for a signal), or None if it could not be reaped.
+
+        Raises:
+            LauncherError: The process survived SIGKILL.
+        """
+        if self._popen.poll() is None:
+            self._popen.send_signal(signal.SIGTERM)
+            try:
+                self._popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self._popen.kill()
+                try:
+                    self._popen.wait(5)
+                except subprocess.TimeoutExpired as error:
+                    raise LauncherError(f"Orthanc pid {self.pid} survived SIGKILL") from error
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+        _LIVE.discard(self)
+        return self._popen.returncode
+
+    def __enter__(self) -> OrthancProcess:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.is_running() else "stopped"
+        return f"<OrthancProcess pid={self.pid} {self.url} {state}>"
