@@ -81,6 +81,8 @@ class AsyncOrthanc(BaseOrthanc):
         )
         self._http = httpx.AsyncClient(transport=transport, **self._client_options())
         self._capabilities: Capabilities | None = None
+        # Attributes added by later layers go below, one block per layer, in this order:
+        # resources (collections), transfer, server-side operations.
 
     async def __aenter__(self) -> AsyncOrthanc:
         return self
@@ -408,3 +410,6 @@ class AsyncOrthanc(BaseOrthanc):
                 f"GET {path} answered {type(value).__name__}, not an object"
             )
         return value
+
+    # Methods of later layers go below, one block per layer, each behind a comment naming it:
+    # resources (tree, lookups), transfer (upload, download), server-side operations.

@@ -82,6 +82,8 @@ class Orthanc(BaseOrthanc):
         )
         self._http = httpx.Client(transport=transport, **self._client_options())
         self._capabilities: Capabilities | None = None
+        # Attributes added by later layers go below, one block per layer, in this order:
+        # resources (collections), transfer, server-side operations.
 
     def __enter__(self) -> Orthanc:
         return self
@@ -409,3 +411,6 @@ class Orthanc(BaseOrthanc):
                 f"GET {path} answered {type(value).__name__}, not an object"
             )
         return value
+
+    # Methods of later layers go below, one block per layer, each behind a comment naming it:
+    # resources (tree, lookups), transfer (upload, download), server-side operations.
