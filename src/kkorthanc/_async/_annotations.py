@@ -1,0 +1,14 @@
+"""Metadata, attachments, labels, statistics and the protected flag. Mixins of the resource classes.
+
+The asynchronous code is the source; ``scripts/unasync.py`` writes the synchronous copy from it.
+"""
+
+from __future__ import annotations
+
+from ._resource import AsyncResource
+
+__all__ = ["AsyncAnnotated"]
+
+
+class AsyncAnnotated(AsyncResource):
+    """Mixed into the resource classes (to be filled)."""
