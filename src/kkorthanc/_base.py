@@ -22,7 +22,7 @@ from ._config import (
 from ._urls import PathTypes
 from .errors import OrthancInputError
 
-__all__ = ["BaseOrthanc", "ParamTypes", "RequestData"]
+__all__ = ["BaseOrthanc", "ParamTypes", "RequestData", "is_streamed"]
 
 logger = logging.getLogger("kkorthanc")
 
@@ -119,7 +119,7 @@ class BaseOrthanc:
             params=_query(params),
             json=json,
             content=data.encode("utf-8") if isinstance(data, str) else data,
-            headers=dict(headers or {}),
+            headers={**self._config.headers, **(headers or {})},
             extensions=extensions,
         )
 
@@ -128,17 +128,19 @@ class BaseOrthanc:
         request: httpx.Request,
         attempt: int,
         *,
+        streamed: bool,
         status: int | None = None,
         error: Exception | None = None,
         retry: bool | None = None,
     ) -> float | None:
         """The pause before sending ``request`` again, or None when it must not be resent.
 
-        ``attempt`` counts the retries already made, plus one. ``retry`` is the caller's word:
-        True allows retrying a POST, False forbids any retry.
+        ``attempt`` counts the retries already made, plus one. ``streamed`` says the body is an
+        iterator (never resent). ``retry`` is the caller's word: True allows retrying a POST,
+        False forbids any retry.
         """
         policy = self._config.retry
-        if retry is False or attempt > policy.total or _is_streamed(request):
+        if retry is False or attempt > policy.total or streamed:
             return None
         unsent = error is not None and isinstance(error, _UNSENT_ERRORS)
         safe = retry is True or request.method in IDEMPOTENT_METHODS
@@ -167,6 +169,6 @@ def _query(params: ParamTypes | None) -> dict[str, str]:
     return query
 
 
-def _is_streamed(request: httpx.Request) -> bool:
-    stream = request.stream
-    return not isinstance(stream, httpx.ByteStream)
+def is_streamed(request: httpx.Request) -> bool:
+    """Whether the request's body is an iterator, which cannot be sent twice."""
+    return not isinstance(request.stream, httpx.ByteStream)

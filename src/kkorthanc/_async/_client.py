@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from .._base import UNSET, BaseOrthanc, ParamTypes, RequestData
+from .._base import UNSET, BaseOrthanc, ParamTypes, RequestData, is_streamed
 from .._config import AuthTypes, CertTypes, RetryTypes, TimeoutTypes, VerifyTypes
 from .._models import Capabilities, Statistics, SystemInfo
 from .._protocol import decode_body, error_from_response, transport_error
@@ -328,17 +328,19 @@ class AsyncOrthanc(BaseOrthanc):
     async def _send(
         self, request: httpx.Request, *, stream: bool, retry: bool | None
     ) -> httpx.Response:
-        attempt = 1
+        attempt, streamed = 1, is_streamed(request)
         while True:
             try:
                 response = await self._http.send(request, stream=stream)
             except httpx.TransportError as error:
-                delay = self._retry_delay(request, attempt, error=error, retry=retry)
+                delay = self._retry_delay(
+                    request, attempt, streamed=streamed, error=error, retry=retry
+                )
                 if delay is None:
                     raise transport_error(error, request.method, str(request.url)) from error
             else:
                 delay = self._retry_delay(
-                    request, attempt, status=response.status_code, retry=retry
+                    request, attempt, streamed=streamed, status=response.status_code, retry=retry
                 )
                 if delay is None:
                     return await self._checked(response, stream=stream)
