@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import json
 import os
 import shutil
@@ -73,12 +72,7 @@ _LOG_TAIL_LINES = 40
 
 
 class LauncherError(OrthancError, RuntimeError):
-    """Orthanc could not be found, started or stopped.
-
-    Example:
-        >>> issubclass(LauncherError, RuntimeError)
-        True
-    """
+    """Orthanc could not be found, started or stopped (also a :class:`RuntimeError`)."""
 
 
 class OrthancNotInstalledError(LauncherError):
@@ -353,6 +347,8 @@ def _stop_leftovers() -> None:
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    import ctypes
+
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: SIGTERM if this Python process dies
 

@@ -64,7 +64,8 @@ def _proc_state(pid: int) -> str:
 
 
 def test_server_runs_the_selected_binary(orthanc_server: OrthancServer) -> None:
-    assert orthanc_server.binary is not None
+    if orthanc_server.binary is None:
+        pytest.skip("an existing server (KKORTHANC_TEST_URL): nothing was started")
     assert orthanc_server.version == orthanc_server.binary.version()
     assert orthanc_server.api_version > 0
     assert orthanc_server.aet == "ORTHANC"
@@ -82,6 +83,8 @@ def test_both_versions_are_selected_by_default() -> None:
 
 
 def test_authentication_is_enforced(orthanc: OrthancServer) -> None:
+    if orthanc.binary is None and orthanc.username is None:
+        pytest.skip("an existing server without authentication (KKORTHANC_TEST_URL)")
     assert orthanc.username
     assert orthanc.password
     assert httpx.get(f"{orthanc.url}/system").status_code == 401

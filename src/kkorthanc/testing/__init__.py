@@ -52,19 +52,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import httpx
-
-from kkorthanc._launcher import (
-    LauncherError,
-    OrthancBinary,
-    OrthancProcess,
-    build_config,
-    free_ports,
-)
 from kkorthanc.errors import OrthancInputError
+
+if TYPE_CHECKING:  # imported where used: the pytest plugin imports this package in every run
+    import httpx
+
+    from kkorthanc._launcher import OrthancBinary, OrthancProcess
 
 __all__ = [
     "DEFAULT_CHROOT",
@@ -128,6 +124,8 @@ username=None)
             return self.name
         if self.binary is None:
             return "orthanc-url"
+        from kkorthanc._launcher import LauncherError
+
         try:
             return f"orthanc-{self.binary.version()}"
         except LauncherError:  # not installed: the fixture raises the full error at set-up
@@ -150,6 +148,8 @@ def parse_server_spec(text: str, environ: Mapping[str, str] | None = None) -> Se
         >>> parse_server_spec("chroot:/var/cache/kkorthanc/trixie").binary.chroot
         PosixPath('/var/cache/kkorthanc/trixie')
     """
+    from kkorthanc._launcher import OrthancBinary
+
     env = os.environ if environ is None else environ
     spec = text.strip()
     name = None
@@ -199,6 +199,8 @@ def select_server_specs(
 
 
 def _default_specs() -> list[ServerSpec]:
+    from kkorthanc._launcher import OrthancBinary
+
     specs = [ServerSpec(None, OrthancBinary())]
     if (DEFAULT_CHROOT / CHROOT_MARKER).is_file() and os.geteuid() == 0:
         specs.append(ServerSpec(None, OrthancBinary(chroot=DEFAULT_CHROOT)))
@@ -319,6 +321,8 @@ class OrthancServer:
             ChrootPathError: ``base_dir`` is outside the binary's chroot.
             OrthancStartError: Orthanc failed to start (the message has its log).
         """
+        from kkorthanc._launcher import OrthancBinary, OrthancProcess, build_config, free_ports
+
         binary = binary or OrthancBinary()
         binary.command()  # fail early, with the install hint, before creating anything
         users = _users(auth)
@@ -366,6 +370,8 @@ class OrthancServer:
             >>> OrthancServer.connect("http://localhost:8042", username="u", password="p")
             ... # doctest: +SKIP
         """
+        import httpx
+
         auth = (username, password or "") if username else None
         with httpx.Client(auth=auth, timeout=10) as http:
             response = http.get(f"{url.rstrip('/')}/system")
@@ -387,6 +393,8 @@ class OrthancServer:
             ...     http.get("/system").json()["Version"]
             '1.12.7'
         """
+        import httpx
+
         options.setdefault("timeout", 60)
         options.setdefault("trust_env", self.process is None)
         return httpx.Client(base_url=self.url, auth=self.auth, **options)
@@ -482,6 +490,8 @@ class OrthancFactory:
     """
 
     def __init__(self, default_binary: OrthancBinary | None = None) -> None:
+        from kkorthanc._launcher import OrthancBinary
+
         self.default_binary = default_binary or OrthancBinary()
         self.servers: list[OrthancServer] = []
 

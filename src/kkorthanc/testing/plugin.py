@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,7 @@ __all__ = [
     "orthanc_server",
     "orthanc_spec",
     "pytest_addoption",
+    "pytest_configure",
     "pytest_generate_tests",
     "pytest_runtest_makereport",
 ]
@@ -47,6 +49,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "chroot:/var/cache/kkorthanc/trixie when built). Env: KKORTHANC_TEST_SERVERS, "
         "KKORTHANC_TEST_URL.",
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Reject a malformed server selection up front (only when one was given: stays cheap)."""
+    if config.getoption("orthanc") or any(
+        os.environ.get(name) for name in ("KKORTHANC_TEST_URL", "KKORTHANC_TEST_SERVERS")
+    ):
+        _selected_specs(config)
 
 
 def _selected_specs(config: pytest.Config) -> list[ServerSpec]:
