@@ -1,0 +1,70 @@
+"""Run a real Orthanc on this machine, with every file it owns in one data directory.
+
+The data directory holds the effective configuration (``orthanc.json``), the storage and the
+SQLite index (``db/``), the log (``orthanc.log``), the pid file (``orthanc.pid``) and, with
+``postgres="local"``, a private PostgreSQL cluster (``postgres/``). Data survives restarts, like
+the docker setup with a mounted configuration and storage folder that :func:`write_compose`
+writes for machines with docker.
+
+Orthanc listens on every interface but, unless ``remote=True``, refuses clients other than the
+loopback; remote access requires authentication.
+
+Exceptions (from :mod:`kkorthanc.errors`' tree)::
+
+    OrthancError
+    ├── LauncherError (RuntimeError)      Orthanc could not be found, started or stopped
+    │   ├── OrthancNotInstalledError      Orthanc, a plugin or PostgreSQL is missing
+    │   └── OrthancStartError             the process exited early or never answered
+    └── OrthancInputError (ValueError)    contradictory options
+
+Example:
+    >>> from pathlib import Path
+    >>> from kkorthanc.server import ServerOptions, start_server, stop_server
+    >>> options = ServerOptions(Path("pacs"), users={"alice": "s3cret"})
+    >>> status = start_server(options)  # doctest: +SKIP
+    >>> status.url  # doctest: +SKIP
+    'http://127.0.0.1:8042'
+    >>> stop_server(Path("pacs"))  # doctest: +SKIP
+    True
+"""
+
+from __future__ import annotations
+
+from .._launcher import LauncherError, OrthancNotInstalledError, OrthancStartError
+from ._compose import compose_files, write_compose
+from ._local import (
+    SERVER_INSTALL_HINT,
+    ServerStatus,
+    is_alive,
+    read_config,
+    read_log,
+    run_foreground,
+    server_status,
+    start_server,
+    stop_server,
+)
+from ._options import PLUGINS, ServerOptions, effective_config, parse_setting, parse_user
+from ._postgres import LocalPostgres
+
+__all__ = [
+    "PLUGINS",
+    "SERVER_INSTALL_HINT",
+    "LauncherError",
+    "LocalPostgres",
+    "OrthancNotInstalledError",
+    "OrthancStartError",
+    "ServerOptions",
+    "ServerStatus",
+    "compose_files",
+    "effective_config",
+    "is_alive",
+    "parse_setting",
+    "parse_user",
+    "read_config",
+    "read_log",
+    "run_foreground",
+    "server_status",
+    "start_server",
+    "stop_server",
+    "write_compose",
+]

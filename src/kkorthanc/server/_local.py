@@ -1,0 +1,413 @@
+"""Start, inspect and stop a detached Orthanc whose files all live in one data directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .._launcher import (
+    INSTALL_HINT,
+    LauncherError,
+    OrthancNotInstalledError,
+    OrthancStartError,
+)
+from ..errors import OrthancInputError
+from ._options import CONFIG_NAME, ServerOptions, effective_config
+from ._postgres import LocalPostgres
+
+__all__ = ["ServerStatus", "server_status", "start_server", "stop_server"]
+
+PID_NAME = "orthanc.pid"
+LOG_NAME = "orthanc.log"
+STATE_NAME = "kkorthanc-server.json"
+SERVER_INSTALL_HINT = (
+    "Install Orthanc with `sudo apt-get install orthanc` (Debian/Ubuntu; add orthanc-python, "
+    "orthanc-dicomweb or orthanc-postgresql for plugins), or "
+    "`sudo bash scripts/install-servers.sh` from a KkOrthanc checkout, or run it in docker: "
+    "`kkorthanc server compose DIR` writes a "
+    "docker-compose.yml for the official orthancteam/orthanc image"
+)
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    """What is known about the server of one data directory.
+
+    Attributes:
+        data_dir: The data directory.
+        running: Whether its Orthanc process is alive.
+        pid: The process id (None when not running).
+        url: The loopback URL from the configuration (None before the first start).
+        version: The version the server reports (None when it does not answer).
+        username: The first registered user, when authentication is on.
+        postgres: ``"local"``, a connection URI, or None (SQLite).
+
+    Example:
+        >>> server_status(Path("/tmp/never-started")).running  # doctest: +SKIP
+        False
+    """
+
+    data_dir: Path
+    running: bool
+    pid: int | None
+    url: str | None
+    version: str | None
+    username: str | None
+    postgres: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-friendly dict with stable keys (``data_dir``, ``running``, ``pid``, ...)."""
+        return {
+            "data_dir": str(self.data_dir),
+            "running": self.running,
+            "pid": self.pid,
+            "url": self.url,
+            "version": self.version,
+            "username": self.username,
+            "postgres": self.postgres,
+        }
+
+
+def start_server(options: ServerOptions, *, timeout: float = 60) -> ServerStatus:
+    """Write the effective configuration into the data directory and start Orthanc detached.
+
+    Orthanc runs in a new session (it outlives the calling process), writes to
+    ``DATA/orthanc.log``, and its pid goes to ``DATA/orthanc.pid``. With ``postgres="local"`` a
+    private PostgreSQL cluster is started first. Returns once the REST API answers.
+
+    Args:
+        options: What to run.
+        timeout: Seconds to wait for the REST API.
+
+    Returns:
+        The running server's status.
+
+    Raises:
+        OrthancInputError: Contradictory options, or a server already runs from this directory.
+        OrthancNotInstalledError: Orthanc, a plugin or PostgreSQL is missing (the message says
+            how to install it).
+        OrthancStartError: Orthanc exited or did not answer (the message has the log's tail).
+
+    Example:
+        >>> status = start_server(ServerOptions(Path("orthanc-data")))  # doctest: +SKIP
+        >>> status.url  # doctest: +SKIP
+        'http://127.0.0.1:8042'
+    """
+    data_dir = Path(os.path.abspath(options.data_dir))
+    current = server_status(data_dir, ask_version=False)
+    if current.running:
+        raise OrthancInputError(
+            f"an Orthanc (pid {current.pid}) already runs from {data_dir}: "
+            f"`kkorthanc server stop --data {data_dir}` first"
+        )
+    config = prepare(options)
+    command = _command(options, data_dir)
+    pid = _spawn(command, data_dir / LOG_NAME)
+    (data_dir / PID_NAME).write_text(f"{pid}\n", encoding="ascii")
+    _wait_until_up(pid, config, data_dir, timeout)
+    return server_status(data_dir)
+
+
+def prepare(options: ServerOptions) -> dict[str, Any]:
+    """Start the local PostgreSQL if asked, then write ``orthanc.json`` and the state file.
+
+    Raises:
+        OrthancInputError: Contradictory options.
+        OrthancNotInstalledError: A plugin or PostgreSQL is missing.
+        LauncherError: PostgreSQL failed to start.
+
+    Example:
+        >>> config = prepare(ServerOptions(Path("orthanc-data")))  # doctest: +SKIP
+    """
+    data_dir = Path(os.path.abspath(options.data_dir))
+    options.validate()
+    effective_config(options, postgres_uri="check" if options.postgres else None)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    uri = options.postgres
+    if uri == "local":
+        local = LocalPostgres(data_dir)
+        local.start()
+        uri = local.uri
+    config = effective_config(options, postgres_uri=uri)
+    (data_dir / CONFIG_NAME).write_text(json.dumps(config, indent=2), encoding="utf-8")
+    state = {"postgres": options.postgres, "executable": options.executable}
+    state["chroot"] = str(options.chroot) if options.chroot else None
+    (data_dir / STATE_NAME).write_text(json.dumps(state, indent=2), encoding="utf-8")
+    return config
+
+
+def _command(options: ServerOptions, data_dir: Path) -> list[str]:
+    try:
+        command = options.binary.command()
+    except OrthancNotInstalledError as error:
+        raise OrthancNotInstalledError(
+            str(error).replace(INSTALL_HINT, SERVER_INSTALL_HINT)
+        ) from error
+    return [*command, options.binary.inner_path(data_dir / CONFIG_NAME)]
+
+
+def _spawn(command: list[str], log_path: Path) -> int:
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        return os.posix_spawn(
+            command[0],
+            command,
+            dict(os.environ),
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_DUP2, log_fd, 1),
+                (os.POSIX_SPAWN_DUP2, log_fd, 2),
+            ],
+            setsid=True,
+        )
+    except OSError as error:
+        raise OrthancStartError(f"cannot run {' '.join(command)}: {error}") from error
+    finally:
+        os.close(log_fd)
+
+
+def _wait_until_up(pid: int, config: dict[str, Any], data_dir: Path, timeout: float) -> None:
+    log_path = data_dir / LOG_NAME
+    log_start = log_path.stat().st_size if log_path.exists() else 0
+    url = f"http://127.0.0.1:{config['HttpPort']}/system"
+    deadline = time.monotonic() + timeout
+    with httpx.Client(auth=_auth(config), timeout=2.0, trust_env=False) as client:
+        while time.monotonic() < deadline:
+            if not is_alive(pid):
+                _failed(data_dir, "Orthanc exited during start-up", 0)
+            try:
+                answer = client.get(url)
+            except httpx.TransportError:
+                answer = None
+            ok = answer is not None and answer.status_code == 200
+            if ok and answer is not None and answer.json().get("Name") == config.get("Name"):
+                return
+            time.sleep(0.2)
+    _terminate(pid, 5)
+    _failed(data_dir, f"Orthanc did not answer on {url} within {timeout:g} s", log_start)
+
+
+def _failed(data_dir: Path, reason: str, log_start: int) -> None:
+    (data_dir / PID_NAME).unlink(missing_ok=True)
+    _stop_postgres(data_dir)
+    text = read_log(data_dir)
+    tail = "\n".join(text.splitlines()[-30:])
+    in_use = "privileged or already in use" in tail
+    hint = " (a port is taken: choose others with --http-port/--dicom-port)" if in_use else ""
+    raise OrthancStartError(
+        f"{reason}{hint}; log {data_dir / LOG_NAME}, last lines:\n{tail}",
+        log_tail=tail,
+        port_in_use=in_use,
+    )
+
+
+def _auth(config: dict[str, Any]) -> tuple[str, str] | None:
+    users: dict[str, str] = config.get("RegisteredUsers") or {}
+    if not config.get("AuthenticationEnabled") or not users:
+        return None
+    return next(iter(users.items()))
+
+
+def read_config(data_dir: Path) -> dict[str, Any]:
+    """The configuration written by the last start (empty if never started).
+
+    Raises:
+        LauncherError: The file exists but is not valid JSON.
+
+    Example:
+        >>> read_config(Path("orthanc-data"))["HttpPort"]  # doctest: +SKIP
+        8042
+    """
+    path = Path(data_dir) / CONFIG_NAME
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except ValueError as error:
+        raise LauncherError(f"{path} is not valid JSON: {error}") from error
+    return value if isinstance(value, dict) else {}
+
+
+def read_log(data_dir: Path) -> str:
+    """Everything Orthanc wrote to ``DATA/orthanc.log`` (empty when there is no log yet).
+
+    Example:
+        >>> "HTTP server listening" in read_log(Path("orthanc-data"))  # doctest: +SKIP
+        True
+    """
+    try:
+        return (Path(data_dir) / LOG_NAME).read_bytes().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+def server_status(data_dir: Path, *, ask_version: bool = True) -> ServerStatus:
+    """Whether the server of ``data_dir`` runs, with its pid, URL and version.
+
+    Raises:
+        LauncherError: The configuration file is corrupt.
+
+    Example:
+        >>> server_status(Path("orthanc-data")).running  # doctest: +SKIP
+        True
+    """
+    data_dir = Path(os.path.abspath(data_dir))
+    config = read_config(data_dir)
+    pid = _live_pid(data_dir)
+    url = f"http://127.0.0.1:{config['HttpPort']}" if "HttpPort" in config else None
+    auth = _auth(config)
+    version = _version(url, auth) if pid is not None and url and ask_version else None
+    state = _read_state(data_dir)
+    return ServerStatus(
+        data_dir=data_dir,
+        running=pid is not None,
+        pid=pid,
+        url=url,
+        version=version,
+        username=auth[0] if auth else None,
+        postgres=state.get("postgres"),
+    )
+
+
+def _version(url: str, auth: tuple[str, str] | None) -> str | None:
+    try:
+        answer = httpx.get(f"{url}/system", auth=auth, timeout=5.0, trust_env=False)
+    except httpx.TransportError:
+        return None
+    return str(answer.json().get("Version")) if answer.status_code == 200 else None
+
+
+def _read_state(data_dir: Path) -> dict[str, Any]:
+    try:
+        value = json.loads((data_dir / STATE_NAME).read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _live_pid(data_dir: Path) -> int | None:
+    try:
+        pid = int((data_dir / PID_NAME).read_text(encoding="ascii").strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    if not is_alive(pid) or not _is_ours(pid, data_dir):
+        return None
+    return pid
+
+
+def is_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (reaping it if it is our child).
+
+    Example:
+        >>> is_alive(os.getpid())
+        True
+    """
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
+
+
+def _is_ours(pid: int, data_dir: Path) -> bool:
+    """A recycled pid must not be killed: check the command line names our configuration."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode("utf-8", errors="replace")
+    except OSError:
+        return True
+    return CONFIG_NAME in cmdline and data_dir.name in cmdline
+
+
+def stop_server(data_dir: Path, *, timeout: float = 30) -> bool:
+    """Stop the server of ``data_dir``: SIGTERM, then SIGKILL after ``timeout`` seconds.
+
+    A local PostgreSQL cluster started with it is stopped too.
+
+    Returns:
+        True when a running Orthanc was stopped, False when none was running.
+
+    Raises:
+        LauncherError: The process survived SIGKILL, or PostgreSQL failed to stop.
+
+    Example:
+        >>> stop_server(Path("orthanc-data"))  # doctest: +SKIP
+        True
+    """
+    data_dir = Path(os.path.abspath(data_dir))
+    pid = _live_pid(data_dir)
+    if pid is not None:
+        _terminate(pid, timeout)
+    (data_dir / PID_NAME).unlink(missing_ok=True)
+    _stop_postgres(data_dir)
+    return pid is not None
+
+
+def _terminate(pid: int, timeout: float) -> None:
+    os.kill(pid, signal.SIGTERM)
+    if _wait_gone(pid, timeout):
+        return
+    os.kill(pid, signal.SIGKILL)
+    if not _wait_gone(pid, 10):
+        raise LauncherError(f"Orthanc pid {pid} survived SIGKILL")
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not is_alive(pid):
+            return True
+        time.sleep(0.1)
+    return not is_alive(pid)
+
+
+def _stop_postgres(data_dir: Path) -> None:
+    local = LocalPostgres(data_dir)
+    if local.exists():
+        local.stop()
+
+
+def run_foreground(options: ServerOptions) -> int:
+    """Run Orthanc attached to this terminal until it exits or Ctrl-C; return its exit code.
+
+    Raises:
+        OrthancInputError: Contradictory options, or a server already runs from this directory.
+        OrthancNotInstalledError: Orthanc, a plugin or PostgreSQL is missing.
+
+    Example:
+        >>> run_foreground(ServerOptions(Path("orthanc-data")))  # doctest: +SKIP
+        0
+    """
+    data_dir = Path(os.path.abspath(options.data_dir))
+    if server_status(data_dir, ask_version=False).running:
+        raise OrthancInputError(f"an Orthanc already runs from {data_dir}")
+    prepare(options)
+    process = subprocess.Popen(_command(options, data_dir), stdin=subprocess.DEVNULL)
+    (data_dir / PID_NAME).write_text(f"{process.pid}\n", encoding="ascii")
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        process.send_signal(signal.SIGTERM)
+        return process.wait()
+    finally:
+        (data_dir / PID_NAME).unlink(missing_ok=True)
+        _stop_postgres(data_dir)

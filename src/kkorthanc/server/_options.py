@@ -1,0 +1,273 @@
+"""What a local Orthanc server is asked to be, and the effective JSON configuration it gets."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .._launcher import OrthancBinary, OrthancNotInstalledError, build_config
+from ..errors import OrthancInputError
+
+__all__ = [
+    "CONFIG_NAME",
+    "PLUGINS",
+    "ServerOptions",
+    "effective_config",
+    "parse_setting",
+    "parse_user",
+]
+
+CONFIG_NAME = "orthanc.json"
+KK_SCRIPT_NAME = "kkorthanc_plugin.py"
+DEFAULT_HTTP_PORT = 8042
+DEFAULT_DICOM_PORT = 4242
+DEFAULT_AET = "ORTHANC"
+
+# --plugin NAME -> (shared library, Debian package providing it)
+PLUGINS: dict[str, tuple[str, str]] = {
+    "python": ("libOrthancPython.so", "orthanc-python"),
+    "dicomweb": ("libOrthancDicomWeb.so", "orthanc-dicomweb"),
+    "postgresql": ("libOrthancPostgreSQLIndex.so", "orthanc-postgresql"),
+    "kk": ("libOrthancPython.so", "orthanc-python"),
+}
+# Keys the options own: a --config file cannot move storage out of the data directory.
+_OWNED_KEYS = frozenset(
+    {"StorageDirectory", "IndexDirectory", "HttpPort", "DicomPort", "DicomAet", "Plugins"}
+)
+# Defaults for a long-lived server (the launcher's own defaults suit throw-away test servers).
+_SERVER_DEFAULTS: dict[str, Any] = {"StableAge": 60, "SaveJobs": True, "HttpTimeout": 600}
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """How to run a local Orthanc whose configuration, database and logs live in one directory.
+
+    Options left as None take the value of the ``config_file``, else Orthanc's usual default.
+
+    Attributes:
+        data_dir: The directory holding ``orthanc.json``, the storage (``db/``), the log and the
+            pid file. For a chroot binary it must lie inside the chroot.
+        http_port: The REST API port (default 8042).
+        dicom_port: The DICOM port (default 4242).
+        aet: The server's AE title (default ``ORTHANC``).
+        users: ``{name: password}``; authentication is on when not empty.
+        settings: Orthanc options applied last (``--set Key=Value``).
+        config_file: A JSON configuration to start from.
+        plugins: Plugin names from :data:`PLUGINS`: ``python``, ``dicomweb``, ``postgresql``,
+            ``kk`` (KkOrthanc's own plugin script).
+        executable: The Orthanc program (name or path).
+        chroot: Run the Orthanc installed in this chroot (needs root).
+        remote: Let other machines in; needs ``users``.
+        postgres: A PostgreSQL connection URI for the index, or ``"local"`` for a private
+            cluster inside ``data_dir``; None keeps SQLite.
+        name: The server's ``Name``.
+
+    Example:
+        >>> ServerOptions(Path("/tmp/o"), users={"alice": "s3cret"}).url
+        'http://127.0.0.1:8042'
+    """
+
+    data_dir: Path
+    http_port: int | None = None
+    dicom_port: int | None = None
+    aet: str | None = None
+    users: Mapping[str, str] = field(default_factory=dict)
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    config_file: Path | None = None
+    plugins: tuple[str, ...] = ()
+    executable: str = "Orthanc"
+    chroot: Path | None = None
+    remote: bool = False
+    postgres: str | None = None
+    name: str = "KkOrthanc"
+
+    @property
+    def binary(self) -> OrthancBinary:
+        """The Orthanc executable these options run."""
+        return OrthancBinary(self.executable, self.chroot)
+
+    @property
+    def url(self) -> str:
+        """The loopback URL the server will answer on."""
+        port = self.http_port or self.file_config().get("HttpPort") or DEFAULT_HTTP_PORT
+        return f"http://127.0.0.1:{port}"
+
+    def file_config(self) -> dict[str, Any]:
+        """The content of :attr:`config_file` (empty without one).
+
+        Raises:
+            OrthancInputError: The file is missing or not a JSON object.
+        """
+        if self.config_file is None:
+            return {}
+        try:
+            value = json.loads(Path(self.config_file).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise OrthancInputError(f"cannot read --config {self.config_file}: {error}") from error
+        if not isinstance(value, dict):
+            raise OrthancInputError(f"--config {self.config_file} must hold a JSON object")
+        return value
+
+    def validate(self) -> None:
+        """Refuse contradictory options before anything is written or started.
+
+        Raises:
+            OrthancInputError: An unknown plugin, a bad port, ``remote`` without users, or the
+                ``postgresql`` plugin without a ``postgres`` connection.
+        """
+        unknown = [name for name in self.plugins if name not in PLUGINS]
+        if unknown:
+            raise OrthancInputError(
+                f"unknown plugin {', '.join(unknown)}; choose from {', '.join(sorted(PLUGINS))}"
+            )
+        for port in (self.http_port, self.dicom_port):
+            if port is not None and not 0 < port < 65536:
+                raise OrthancInputError(f"port {port} is not between 1 and 65535")
+        if "postgresql" in self.plugins and not self.postgres:
+            raise OrthancInputError("the postgresql plugin needs --postgres DSN (or local)")
+        if self.remote and not self.users:
+            raise OrthancInputError(
+                "--remote opens the server to other machines: give --user NAME:PASSWORD too"
+            )
+
+
+def parse_setting(text: str) -> tuple[str, Any]:
+    """Parse ``Key=Value``: the value as JSON when it parses, else as a string.
+
+    Raises:
+        OrthancInputError: No ``=`` or an empty key.
+
+    Example:
+        >>> parse_setting("StableAge=5"), parse_setting("Name=My PACS")
+        (('StableAge', 5), ('Name', 'My PACS'))
+    """
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise OrthancInputError(f"expected Key=Value, got {text!r}")
+    try:
+        value: Any = json.loads(raw)
+    except ValueError:
+        value = raw
+    return key.strip(), value
+
+
+def parse_user(text: str) -> tuple[str, str]:
+    """Parse ``NAME:PASSWORD``.
+
+    Raises:
+        OrthancInputError: No ``:``, or an empty name or password.
+
+    Example:
+        >>> parse_user("alice:s3:cret")
+        ('alice', 's3:cret')
+    """
+    name, sep, password = text.partition(":")
+    if not sep or not name or not password:
+        raise OrthancInputError(f"expected NAME:PASSWORD, got {text.split(':')[0]!r}...")
+    return name, password
+
+
+def effective_config(
+    options: ServerOptions, *, postgres_uri: str | None = None, check_plugins: bool = True
+) -> dict[str, Any]:
+    """The JSON configuration Orthanc runs with, built from ``options``.
+
+    Args:
+        options: The server's options.
+        postgres_uri: The connection URI of the index database (when ``options.postgres``).
+        check_plugins: Check that the plugin libraries are installed.
+
+    Raises:
+        OrthancInputError: Contradictory options, or remote access without authentication.
+        OrthancNotInstalledError: A requested plugin is not installed.
+
+    Example:
+        >>> effective_config(ServerOptions(Path("/tmp/o")), check_plugins=False)["HttpPort"]
+        8042
+    """
+    options.validate()
+    file_config = options.file_config()
+    libraries = _plugin_libraries(options, check_plugins)
+    users = {**(file_config.get("RegisteredUsers") or {}), **options.users}
+    extra = {**_SERVER_DEFAULTS}
+    extra.update({k: v for k, v in file_config.items() if k not in _OWNED_KEYS})
+    extra.update(_postgres_section(postgres_uri))
+    extra.update(options.settings)
+    config = build_config(
+        options.data_dir,
+        http_port=options.http_port or file_config.get("HttpPort") or DEFAULT_HTTP_PORT,
+        dicom_port=options.dicom_port or file_config.get("DicomPort") or DEFAULT_DICOM_PORT,
+        aet=options.aet or file_config.get("DicomAet") or DEFAULT_AET,
+        name=str(file_config.get("Name") or options.name),
+        users=users,
+        remote_access=options.remote or bool(file_config.get("RemoteAccessAllowed")),
+        plugins=libraries,
+        python_script=_kk_script(options) if "kk" in options.plugins else None,
+        binary=options.binary,
+        extra=extra,
+    )
+    config["Plugins"] = [*config["Plugins"], *(file_config.get("Plugins") or [])]
+    _check_remote(config)
+    return config
+
+
+def _plugin_libraries(options: ServerOptions, check: bool) -> list[str]:
+    wanted = [name for name in options.plugins if name != "kk"]
+    if options.postgres and "postgresql" not in wanted:
+        wanted.append("postgresql")
+    libraries: list[str] = []
+    for name in wanted:
+        library, package = PLUGINS[name]
+        if check and not (options.binary.plugins_dir() / library).is_file():
+            where = f" inside the chroot {options.chroot}" if options.chroot else ""
+            raise OrthancNotInstalledError(
+                f"the {name} plugin ({library}) is not installed{where}: "
+                f"install the Debian package {package} (apt-get install {package})"
+            )
+        if library not in libraries:
+            libraries.append(library)
+    return libraries
+
+
+def _kk_script(options: ServerOptions) -> Path:
+    try:
+        script_path = importlib.import_module("kkorthanc.plugin").script_path
+    except (ImportError, AttributeError) as error:
+        raise OrthancNotInstalledError(
+            "the KkOrthanc Orthanc plugin (kkorthanc.plugin) is not part of this installation"
+        ) from error
+    source = Path(script_path())
+    if options.chroot is None:
+        return source
+    target = Path(options.data_dir) / KK_SCRIPT_NAME
+    Path(options.data_dir).mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    return target
+
+
+def _postgres_section(uri: str | None) -> dict[str, Any]:
+    if uri is None:
+        return {}
+    return {
+        "PostgreSQL": {
+            "EnableIndex": True,
+            "EnableStorage": False,
+            "ConnectionUri": uri,
+            "Lock": False,
+        }
+    }
+
+
+def _check_remote(config: Mapping[str, Any]) -> None:
+    if config.get("RemoteAccessAllowed") and not (
+        config.get("AuthenticationEnabled") and config.get("RegisteredUsers")
+    ):
+        raise OrthancInputError(
+            "remote access without authentication would open the server to anyone: "
+            "add --user NAME:PASSWORD"
+        )

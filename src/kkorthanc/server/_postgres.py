@@ -1,0 +1,155 @@
+"""A private PostgreSQL cluster inside a server's data directory, reached by a unix socket only."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import quote
+
+from .._launcher import LauncherError, OrthancNotInstalledError
+
+__all__ = ["LocalPostgres"]
+
+PG_BIN_DIRS = (
+    "/usr/lib/postgresql/17/bin",
+    "/usr/lib/postgresql/16/bin",
+    "/usr/lib/postgresql/15/bin",
+)
+DATABASE = "orthanc"
+ROLE = "orthanc"
+PORT = 5432  # only names the socket file: the cluster listens on no TCP port
+_RUN_AS_ROOT = "postgres"
+
+
+class LocalPostgres:
+    """A PostgreSQL cluster in ``data_dir/postgres``, listening on a socket in that directory.
+
+    PostgreSQL refuses to run as root: as root, its programs run as the ``postgres`` user, which
+    must be able to reach ``data_dir``.
+
+    Args:
+        data_dir: The server's data directory.
+
+    Example:
+        >>> pg = LocalPostgres(Path("/tmp/o"))  # doctest: +SKIP
+        >>> pg.start()  # doctest: +SKIP
+        >>> pg.uri  # doctest: +SKIP
+        'postgresql:///orthanc?host=%2Ftmp%2Fo%2Fpostgres%2Frun&port=5432&user=orthanc'
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.root = Path(os.path.abspath(data_dir)) / "postgres"
+        self.cluster = self.root / "data"
+        self.socket_dir = self.root / "run"
+        self.log_path = self.root / "postgres.log"
+
+    @property
+    def uri(self) -> str:
+        """The libpq connection URI of the Orthanc database."""
+        host = quote(str(self.socket_dir), safe="")
+        return f"postgresql:///{DATABASE}?host={host}&port={PORT}&user={ROLE}"
+
+    def exists(self) -> bool:
+        """Whether the cluster was initialised."""
+        return (self.cluster / "PG_VERSION").is_file()
+
+    def is_running(self) -> bool:
+        """Whether the cluster's postmaster runs (``pg_ctl status``)."""
+        if not self.exists():
+            return False
+        done = self._run(["pg_ctl", "-D", str(self.cluster), "status"], check=False)
+        return done.returncode == 0
+
+    def start(self) -> None:
+        """Initialise the cluster on first use, then start it and wait until it accepts requests.
+
+        Raises:
+            OrthancNotInstalledError: PostgreSQL's programs are not installed.
+            LauncherError: A PostgreSQL program failed (the message has its output).
+        """
+        first = not self.exists()
+        if first:
+            self._init()
+        if not self.is_running():
+            self._run(["pg_ctl", "-D", str(self.cluster), "-l", str(self.log_path), "-w", "start"])
+        if first:
+            self._run(
+                ["createdb", "-h", str(self.socket_dir), "-p", str(PORT), "-U", ROLE, DATABASE]
+            )
+
+    def stop(self) -> bool:
+        """Stop the cluster (fast shutdown). Returns False when it was not running.
+
+        Raises:
+            LauncherError: ``pg_ctl stop`` failed.
+        """
+        if not self.is_running():
+            return False
+        self._run(["pg_ctl", "-D", str(self.cluster), "-m", "fast", "-w", "stop"])
+        return True
+
+    def _init(self) -> None:
+        self.socket_dir.mkdir(parents=True, exist_ok=True)
+        user = self._user()
+        if user is not None:
+            entry = pwd.getpwnam(user)
+            for path in (self.root, self.socket_dir):
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+            self._check_reachable(user)
+        self._run(["initdb", "-D", str(self.cluster), "-U", ROLE, "--auth=trust", "-E", "UTF8"])
+        with (self.cluster / "postgresql.conf").open("a", encoding="utf-8") as conf:
+            conf.write(
+                "\n# kkorthanc: private cluster, unix socket only\n"
+                "listen_addresses = ''\n"
+                f"unix_socket_directories = '{self.socket_dir}'\n"
+                f"port = {PORT}\n"
+            )
+
+    def _check_reachable(self, user: str) -> None:
+        done = subprocess.run(
+            ["runuser", "-u", user, "--", "test", "-w", str(self.root)], check=False
+        )
+        if done.returncode != 0:
+            raise LauncherError(
+                f"PostgreSQL runs as the user {user!r}, who cannot write {self.root}: make its "
+                f"parent directories traversable (chmod o+x) or use a data directory elsewhere"
+            )
+
+    @staticmethod
+    def _user() -> str | None:
+        return _RUN_AS_ROOT if os.geteuid() == 0 else None
+
+    def _run(
+        self, command: Sequence[str], *, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        program = _find_program(command[0])
+        full = [program, *command[1:]]
+        user = self._user()
+        if user is not None:
+            full = ["runuser", "-u", user, "--", *full]
+        done = subprocess.run(full, capture_output=True, text=True, check=False, cwd="/")
+        if check and done.returncode != 0:
+            raise LauncherError(
+                f"`{' '.join(command)}` failed (exit {done.returncode}): "
+                f"{(done.stderr or done.stdout).strip()[-800:]}"
+            )
+        return done
+
+
+def _find_program(name: str) -> str:
+    for directory in PG_BIN_DIRS:
+        candidate = Path(directory) / name
+        if candidate.is_file():
+            return str(candidate)
+    found = shutil.which(name)
+    if found:
+        return found
+    raise OrthancNotInstalledError(
+        f"PostgreSQL's {name} was not found: install the Debian packages postgresql and "
+        f"orthanc-postgresql (apt-get install postgresql orthanc-postgresql), or give "
+        f"--postgres with the URI of an existing database"
+    )
