@@ -477,8 +477,10 @@ class OrthancProcess:
 
     @property
     def url(self) -> str:
-        """The REST API's base URL on the loopback interface, e.g. ``http://127.0.0.1:8042``."""
-        return f"http://127.0.0.1:{self.config['HttpPort']}"
+        """The REST API's base URL on the loopback interface, e.g. ``http://127.0.0.1:8042``
+        (``https://`` when the configuration enables TLS with ``SslEnabled``)."""
+        scheme = "https" if self.config.get("SslEnabled") else "http"
+        return f"{scheme}://127.0.0.1:{self.config['HttpPort']}"
 
     @property
     def auth(self) -> tuple[str, str] | None:
@@ -519,7 +521,8 @@ class OrthancProcess:
 
     def _wait_until_up(self, log_start: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        with httpx.Client(auth=self.auth, timeout=2.0, trust_env=False) as client:
+        # The server is ours (checked by its Name below), so its certificate need not be.
+        with httpx.Client(auth=self.auth, timeout=2.0, trust_env=False, verify=False) as client:
             while time.monotonic() < deadline:
                 if not self.is_running():
                     self._fail(log_start, f"Orthanc exited with code {self._popen.returncode}")

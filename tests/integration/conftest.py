@@ -154,7 +154,7 @@ def client(orthanc: Any, client_kind: str) -> Iterator[Any]:
 
 
 @pytest.fixture
-def make_client(orthanc: Any, client_kind: str) -> Iterator[Any]:
+def make_client(client_kind: str) -> Iterator[Any]:
     """A factory of clients of the same kind as ``client``, for other URLs or credentials.
 
     Call it with the constructor's arguments: ``make_client(url, auth=None)``.
