@@ -13,14 +13,15 @@
 #
 # Environment:
 #   KKORTHANC_CHROOT         where to build the chroot (default /var/cache/kkorthanc/trixie)
-#   KKORTHANC_DEBIAN_MIRROR  Debian mirror for debootstrap (default http://deb.debian.org/debian)
+#   KKORTHANC_DEBIAN_MIRROR  Debian mirror for debootstrap (default: debootstrap's own)
 set -euo pipefail
 
 CHROOT="${KKORTHANC_CHROOT:-/var/cache/kkorthanc/trixie}"
 CHROOT="${CHROOT%/}"
-MIRROR="${KKORTHANC_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+MIRROR="${KKORTHANC_DEBIAN_MIRROR:-}"
 MARKER=".kkorthanc-ready"
-HOST_PACKAGES=(orthanc orthanc-python dcmtk debootstrap)
+HOST_PACKAGES=(orthanc orthanc-python orthanc-postgresql postgresql dcmtk debootstrap openssl
+    python3 python3-venv python3-pip)
 CHROOT_PACKAGES=(orthanc orthanc-python)
 POLICY=/usr/sbin/policy-rc.d
 OWN_POLICY=0
@@ -126,7 +127,7 @@ build_chroot() {
     remove_partial_build "$tmp"
     mkdir -p "$(dirname "$CHROOT")"
     log "debootstrap --variant=minbase trixie $tmp (about 30 s)"
-    debootstrap --variant=minbase trixie "$tmp" "$MIRROR" >"$CHROOT.debootstrap.log" 2>&1 \
+    debootstrap --variant=minbase trixie "$tmp" ${MIRROR:+"$MIRROR"} >"$CHROOT.debootstrap.log" 2>&1 \
         || die "debootstrap failed, see $CHROOT.debootstrap.log"
     rm -f "$CHROOT.debootstrap.log"
     # Services must never start inside the chroot: the tests run their own Orthanc processes.

@@ -1,0 +1,48 @@
+"""The public surface: what `import kkorthanc` offers is deliberate, sorted and documented."""
+
+from __future__ import annotations
+
+import inspect
+
+import kkorthanc
+import kkorthanc.errors
+
+
+def test_all_is_sorted_and_unique() -> None:
+    names = [name for name in kkorthanc.__all__ if name != "__version__"]
+    assert names == sorted(names)
+    assert len(set(kkorthanc.__all__)) == len(kkorthanc.__all__)
+
+
+def test_every_exported_name_exists_and_is_documented() -> None:
+    for name in kkorthanc.__all__:
+        value = getattr(kkorthanc, name)
+        if name == "__version__":
+            assert isinstance(value, str)
+            continue
+        assert inspect.getdoc(value), f"kkorthanc.{name} has no docstring"
+
+
+def test_public_names_do_not_leak_private_modules() -> None:
+    public = {name for name in dir(kkorthanc) if not name.startswith("_")}
+    modules = {"errors", "testing", "server", "plugin", "cli"}
+    assert public - modules <= set(kkorthanc.__all__)
+
+
+def test_sync_and_async_clients_offer_the_same_methods() -> None:
+    def methods(cls: type) -> set[str]:
+        return {name for name in dir(cls) if not name.startswith("_")}
+
+    assert methods(kkorthanc.Orthanc) - {"close"} == methods(kkorthanc.AsyncOrthanc) - {"aclose"}
+
+
+def test_every_error_descends_from_the_root() -> None:
+    for name in kkorthanc.errors.__all__:
+        cls = getattr(kkorthanc.errors, name)
+        assert issubclass(cls, kkorthanc.errors.OrthancError), name
+        assert name in (kkorthanc.errors.__doc__ or ""), f"{name} missing from the tree drawing"
+
+
+def test_input_errors_are_value_errors() -> None:
+    assert issubclass(kkorthanc.errors.OrthancInputError, ValueError)
+    assert issubclass(kkorthanc.errors.InvalidURLError, ValueError)
