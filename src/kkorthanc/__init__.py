@@ -12,9 +12,21 @@ from __future__ import annotations
 import logging
 
 from ._async._client import AsyncOrthanc
+from ._async._resources import (
+    AsyncInstance,
+    AsyncPatient,
+    AsyncSeries,
+    AsyncStudy,
+)
+from ._async._tree import AsyncTree
 from ._config import Retry, Timeout
+from ._ids import ResourceIds, orthanc_id, orthanc_ids
+from ._levels import Level
 from ._models import Capabilities, Statistics, SystemInfo
 from ._sync._client import Orthanc
+from ._sync._resources import Instance, Patient, Series, Study
+from ._sync._tree import Tree
+from ._uids import InstanceUids, PatientUids, SeriesUids, StudyUids
 from .errors import (
     ConflictError,
     ForbiddenError,
@@ -30,19 +42,37 @@ __version__ = "0.2.0.dev0"
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
+    "AsyncInstance",
     "AsyncOrthanc",
+    "AsyncPatient",
+    "AsyncSeries",
+    "AsyncStudy",
+    "AsyncTree",
     "Capabilities",
     "ConflictError",
     "ForbiddenError",
+    "Instance",
+    "InstanceUids",
+    "Level",
     "NotFoundError",
     "Orthanc",
     "OrthancError",
     "OrthancHTTPError",
     "OrthancInputError",
+    "Patient",
+    "PatientUids",
+    "ResourceIds",
     "Retry",
+    "Series",
+    "SeriesUids",
     "Statistics",
+    "Study",
+    "StudyUids",
     "SystemInfo",
     "Timeout",
+    "Tree",
     "UnauthorizedError",
+    "orthanc_id",
+    "orthanc_ids",
     "__version__",
 ]

@@ -20,6 +20,8 @@ from .._models import Capabilities, Statistics, SystemInfo
 from .._protocol import decode_body, error_from_response, transport_error
 from .._urls import PathTypes
 from ..errors import UnexpectedContentError
+from ._collections import AsyncInstances, AsyncPatients, AsyncSeriesCollection, AsyncStudies
+from ._tree import AsyncTree, fetch_tree
 
 __all__ = ["AsyncOrthanc"]
 
@@ -83,6 +85,11 @@ class AsyncOrthanc(BaseOrthanc):
         self._capabilities: Capabilities | None = None
         # Attributes added by later layers go below, one block per layer, in this order:
         # resources (collections), transfer, server-side operations.
+        # Resources: the four collections.
+        self.patients = AsyncPatients(self)
+        self.studies = AsyncStudies(self)
+        self.series = AsyncSeriesCollection(self)
+        self.instances = AsyncInstances(self)
 
     async def __aenter__(self) -> AsyncOrthanc:
         return self
@@ -415,3 +422,39 @@ class AsyncOrthanc(BaseOrthanc):
 
     # Methods of later layers go below, one block per layer, each behind a comment naming it:
     # resources (tree, lookups), transfer (upload, download), server-side operations.
+
+    # ---- resources: the tree (collections and lookups are in client.patients etc.) ----
+
+    async def tree(
+        self,
+        query: Mapping[str, Any] | None = None,
+        /,
+        *,
+        depth: str = "Instance",
+        case_sensitive: bool | None = None,
+        **tags: Any,
+    ) -> AsyncTree:
+        """Patients with their studies, series and instances and all their main tags.
+
+        One expanded ``/tools/find`` per level (so 4 requests for a full tree, however many
+        resources). Filters may name tags of any level: a resource is kept when it matches the
+        filters of its own level and above, and has a matching descendant for the filters of
+        the levels below (``tree(Modality="CT")`` gives the patients and studies that have a CT
+        series, with only their CT series).
+
+        Args:
+            query: Tags (keywords or ``"gggg,eeee"``) to values, as in ``client.studies.find()``.
+            depth: The lowest level to fetch: ``"Patient"``, ``"Study"``, ``"Series"`` or
+                ``"Instance"`` (the default).
+            case_sensitive: Whether person names match case-sensitively (None: server default).
+            **tags: More tags to values.
+
+        Raises:
+            OrthancInputError: An unknown tag, a bad value, a bad depth.
+
+        Example:
+            >>> tree = await client.tree(StudyDate="20210101-")  # doctest: +SKIP
+            >>> print(tree)  # doctest: +SKIP
+            >>> tree.to_dataframe("series")  # doctest: +SKIP
+        """
+        return await fetch_tree(self, query, tags, depth=depth, case_sensitive=case_sensitive)

@@ -21,6 +21,8 @@ from .._models import Capabilities, Statistics, SystemInfo
 from .._protocol import decode_body, error_from_response, transport_error
 from .._urls import PathTypes
 from ..errors import UnexpectedContentError
+from ._collections import Instances, Patients, SeriesCollection, Studies
+from ._tree import Tree, fetch_tree
 
 __all__ = ["Orthanc"]
 
@@ -84,6 +86,11 @@ class Orthanc(BaseOrthanc):
         self._capabilities: Capabilities | None = None
         # Attributes added by later layers go below, one block per layer, in this order:
         # resources (collections), transfer, server-side operations.
+        # Resources: the four collections.
+        self.patients = Patients(self)
+        self.studies = Studies(self)
+        self.series = SeriesCollection(self)
+        self.instances = Instances(self)
 
     def __enter__(self) -> Orthanc:
         return self
@@ -416,3 +423,39 @@ class Orthanc(BaseOrthanc):
 
     # Methods of later layers go below, one block per layer, each behind a comment naming it:
     # resources (tree, lookups), transfer (upload, download), server-side operations.
+
+    # ---- resources: the tree (collections and lookups are in client.patients etc.) ----
+
+    def tree(
+        self,
+        query: Mapping[str, Any] | None = None,
+        /,
+        *,
+        depth: str = "Instance",
+        case_sensitive: bool | None = None,
+        **tags: Any,
+    ) -> Tree:
+        """Patients with their studies, series and instances and all their main tags.
+
+        One expanded ``/tools/find`` per level (so 4 requests for a full tree, however many
+        resources). Filters may name tags of any level: a resource is kept when it matches the
+        filters of its own level and above, and has a matching descendant for the filters of
+        the levels below (``tree(Modality="CT")`` gives the patients and studies that have a CT
+        series, with only their CT series).
+
+        Args:
+            query: Tags (keywords or ``"gggg,eeee"``) to values, as in ``client.studies.find()``.
+            depth: The lowest level to fetch: ``"Patient"``, ``"Study"``, ``"Series"`` or
+                ``"Instance"`` (the default).
+            case_sensitive: Whether person names match case-sensitively (None: server default).
+            **tags: More tags to values.
+
+        Raises:
+            OrthancInputError: An unknown tag, a bad value, a bad depth.
+
+        Example:
+            >>> tree = client.tree(StudyDate="20210101-")  # doctest: +SKIP
+            >>> print(tree)  # doctest: +SKIP
+            >>> tree.to_dataframe("series")  # doctest: +SKIP
+        """
+        return fetch_tree(self, query, tags, depth=depth, case_sensitive=case_sensitive)
