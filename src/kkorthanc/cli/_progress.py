@@ -1,0 +1,107 @@
+"""Progress on stderr: a redrawn bar on a terminal, a few plain lines otherwise."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from typing import TextIO
+
+__all__ = ["Progress", "format_bytes"]
+
+_PLAIN_STEPS = 10  # plain mode: one line per tenth of the work
+
+
+def format_bytes(count: float) -> str:
+    """``1536`` -> ``'1.5 KB'``.
+
+    Example:
+        >>> format_bytes(1536)
+        '1.5 KB'
+    """
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(count) < 1024 or unit == "GB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count:.1f} GB"  # pragma: no cover
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class Progress:
+    """Counts files and bytes and shows them with rate and time left.
+
+    Args:
+        label: What is being done, e.g. ``"upload"``.
+        total: The number of items, when known.
+        stream: Where to draw (stderr).
+        enabled: False draws nothing (``--quiet`` or a JSON consumer).
+        tty: Redraw one line in place (a terminal) instead of printing plain lines.
+    """
+
+    def __init__(
+        self, label: str, total: int | None, stream: TextIO, *, enabled: bool, tty: bool
+    ) -> None:
+        self.label, self.total, self.stream = label, total, stream
+        self.enabled, self.tty = enabled, tty
+        self.done = 0
+        self.failed = 0
+        self.nbytes = 0
+        self._start = time.monotonic()
+        self._last_draw = 0.0
+        self._last_step = -1
+
+    def advance(self, *, nbytes: int = 0, failed: bool = False) -> None:
+        """Count one finished item."""
+        self.done += 1
+        self.failed += int(failed)
+        self.nbytes += nbytes
+        self._draw(final=False)
+
+    def set_total(self, total: int | None) -> None:
+        """Learn the number of items once it is known."""
+        self.total = total
+
+    def finish(self) -> None:
+        """Draw the final state and end the line."""
+        self._draw(final=True)
+        if self.enabled and self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+    def line(self) -> str:
+        """The current state as one line of text."""
+        elapsed = max(time.monotonic() - self._start, 1e-6)
+        count = f"{self.done}/{self.total}" if self.total else f"{self.done}"
+        parts = [f"{self.label}: {count} files", format_bytes(self.nbytes)]
+        parts.append(f"{format_bytes(self.nbytes / elapsed)}/s")
+        if self.failed:
+            parts.append(f"{self.failed} failed")
+        if self.total and self.done:
+            left = elapsed / self.done * (self.total - self.done)
+            parts.append(f"{_duration(left)} left")
+        return ", ".join(parts)
+
+    def _draw(self, *, final: bool) -> None:
+        if not self.enabled:
+            return
+        if self.tty:
+            now = time.monotonic()
+            if final or now - self._last_draw >= 0.1:
+                self._last_draw = now
+                width = shutil.get_terminal_size((80, 24)).columns - 1
+                self.stream.write("\r" + (self._bar() + self.line())[:width].ljust(width))
+                self.stream.flush()
+            return
+        step = self.done * _PLAIN_STEPS // self.total if self.total else self.done // 100
+        if final or step != self._last_step:
+            self._last_step = step
+            self.stream.write(self.line() + "\n")
+
+    def _bar(self) -> str:
+        if not self.total:
+            return ""
+        filled = int(20 * self.done / self.total)
+        return "[" + "#" * filled + "." * (20 - filled) + "] "

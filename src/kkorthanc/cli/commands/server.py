@@ -1,0 +1,294 @@
+"""``kkorthanc server start|status|stop|logs|config|compose``: a local Orthanc in one directory."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import time
+from pathlib import Path
+from typing import Any
+
+from ... import server
+from .._app import EXIT_CONNECTION, EXIT_OK, add_command
+from .._context import Context
+from .._output import to_json
+from .._profiles import save_profile
+
+__all__ = ["register"]
+
+DEFAULT_DATA = "orthanc-data"
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``server`` group and its commands."""
+    group = add_command(
+        subparsers,
+        "server",
+        None,
+        "run a local Orthanc (data kept in --data DIR)",
+        "kkorthanc server start --data ./pacs",
+        connects=False,
+    )
+    commands = group.add_subparsers(title="server commands", metavar="COMMAND")
+    start = add_command(
+        commands,
+        "start",
+        run_start,
+        "start Orthanc in the background",
+        "kkorthanc server start --data ./pacs --user alice:s3cret --plugin python",
+        connects=False,
+    )
+    _data_option(start)
+    _server_options(start)
+    where = start.add_mutually_exclusive_group()
+    where.add_argument(
+        "--orthanc",
+        metavar="BINARY",
+        default="Orthanc",
+        help="the Orthanc executable (default: Orthanc on PATH or in /usr/sbin)",
+    )
+    where.add_argument(
+        "--chroot",
+        metavar="DIR",
+        type=Path,
+        help="run the Orthanc installed in this chroot (root; --data inside it)",
+    )
+    start.add_argument("--foreground", action="store_true", help="stay attached until Ctrl-C")
+    start.add_argument(
+        "--wait",
+        type=float,
+        default=60,
+        metavar="SECONDS",
+        help="how long to wait for the REST API (default 60)",
+    )
+    start.add_argument(
+        "--save-profile",
+        metavar="NAME",
+        help="store URL and credentials as a profile of the config file",
+    )
+    for name, handler, summary, example in (
+        (
+            "status",
+            run_status,
+            "is it running? pid, url, version (exit 3 when stopped)",
+            "kkorthanc server status --data ./pacs --output json",
+        ),
+        (
+            "stop",
+            run_stop,
+            "stop it (SIGTERM, then SIGKILL after --grace seconds)",
+            "kkorthanc server stop --data ./pacs",
+        ),
+        (
+            "config",
+            run_config,
+            "print the effective configuration (orthanc.json)",
+            "kkorthanc server config --data ./pacs",
+        ),
+    ):
+        _data_option(add_command(commands, name, handler, summary, example, connects=False))
+    commands.choices["stop"].add_argument("--grace", type=float, default=30, metavar="SECONDS")
+    logs = add_command(
+        commands,
+        "logs",
+        run_logs,
+        "print Orthanc's log",
+        "kkorthanc server logs --data ./pacs -f",
+        connects=False,
+    )
+    _data_option(logs)
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    logs.add_argument("-n", "--lines", type=int, metavar="N", help="only the last N lines")
+    compose = add_command(
+        commands,
+        "compose",
+        run_compose,
+        "write docker-compose.yml + orthanc.json for orthancteam/orthanc",
+        "kkorthanc server compose ./pacs-docker --user alice:s3cret",
+        connects=False,
+    )
+    compose.add_argument("data", type=Path, metavar="DIR", help="where to write the files")
+    _server_options(compose)
+
+
+def _data_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data",
+        type=Path,
+        metavar="DIR",
+        default=Path(os.environ.get("KKORTHANC_SERVER_DATA", DEFAULT_DATA)),
+        help=f"the data directory (env KKORTHANC_SERVER_DATA; default ./{DEFAULT_DATA})",
+    )
+
+
+def _server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--http-port", type=int, metavar="PORT", help="default 8042")
+    parser.add_argument("--dicom-port", type=int, metavar="PORT", help="default 4242")
+    parser.add_argument("--aet", help="the server's AE title (default ORTHANC)")
+    parser.add_argument(
+        "--user",
+        dest="server_users",
+        action="append",
+        default=[],
+        metavar="NAME:PASSWORD",
+        help="enable authentication (repeatable)",
+    )
+    parser.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any Orthanc option; VALUE as JSON if it parses",
+    )
+    parser.add_argument("--config", type=Path, metavar="FILE.json", help="a base configuration")
+    parser.add_argument(
+        "--plugin",
+        dest="plugins",
+        action="append",
+        default=[],
+        choices=sorted(server.PLUGINS),
+        help="load a plugin (repeatable)",
+    )
+    parser.add_argument(
+        "--postgres",
+        metavar="DSN|local",
+        help="PostgreSQL index: a connection URI, or 'local' for a private "
+        "cluster in the data directory",
+    )
+    parser.add_argument(
+        "--remote", action="store_true", help="accept other machines (needs --user)"
+    )
+
+
+def _options(ctx: Context) -> server.ServerOptions:
+    args = ctx.args
+    users = dict(server.parse_user(text) for text in args.server_users)
+    return server.ServerOptions(
+        data_dir=args.data,
+        http_port=args.http_port,
+        dicom_port=args.dicom_port,
+        aet=args.aet,
+        users=users,
+        settings=dict(server.parse_setting(text) for text in args.settings),
+        config_file=args.config,
+        plugins=tuple(args.plugins),
+        executable=getattr(args, "orthanc", None) or "Orthanc",
+        chroot=getattr(args, "chroot", None),
+        remote=args.remote,
+        postgres=args.postgres,
+    )
+
+
+def run_start(ctx: Context) -> int:
+    """Start Orthanc, then print where it runs and how to connect."""
+    options = _options(ctx)
+    if ctx.args.foreground:
+        ctx.info(f"Orthanc on {options.url}, data in {options.data_dir}; Ctrl-C stops it")
+        return server.run_foreground(options)
+    status = server.start_server(options, timeout=ctx.args.wait)
+    users = dict(options.users) or _config_users(status.data_dir)
+    env = {"ORTHANC_URL": status.url or ""}
+    if users:
+        name, password = next(iter(users.items()))
+        env.update(ORTHANC_USERNAME=name, ORTHANC_PASSWORD=password)
+    if ctx.args.save_profile:
+        _save(ctx, env)
+    _report_start(ctx, status, env)
+    return EXIT_OK
+
+
+def _config_users(data_dir: Path) -> dict[str, str]:
+    config = server.read_config(data_dir)
+    return dict(config.get("RegisteredUsers") or {}) if config.get("AuthenticationEnabled") else {}
+
+
+def _save(ctx: Context, env: dict[str, str]) -> None:
+    profile = {"url": env["ORTHANC_URL"]}
+    if "ORTHANC_USERNAME" in env:
+        profile.update(user=env["ORTHANC_USERNAME"], password=env["ORTHANC_PASSWORD"])
+    path = save_profile(ctx.args.save_profile, profile)
+    ctx.info(
+        f"Saved as profile {ctx.args.save_profile!r} in {path}: use --profile "
+        f"{ctx.args.save_profile}"
+    )
+
+
+def _report_start(ctx: Context, status: server.ServerStatus, env: dict[str, str]) -> None:
+    if ctx.output == "json":
+        ctx.stdout.write(to_json({**status.to_json(), "env": env}) + "\n")
+        return
+    ctx.info(
+        f"Orthanc {status.version} runs at {status.url} (pid {status.pid}); configuration, "
+        f"storage and log in {status.data_dir}\n"
+        f"Stop it with: kkorthanc server stop --data {shlex.quote(str(status.data_dir))}\n"
+        "Connect other kkorthanc commands (or the Python client) with:"
+    )
+    for key, value in env.items():
+        ctx.stdout.write(f"export {key}={shlex.quote(value)}\n")
+
+
+def run_status(ctx: Context) -> int:
+    """Print the status record; exit 3 when the server is not running."""
+    status = server.server_status(ctx.args.data)
+    ctx.record(status.to_json())
+    return EXIT_OK if status.running else EXIT_CONNECTION
+
+
+def run_stop(ctx: Context) -> int:
+    """Stop the server (and its local PostgreSQL)."""
+    stopped = server.stop_server(ctx.args.data, timeout=ctx.args.grace)
+    ctx.info(f"Orthanc of {ctx.args.data} " + ("stopped" if stopped else "was not running"))
+    return EXIT_OK
+
+
+def run_config(ctx: Context) -> int:
+    """Print the configuration Orthanc runs (or last ran) with."""
+    config = server.read_config(ctx.args.data)
+    if not config:
+        from ...errors import OrthancInputError
+
+        raise OrthancInputError(
+            f"no orthanc.json in {ctx.args.data}: start the server first "
+            f"(`kkorthanc server start --data {ctx.args.data}`)"
+        )
+    ctx.stdout.write(to_json(config) + "\n")
+    return EXIT_OK
+
+
+def run_logs(ctx: Context) -> int:
+    """Print the log, and with ``--follow`` keep printing until Ctrl-C."""
+    text = server.read_log(ctx.args.data)
+    if ctx.args.lines is not None:
+        text = "".join(text.splitlines(keepends=True)[-ctx.args.lines :]) if ctx.args.lines else ""
+    ctx.stdout.write(text)
+    ctx.stdout.flush()
+    if ctx.args.follow:
+        log_path = Path(ctx.args.data) / "orthanc.log"
+        _follow(ctx, log_path, log_path.stat().st_size if log_path.exists() else 0)
+    return EXIT_OK
+
+
+def _follow(ctx: Context, path: Path, offset: int) -> None:
+    while True:
+        try:
+            with path.open("rb") as log:
+                log.seek(offset)
+                chunk = log.read()
+        except FileNotFoundError:
+            chunk = b""
+        if chunk:
+            offset += len(chunk)
+            ctx.stdout.write(chunk.decode("utf-8", errors="replace"))
+            ctx.stdout.flush()
+        time.sleep(0.5)
+
+
+def run_compose(ctx: Context) -> int:
+    """Write the docker compose files and say how to run them."""
+    written = server.write_compose(_options(ctx))
+    for path in written:
+        ctx.stdout.write(f"{path}\n")
+    ctx.info(f"Run it with: cd {shlex.quote(str(ctx.args.data))} && docker compose up -d")
+    return EXIT_OK
