@@ -25,19 +25,19 @@ import json
 import re
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote_plus
 
 __version__ = "0.2.0.dev0"
 
 DEFAULT_PREFIX = "/kk"
-LEVELS = {  # route -> (Orthanc level, identifier tag, child route)
-    "patients": ("Patient", "PatientID", "studies"),
-    "studies": ("Study", "StudyInstanceUID", "series"),
-    "series": ("Series", "SeriesInstanceUID", "instances"),
-    "instances": ("Instance", "SOPInstanceUID", ""),
+LEVELS = {  # route -> (Orthanc level, identifier tag)
+    "patients": ("Patient", "PatientID"),
+    "studies": ("Study", "StudyInstanceUID"),
+    "series": ("Series", "SeriesInstanceUID"),
+    "instances": ("Instance", "SOPInstanceUID"),
 }
-ROUTE_OF = {level: route for route, (level, _, _) in LEVELS.items()}
+ROUTE_OF = {level: route for route, (level, _) in LEVELS.items()}
 ORDER = ["Patient", "Study", "Series", "Instance"]
 CHILDREN_KEY = {"Patient": "Studies", "Study": "Series", "Series": "Instances"}
 ALLOW = {"": "GET,DELETE", "uids": "GET", "anonymize": "POST", "modify": "POST"}
@@ -108,14 +108,13 @@ class Reply:
         return cls(status, json.dumps(value, indent=2, ensure_ascii=True).encode("ascii"))
 
 
-class Target:
+class Target(NamedTuple):
     """A parsed request: level route, identifier, action (``""``, ``uids``, ...), metadata name."""
 
-    def __init__(self, route: str, identifier: str, action: str, name: str = "") -> None:
-        self.route = route
-        self.identifier = identifier
-        self.action = action
-        self.name = name
+    route: str
+    identifier: str
+    action: str
+    name: str = ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -255,32 +254,35 @@ def find_filters(query: dict[str, str]) -> tuple[str, str, bool, dict[str, str]]
     return level, depth, sensitive in ("true", "1"), params
 
 
-def _node(resource: dict[str, Any], level: str) -> dict[str, Any]:
+def _node(resource: dict[str, Any], level: str, depth: str) -> dict[str, Any]:
     node = {"Type": level, "ID": resource["ID"], "MainDicomTags": resource.get("MainDicomTags", {})}
-    if level in CHILDREN_KEY:
+    if ORDER.index(level) < ORDER.index(depth):
         node[CHILDREN_KEY[level]] = []
     return node
 
 
-def build_tree(found: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+def build_tree(
+    found: dict[str, list[dict[str, Any]]], depth: str = "Instance"
+) -> list[dict[str, Any]]:
     """Nest resources found per level (Orthanc's expanded JSON) into patients > studies > ...
 
     Patients may be missing from ``found``: they are built from the studies'
-    ``PatientMainDicomTags``. Children whose parent is absent are dropped. Nodes are sorted by ID.
+    ``PatientMainDicomTags``. Children whose parent is absent are dropped; nodes at ``depth`` have
+    no children key. Nodes are sorted by ID.
     """
-    patients = {p["ID"]: _node(p, "Patient") for p in found.get("Patient", [])}
+    patients = {p["ID"]: _node(p, "Patient", depth) for p in found.get("Patient", [])}
     for study in [] if "Patient" in found else found.get("Study", []):
         tags = study.get("PatientMainDicomTags", {})
         patient = {"ID": study["ParentPatient"], "MainDicomTags": tags}
-        patients.setdefault(study["ParentPatient"], _node(patient, "Patient"))
+        patients.setdefault(study["ParentPatient"], _node(patient, "Patient", depth))
     nodes = {"Patient": patients}
     for level in ORDER[1:]:
         parent_level = ORDER[ORDER.index(level) - 1]
         nodes[level] = {}
         for resource in sorted(found.get(level, []), key=lambda r: str(r["ID"])):
             parent = nodes[parent_level].get(resource.get("Parent" + parent_level, ""))
-            if parent is not None:
-                nodes[level][resource["ID"]] = _node(resource, level)
+            if parent is not None and CHILDREN_KEY[parent_level] in parent:
+                nodes[level][resource["ID"]] = _node(resource, level, depth)
                 parent[CHILDREN_KEY[parent_level]].append(nodes[level][resource["ID"]])
     return [patients[key] for key in sorted(patients)]
 
@@ -322,18 +324,12 @@ def call(api: Any, function: str, *args: Any) -> Any:
     try:
         return getattr(api, function)(*args)
     except api.OrthancException as error:
-        code = _error_code(error)
+        first = str(error.args[0]) if error.args else ""
+        code = int(first) if first.lstrip("-").isdigit() else -1
         message = str(error.args[1]) if len(error.args) > 1 else str(error)
         raise KkError(
             status_of_code(code), message, orthanc_status=code, orthanc_error=message
         ) from None
-
-
-def _error_code(error: Exception) -> int:
-    try:
-        return int(error.args[0])
-    except (IndexError, TypeError, ValueError):
-        return -1
 
 
 def get_json(api: Any, uri: str) -> Any:
@@ -361,7 +357,7 @@ def resolve(api: Any, route: str, identifier: str, patient_id: str | None) -> di
 
     Raises KkError: 404 when there is none, 409 when several match (see :func:`ambiguous`).
     """
-    level, tag, _ = LEVELS[route]
+    level, tag = LEVELS[route]
     if route == "patients":
         candidates = [_get_or_none(api, f"/patients/{orthanc_id(identifier)}")]
     else:
@@ -401,7 +397,7 @@ def _with_patient_ids(api: Any, route: str, found: list[Any], patient_id: str | 
 
 def identifier_chain(api: Any, route: str, resource: dict[str, Any]) -> dict[str, Any]:
     """The resource's ID and the DICOM identifiers of it and of its parents."""
-    level, tag, _ = LEVELS[route]
+    level, tag = LEVELS[route]
     chain = {"ID": resource["ID"]}
     if level in ("Series", "Instance"):
         study = get_json(api, f"/{route}/{resource['ID']}/study")
@@ -437,7 +433,7 @@ def tree_of(api: Any, query: dict[str, str]) -> list[dict[str, Any]]:
         if ORDER.index(depth) >= ORDER.index(child):
             uids = [r["MainDicomTags"].get(tag, "") for r in found[parent]]
             found[child] = find_by_uids(api, child, tag, uids)
-    return build_tree(found)
+    return build_tree(found, depth)
 
 
 def describe(prefix: str) -> dict[str, Any]:
