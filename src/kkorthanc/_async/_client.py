@@ -21,6 +21,7 @@ from .._protocol import decode_body, error_from_response, transport_error
 from .._urls import PathTypes
 from ..errors import UnexpectedContentError
 from ._collections import AsyncInstances, AsyncPatients, AsyncSeriesCollection, AsyncStudies
+from ._jobs import AsyncJobs
 from ._tree import AsyncTree, fetch_tree
 
 __all__ = ["AsyncOrthanc"]
@@ -90,6 +91,8 @@ class AsyncOrthanc(BaseOrthanc):
         self.studies = AsyncStudies(self)
         self.series = AsyncSeriesCollection(self)
         self.instances = AsyncInstances(self)
+        # Server-side operations: jobs, DICOM networking, peers, changes.
+        self.jobs = AsyncJobs(self)
 
     async def __aenter__(self) -> AsyncOrthanc:
         return self

@@ -22,6 +22,7 @@ from .._protocol import decode_body, error_from_response, transport_error
 from .._urls import PathTypes
 from ..errors import UnexpectedContentError
 from ._collections import Instances, Patients, SeriesCollection, Studies
+from ._jobs import Jobs
 from ._tree import Tree, fetch_tree
 
 __all__ = ["Orthanc"]
@@ -91,6 +92,8 @@ class Orthanc(BaseOrthanc):
         self.studies = Studies(self)
         self.series = SeriesCollection(self)
         self.instances = Instances(self)
+        # Server-side operations: jobs, DICOM networking, peers, changes.
+        self.jobs = Jobs(self)
 
     def __enter__(self) -> Orthanc:
         return self
