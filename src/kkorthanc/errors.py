@@ -11,6 +11,7 @@ a message.
     OrthancError
     ├── OrthancHTTPError                 the server answered with an error status
     │   ├── BadRequestError              400 (and other 4xx without a class of their own)
+    │   │   └── ForceRequiredError       changing PatientID or a UID without force=True
     │   ├── UnauthorizedError            401: credentials missing or wrong
     │   ├── ForbiddenError               403
     │   ├── NotFoundError                404
@@ -18,7 +19,9 @@ a message.
     │   ├── ConflictError                409: stale revision, concurrent change
     │   ├── UnsupportedMediaTypeError    415: e.g. an image the server cannot decode
     │   ├── UnprocessableEntityError     422: e.g. a failed C-MOVE
-    │   └── ServerError                  5xx
+    │   ├── ServerError                  5xx
+    │   └── DicomNetworkError            a DICOM association or operation with a remote failed
+    ├── JobFailedError                   a server-side job ended in failure
     ├── OrthancTransportError            no usable answer reached us
     │   ├── OrthancConnectionError       refused, unreachable, DNS
     │   │   └── OrthancTLSError          certificate or TLS handshake failure
@@ -46,8 +49,11 @@ from typing import Any
 __all__ = [
     "BadRequestError",
     "ConflictError",
+    "DicomNetworkError",
+    "ForceRequiredError",
     "ForbiddenError",
     "InvalidURLError",
+    "JobFailedError",
     "MethodNotAllowedError",
     "NotFoundError",
     "OrthancConnectionError",
@@ -194,6 +200,72 @@ class UnprocessableEntityError(OrthancHTTPError):
 
 class ServerError(OrthancHTTPError):
     """A 5xx status: an internal error, a plugin's exception, a failed DICOM association."""
+
+
+class ForceRequiredError(BadRequestError):
+    """400: the change touches PatientID or a UID, which Orthanc allows only with ``force=True``.
+
+    Orthanc answers ``Bad request`` with details such as ``Marking tag "PatientID" as to be
+    replaced requires the "Force" option to be set to true``; the message adds what to do.
+    """
+
+
+class DicomNetworkError(OrthancHTTPError):
+    """A DICOM network operation through Orthanc failed: a refused or timed-out association,
+    a C-FIND, C-MOVE, C-GET or C-STORE that the remote modality or peer rejected.
+
+    Carries the HTTP status (500 with Orthanc status 9 for a failed association, 422 for a failed
+    C-MOVE) and Orthanc's details, e.g. ``TCP Initialization Error: Connection refused``.
+    """
+
+
+class JobFailedError(OrthancError):
+    """A server-side job (modification, anonymization, archive, C-MOVE, store...) failed.
+
+    Attributes:
+        job_id: The job's ID.
+        job_type: Its type, e.g. ``"ResourceModification"`` or ``"DicomModalityStore"``.
+        error_code: Orthanc's numeric error code (9 is a network protocol error).
+        error_description: Orthanc's description of the code.
+        error_details: Orthanc's details (may be empty).
+        content: The job's ``Content`` (what it did before failing).
+
+    Example:
+        >>> error = JobFailedError("j1", "DicomModalityStore", 9, "Error in the network protocol",
+        ...                        "Connection refused")
+        >>> error.error_code
+        9
+    """
+
+    def __init__(
+        self,
+        job_id: str,
+        job_type: str,
+        error_code: int,
+        error_description: str,
+        error_details: str = "",
+        *,
+        content: dict[str, Any] | None = None,
+    ) -> None:
+        self.job_id = job_id
+        self.job_type = job_type
+        self.error_code = error_code
+        self.error_description = error_description
+        self.error_details = error_details
+        self.content = dict(content or {})
+        text = f"job {job_id} ({job_type}) failed: {error_description} [error {error_code}]"
+        super().__init__(text + (f" ({error_details})" if error_details else ""))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        args = (self.job_id, self.job_type, self.error_code, self.error_description)
+        return (_rebuild_job_error, (args, self.error_details, self.content))
+
+
+def _rebuild_job_error(
+    args: tuple[str, str, int, str], details: str, content: dict[str, Any]
+) -> JobFailedError:
+    job_id, job_type, code, description = args
+    return JobFailedError(job_id, job_type, code, description, details, content=content)
 
 
 class OrthancTransportError(OrthancError):
