@@ -26,6 +26,14 @@ from ._models import Capabilities, Statistics, SystemInfo
 from ._sync._client import Orthanc
 from ._sync._resources import Instance, Patient, Series, Study
 from ._sync._tree import Tree
+from ._transfer import (
+    DownloadRecord,
+    DownloadReport,
+    TransferOutcome,
+    TransferProgress,
+    UploadRecord,
+    UploadReport,
+)
 from ._uids import InstanceUids, PatientUids, SeriesUids, StudyUids
 from .errors import (
     ConflictError,
@@ -50,6 +58,8 @@ __all__ = [
     "AsyncTree",
     "Capabilities",
     "ConflictError",
+    "DownloadRecord",
+    "DownloadReport",
     "ForbiddenError",
     "Instance",
     "InstanceUids",
@@ -70,8 +80,12 @@ __all__ = [
     "StudyUids",
     "SystemInfo",
     "Timeout",
+    "TransferOutcome",
+    "TransferProgress",
     "Tree",
     "UnauthorizedError",
+    "UploadRecord",
+    "UploadReport",
     "orthanc_id",
     "orthanc_ids",
     "__version__",

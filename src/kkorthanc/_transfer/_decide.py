@@ -1,0 +1,296 @@
+"""Upload decisions shared by the thread and asyncio engines: only the pumps differ.
+
+What to send (resume, skip-existing), how to read a body (with its MD5 and a check that the file
+did not change), what an answer or an exception means (one outcome, or a fatal error that stops
+the batch), when to retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import (
+    ForbiddenError,
+    OrthancConnectionError,
+    OrthancError,
+    OrthancHTTPError,
+    OrthancInputError,
+    OrthancTransportError,
+    UnauthorizedError,
+)
+from ._report import DONE_OUTCOMES, Tracker, TransferOutcome, UploadRecord, UploadReport
+from ._sources import CHUNK, Item
+
+__all__ = ["Body", "FileChangedError", "UploadPlan", "abort"]
+
+# Orthanc statuses that doom every later file: cannot write, storage full, storage plugin,
+# cannot create a file in the storage.
+_FATAL_ORTHANC_STATUSES = frozenset({14, 19, 32, 2001})
+_FATAL_HTTP_STATUSES = frozenset({401, 403, 507})
+_MAX_BATCH = 64
+
+
+class FileChangedError(OSError):
+    """A local file changed size while it was being sent (the request is aborted)."""
+
+
+def abort(error: OrthancError, records: list[UploadRecord]) -> OrthancError:
+    """Attach the partial report to a fatal error, as ``error.report``, and return it."""
+    setattr(error, "report", UploadReport(list(records)))  # noqa: B010 - documented attribute
+    return error
+
+
+@dataclass
+class UploadPlan:
+    """The options of one upload and everything decided without I/O."""
+
+    concurrency: int = 4
+    skip_existing: bool = True
+    verify: bool = False
+    retry_for: float = 30.0
+    resume: dict[str, UploadRecord] = field(default_factory=dict)
+    tracker: Tracker = field(default_factory=lambda: Tracker(None))
+
+    @classmethod
+    def build(
+        cls, *, resume: Any, concurrency: int, retry_for: float, **options: Any
+    ) -> UploadPlan:
+        """Check the options and load the report to resume from.
+
+        Raises:
+            OrthancInputError: A bad concurrency or retry_for, or an unreadable resume report.
+        """
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise OrthancInputError(f"concurrency must be a whole number >= 1, got {concurrency!r}")
+        if retry_for < 0:
+            raise OrthancInputError(f"retry_for must be >= 0 seconds, got {retry_for!r}")
+        return cls(
+            concurrency=concurrency, retry_for=retry_for, resume=_load_resume(resume), **options
+        )
+
+    @property
+    def batch_size(self) -> int:
+        """How many candidates are checked against the server in one request."""
+        return min(_MAX_BATCH, max(8, self.concurrency * 4))
+
+    def triage(self, item: Item) -> bool:
+        """Record what needs no request (problems, resumed files); True when it must go on."""
+        if item.problem is not None:
+            self.tracker.add(UploadRecord(item.source, item.problem, item.size, detail=item.detail))
+            return False
+        previous = self.resume.get(item.source)
+        if previous is not None:
+            self.tracker.add(previous)
+            item.close()
+            return False
+        return True
+
+    def find_query(self, batch: list[Item]) -> dict[str, Any] | None:
+        """The ``/tools/find`` body that lists which of ``batch`` the server already has."""
+        uids = sorted({_sop_uid(item) for item in batch if item.ids is not None} - {""})
+        if not self.skip_existing or not uids:
+            return None
+        return {"Level": "Instance", "Query": {"SOPInstanceUID": "\\".join(uids)}}
+
+    def skip_known(self, batch: list[Item], answer: Any) -> list[Item]:
+        """Record the items the server has (``answer`` of :meth:`find_query`); return the rest."""
+        existing = set(answer) if isinstance(answer, list) else set()
+        remaining = []
+        for item in batch:
+            if item.ids is not None and item.ids.instance in existing:
+                record = UploadRecord(
+                    item.source, TransferOutcome.SKIPPED_EXISTING, item.size, item.ids.instance
+                )
+                self.tracker.add(record)
+                item.close()
+            else:
+                remaining.append(item)
+        return remaining
+
+    def stored(self, item: Item, answer: Any, md5: str) -> UploadRecord:
+        """The record of a 200 answer to ``POST /instances``."""
+        status = answer.get("Status") if isinstance(answer, dict) else None
+        instance = answer.get("ID") if isinstance(answer, dict) else None
+        outcome = (
+            TransferOutcome.ALREADY_STORED if status == "AlreadyStored" else TransferOutcome.STORED
+        )
+        if status not in ("Success", "AlreadyStored"):
+            detail = f"unexpected answer to POST /instances: {answer!r}"[:500]
+            return UploadRecord(item.source, TransferOutcome.FAILED, item.size, detail=detail)
+        return UploadRecord(item.source, outcome, item.size, instance, md5)
+
+    def refused(self, item: Item, error: OrthancHTTPError) -> UploadRecord:
+        """The record of an error answer, unless the error dooms every file (then raise it).
+
+        Raises:
+            OrthancHTTPError: Wrong credentials, forbidden, or the server cannot store anything.
+        """
+        if (
+            isinstance(error, (UnauthorizedError, ForbiddenError))
+            or error.status_code in _FATAL_HTTP_STATUSES
+            or error.orthanc_status in _FATAL_ORTHANC_STATUSES
+        ):
+            raise error
+        instance = item.ids.instance if item.ids else None
+        if error.status_code == 409:  # two uploads of one instance raced
+            return UploadRecord(item.source, TransferOutcome.ALREADY_STORED, item.size, instance)
+        detail = error.message + (f" ({error.details})" if error.details else "")
+        if error.orthanc_error and error.orthanc_error not in detail:
+            detail += f" [{error.orthanc_error}]"
+        return UploadRecord(
+            item.source, TransferOutcome.REJECTED, item.size, instance,
+            status_code=error.status_code, detail=detail,
+        )  # fmt: skip
+
+    def retry_delay(self, error: OrthancTransportError, failing_since: float) -> float | None:
+        """The pause before sending again, or None when the retry budget is spent."""
+        elapsed = time.monotonic() - failing_since
+        if elapsed >= self.retry_for:
+            return None
+        return min(2.0, max(0.1, elapsed / 2), self.retry_for - elapsed)
+
+    def gave_up(self, item: Item, error: OrthancTransportError) -> UploadRecord:
+        """The record of a file whose transport errors outlasted the budget.
+
+        Raises:
+            OrthancConnectionError: The server cannot be reached at all: every file would fail.
+        """
+        if isinstance(error, OrthancConnectionError):
+            raise error
+        return UploadRecord(item.source, TransferOutcome.FAILED, item.size, detail=str(error))
+
+    def unreadable(self, item: Item, error: OSError) -> UploadRecord:
+        """The record of a file that could not be read (or changed) while being sent."""
+        detail = f"cannot read: {type(error).__name__}: {error}"
+        return UploadRecord(item.source, TransferOutcome.FAILED, item.size, detail=detail)
+
+    def checked(self, record: UploadRecord, server_md5: Any) -> UploadRecord:
+        """The record after comparing the server's MD5 with the MD5 of the bytes sent."""
+        if record.md5 is None or record.outcome != TransferOutcome.STORED:
+            return record
+        if isinstance(server_md5, str) and server_md5.strip() == record.md5:
+            return _replace(record, verified=True)
+        detail = f"the server's MD5 {server_md5!r} differs from the MD5 sent {record.md5}"
+        return _replace(record, outcome=TransferOutcome.FAILED, verified=False, detail=detail)
+
+
+def _replace(record: UploadRecord, **changes: Any) -> UploadRecord:
+    from dataclasses import replace
+
+    return replace(record, **changes)
+
+
+def _sop_uid(item: Item) -> str:
+    return item.sop_instance_uid if item.ids is not None else ""
+
+
+def _load_resume(resume: Any) -> dict[str, UploadRecord]:
+    if resume is None:
+        return {}
+    if isinstance(resume, (str, os.PathLike)):
+        try:
+            resume = UploadReport.read_jsonl(resume)
+        except OSError as error:
+            raise OrthancInputError(f"cannot read the report to resume from: {error}") from error
+    if not isinstance(resume, UploadReport):
+        raise OrthancInputError(
+            f"resume= takes an UploadReport or the path of one, got {type(resume).__name__}"
+        )
+    return {record.source: record for record in resume if record.outcome in DONE_OUTCOMES}
+
+
+class Body:
+    """The bytes of one item as the request body, hashed on the way, checked against its size."""
+
+    def __init__(self, item: Item) -> None:
+        self.item = item
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self.data: bytes | None = None
+
+    def load_small(self) -> bool:
+        """Read a small body whole (True), or leave a big one to be streamed (False)."""
+        if not self.item.is_small():
+            return False
+        self.data = self.item.read_small()
+        if self.item.size is not None and len(self.data) != self.item.size:
+            raise FileChangedError(f"{self.item.source} changed size while being read")
+        self._md5.update(self.data)
+        return True
+
+    @property
+    def md5(self) -> str:
+        """The MD5 of the bytes sent so far (all of them once the request is done)."""
+        return self._md5.hexdigest()
+
+    def headers(self) -> dict[str, str]:
+        """Headers of the upload request: the exact length, so the body is not chunked."""
+        size = len(self.data) if self.data is not None else self.item.size
+        return {"Content-Type": "application/dicom", "Content-Length": str(size)}
+
+    def restart(self) -> None:
+        """Forget what a failed attempt hashed."""
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        if self.data is not None:
+            self._md5.update(self.data)
+
+    def chunks(self) -> Iterator[bytes]:
+        """The body in chunks, read from disk or from the spool (thread engine)."""
+        with self._open() as stream:
+            remaining = self.item.size or 0
+            while remaining > 0:
+                chunk = stream.read(min(CHUNK, remaining))
+                yield self._checked(chunk, remaining, stream)
+                remaining -= len(chunk)
+
+    async def achunks(self) -> AsyncIterator[bytes]:
+        """The body in chunks, each read in a worker thread (asyncio engine)."""
+        stream = await asyncio.to_thread(self._open)
+        try:
+            remaining = self.item.size or 0
+            while remaining > 0:
+                chunk = await asyncio.to_thread(stream.read, min(CHUNK, remaining))
+                yield await asyncio.to_thread(self._checked, chunk, remaining, stream)
+                remaining -= len(chunk)
+        finally:
+            if stream is not self.item.spool:
+                stream.close()
+
+    def _open(self) -> Any:
+        if self.item.spool is not None:
+            self.item.spool.seek(0)
+            return _Unclosing(self.item.spool)
+        assert self.item.path is not None
+        return self.item.path.open("rb")
+
+    def _checked(self, chunk: bytes, remaining: int, stream: Any) -> bytes:
+        last = len(chunk) >= remaining
+        if not chunk or (last and stream.read(1)):
+            raise FileChangedError(f"{self.item.source} changed size while being read")
+        self._md5.update(chunk)
+        return chunk
+
+
+class _Unclosing:
+    """A spool seen as a context manager that does not close it (retries read it again)."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def __enter__(self) -> Any:
+        return self.stream
+
+    def __exit__(self, *args: object) -> None:
+        return None
+
+    def read(self, size: int) -> bytes:
+        data: bytes = self.stream.read(size)
+        return data
+
+    def close(self) -> None:
+        return None

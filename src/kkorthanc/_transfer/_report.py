@@ -1,0 +1,304 @@
+"""What a transfer did to every file: outcomes, records, reports (JSON lines), progress."""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Generic, TypeVar, Union
+
+from ..errors import OrthancInputError
+
+__all__ = [
+    "DownloadRecord",
+    "DownloadReport",
+    "ProgressCallback",
+    "TransferOutcome",
+    "TransferProgress",
+    "UploadRecord",
+    "UploadReport",
+]
+
+
+class TransferOutcome(str, enum.Enum):
+    """What happened to one file of an upload, or one resource of a download.
+
+    Upload outcomes: ``STORED``, ``ALREADY_STORED`` (sent, the server had it),
+    ``SKIPPED_EXISTING`` (not sent: the server had it), ``NOT_DICOM``, ``REJECTED`` (the server
+    refused it), ``FAILED`` (a transport or local error after retries). Download outcomes:
+    ``DOWNLOADED``, ``SKIPPED_EXISTING`` (a complete file was already there), ``FAILED``.
+
+    Example:
+        >>> TransferOutcome("stored") is TransferOutcome.STORED
+        True
+    """
+
+    STORED = "stored"
+    ALREADY_STORED = "already_stored"
+    SKIPPED_EXISTING = "skipped_existing"
+    NOT_DICOM = "not_dicom"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    DOWNLOADED = "downloaded"
+
+    @property
+    def ok(self) -> bool:
+        """Whether the file or resource is where it should be now."""
+        return self not in (TransferOutcome.REJECTED, TransferOutcome.FAILED)
+
+
+# Upload outcomes after which the server holds the instance: a resumed upload skips them.
+DONE_OUTCOMES = frozenset(
+    {TransferOutcome.STORED, TransferOutcome.ALREADY_STORED, TransferOutcome.SKIPPED_EXISTING}
+)
+
+
+@dataclass(frozen=True)
+class UploadRecord:
+    """The outcome of one input file (or archive member) of an upload.
+
+    Attributes:
+        source: Where the file came from: a path, ``archive.zip!member.dcm``, ``<bytes 3>``...
+        outcome: The :class:`TransferOutcome`.
+        size: Its size in bytes, when known.
+        instance_id: Its Orthanc ID (computed locally, or given by the server), when known.
+        md5: The MD5 of the bytes sent, when sent.
+        status_code: The HTTP status of a rejection.
+        detail: Why it was rejected, failed or not DICOM.
+        verified: True when the server's MD5 was checked and equal; None when not checked.
+
+    Example:
+        >>> UploadRecord("a.dcm", TransferOutcome.STORED).outcome.ok
+        True
+    """
+
+    source: str
+    outcome: TransferOutcome
+    size: int | None = None
+    instance_id: str | None = None
+    md5: str | None = None
+    status_code: int | None = None
+    detail: str | None = None
+    verified: bool | None = None
+
+
+@dataclass(frozen=True)
+class DownloadRecord:
+    """The outcome of one resource of a download or export.
+
+    Attributes:
+        resource: The Orthanc ID of the resource downloaded.
+        level: Its level (``"Instance"``, ``"Study"``...).
+        path: The file written (or found complete), as a string.
+        outcome: The :class:`TransferOutcome`.
+        size: Bytes written or found.
+        status_code: The HTTP status of a failure, when it came from the server.
+        detail: Why it failed.
+
+    Example:
+        >>> DownloadRecord("f689...", "Instance", "a.dcm", TransferOutcome.DOWNLOADED).outcome
+        <TransferOutcome.DOWNLOADED: 'downloaded'>
+    """
+
+    resource: str
+    level: str
+    path: str
+    outcome: TransferOutcome
+    size: int | None = None
+    status_code: int | None = None
+    detail: str | None = None
+
+
+RecordT = TypeVar("RecordT", UploadRecord, DownloadRecord)
+
+
+@dataclass
+class _Report(Generic[RecordT]):
+    records: list[RecordT] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[RecordT]:
+        return iter(self.records)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """How many records have each outcome, by outcome value (outcomes absent are left out)."""
+        return dict(Counter(record.outcome.value for record in self.records))
+
+    @property
+    def ok(self) -> bool:
+        """True when no record is ``rejected`` or ``failed``."""
+        return all(record.outcome.ok for record in self.records)
+
+    def with_outcome(self, *outcomes: TransferOutcome | str) -> list[RecordT]:
+        """The records whose outcome is one of ``outcomes``."""
+        wanted = {TransferOutcome(outcome) for outcome in outcomes}
+        return [record for record in self.records if record.outcome in wanted]
+
+    def write_jsonl(self, path: str | os.PathLike[str]) -> None:
+        """Write one JSON object per record, one per line (UTF-8), replacing ``path``.
+
+        Raises:
+            OSError: The file cannot be written.
+        """
+        target = Path(path)
+        temporary = target.with_name(target.name + ".part")
+        with temporary.open("w", encoding="utf-8") as stream:
+            for record in self.records:
+                line = {key: value for key, value in asdict(record).items() if value is not None}
+                line["outcome"] = record.outcome.value
+                stream.write(json.dumps(line, ensure_ascii=False) + "\n")
+        os.replace(temporary, target)
+
+    @classmethod
+    def _read(cls, path: str | os.PathLike[str], record_type: type[RecordT]) -> list[RecordT]:
+        names = {item.name for item in fields(record_type)}
+        records = []
+        with Path(path).open(encoding="utf-8") as stream:
+            for number, line in enumerate(stream, 1):
+                if not line.strip():
+                    continue
+                try:
+                    raw = json.loads(line)
+                    raw["outcome"] = TransferOutcome(raw["outcome"])
+                    records.append(record_type(**{k: v for k, v in raw.items() if k in names}))
+                except (ValueError, KeyError, TypeError) as error:
+                    message = f"{path}:{number}: not an upload report line: {error}"
+                    raise OrthancInputError(message) from error
+        return records
+
+
+@dataclass
+class UploadReport(_Report[UploadRecord]):
+    """One :class:`UploadRecord` per input file, in the order they finished.
+
+    Example:
+        >>> report = client.upload("dicom_folder/")  # doctest: +SKIP
+        >>> report.counts  # doctest: +SKIP
+        {'stored': 120, 'not_dicom': 2}
+        >>> report.write_jsonl("upload.jsonl")  # doctest: +SKIP
+    """
+
+    @classmethod
+    def read_jsonl(cls, path: str | os.PathLike[str]) -> UploadReport:
+        """Read a report written by :meth:`write_jsonl`, e.g. to resume an upload.
+
+        Raises:
+            OSError: The file cannot be read.
+            OrthancInputError: A line is not a record.
+
+        Example:
+            >>> client.upload("dicom_folder/", resume=UploadReport.read_jsonl("u.jsonl"))
+            ... # doctest: +SKIP
+        """
+        return cls(cls._read(path, UploadRecord))
+
+    @property
+    def instance_ids(self) -> list[str]:
+        """The Orthanc IDs of the instances the server holds after this upload."""
+        return [
+            record.instance_id
+            for record in self.records
+            if record.outcome in DONE_OUTCOMES and record.instance_id
+        ]
+
+
+@dataclass
+class DownloadReport(_Report[DownloadRecord]):
+    """One :class:`DownloadRecord` per resource downloaded or exported.
+
+    Example:
+        >>> report = client.export([study], "out/")  # doctest: +SKIP
+        >>> report.counts  # doctest: +SKIP
+        {'downloaded': 36}
+    """
+
+    @classmethod
+    def read_jsonl(cls, path: str | os.PathLike[str]) -> DownloadReport:
+        """Read a report written by :meth:`write_jsonl`.
+
+        Raises:
+            OSError: The file cannot be read.
+            OrthancInputError: A line is not a record.
+
+        Example:
+            >>> DownloadReport.read_jsonl("export.jsonl").counts  # doctest: +SKIP
+        """
+        return cls(cls._read(path, DownloadRecord))
+
+
+@dataclass(frozen=True)
+class TransferProgress:
+    """A snapshot of a running transfer, given to the progress callback after every file.
+
+    Attributes:
+        files_done: Files (or resources) finished, whatever their outcome.
+        files_total: How many there will be, when known in advance (else None).
+        bytes_done: Bytes of the finished files.
+        bytes_total: The total, when known in advance (else None).
+        counts: Finished files by outcome value.
+        last: The source (upload) or path (download) finished last.
+
+    Example:
+        >>> def show(progress: TransferProgress) -> None:
+        ...     print(f"{progress.files_done}/{progress.files_total}")
+        >>> client.upload("folder/", progress=show)  # doctest: +SKIP
+    """
+
+    files_done: int
+    files_total: int | None
+    bytes_done: int
+    bytes_total: int | None
+    counts: dict[str, int]
+    last: str = ""
+
+
+ProgressCallback = Callable[[TransferProgress], None]
+
+AnyRecord = Union[UploadRecord, DownloadRecord]
+
+
+class Tracker:
+    """Collects records and tells the progress callback (called from the caller's thread only)."""
+
+    def __init__(
+        self,
+        progress: ProgressCallback | None,
+        files_total: int | None = None,
+        bytes_total: int | None = None,
+    ) -> None:
+        self.progress = progress
+        self.files_total = files_total
+        self.bytes_total = bytes_total
+        self.bytes_done = 0
+        self.counts: Counter[str] = Counter()
+        self.records: list[Any] = []
+
+    def add(self, record: AnyRecord) -> None:
+        """Record one outcome and report progress."""
+        self.records.append(record)
+        self.counts[record.outcome.value] += 1
+        self.bytes_done += record.size or 0
+        if self.progress is not None:
+            last = record.source if isinstance(record, UploadRecord) else record.path
+            self.progress(
+                TransferProgress(
+                    len(self.records),
+                    self.files_total,
+                    self.bytes_done,
+                    self.bytes_total,
+                    dict(self.counts),
+                    last,
+                )
+            )
+
+    def unknown_totals(self) -> None:
+        """Forget the totals (e.g. an archive adds files nobody counted)."""
+        self.files_total = None
+        self.bytes_total = None

@@ -1,0 +1,244 @@
+"""The two upload pumps: threads over :class:`~kkorthanc.Orthanc`, tasks over
+:class:`~kkorthanc.AsyncOrthanc`. Every decision is in :mod:`._decide`; only the pumping differs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from itertools import islice
+from typing import TYPE_CHECKING, Any
+
+from ..errors import OrthancError, OrthancHTTPError, OrthancTransportError
+from ._decide import Body, UploadPlan, abort
+from ._report import ProgressCallback, Tracker, UploadRecord, UploadReport
+from ._sources import Item, iter_items, scan_totals
+
+if TYPE_CHECKING:
+    from .._async._client import AsyncOrthanc
+    from .._sync._client import Orthanc
+
+__all__ = ["async_upload", "sync_upload"]
+
+
+def _plan(
+    sources: tuple[Any, ...],
+    *,
+    concurrency: int,
+    skip_existing: bool,
+    resume: Any,
+    verify: bool,
+    retry_for: float,
+    progress: ProgressCallback | None,
+    include_hidden: bool,
+) -> tuple[UploadPlan, Iterator[Item]]:
+    plan = UploadPlan.build(
+        resume=resume,
+        concurrency=concurrency,
+        retry_for=retry_for,
+        skip_existing=skip_existing,
+        verify=verify,
+    )
+    totals = scan_totals(sources, include_hidden=include_hidden) if progress else None
+    plan.tracker = Tracker(progress, *(totals or (None, None)))
+    return plan, iter_items(list(sources), include_hidden=include_hidden)
+
+
+def _next_batch(plan: UploadPlan, items: Iterator[Item]) -> list[Item] | None:
+    """The next candidates to send (triaged), or None at the end of the sources."""
+    batch: list[Item] = []
+    while not batch:
+        pulled = list(islice(items, plan.batch_size))
+        if not pulled:
+            return None
+        batch = [item for item in pulled if plan.triage(item)]
+    return batch
+
+
+# ---- threads ------------------------------------------------------------------------------
+
+
+def sync_upload(client: Orthanc, *sources: Any, **options: Any) -> UploadReport:
+    """Upload with a thread pool over one ``Orthanc`` client (see ``Orthanc.upload``)."""
+    plan, items = _plan(sources, **options)
+    if plan.verify:
+        client.capabilities().require("attachment_info", "upload(verify=True)")
+    pending: set[Future[UploadRecord]] = set()
+    with ThreadPoolExecutor(plan.concurrency, thread_name_prefix="kkorthanc-upload") as pool:
+        try:
+            while (batch := _next_batch(plan, items)) is not None:
+                for item in _sync_unknown(client, plan, batch):
+                    while len(pending) >= plan.concurrency * 2:
+                        _sync_collect(plan, pending, FIRST_COMPLETED)
+                    pending.add(pool.submit(_sync_send, client, plan, item))
+            _sync_collect(plan, pending, ALL_COMPLETED)
+        except OrthancError as error:
+            pool.shutdown(wait=True, cancel_futures=True)
+            _sync_drain(plan, pending)
+            raise abort(error, plan.tracker.records) from error.__cause__
+    return UploadReport(plan.tracker.records)
+
+
+def _sync_unknown(client: Orthanc, plan: UploadPlan, batch: list[Item]) -> list[Item]:
+    query = plan.find_query(batch)
+    if query is None:
+        return batch
+    return plan.skip_known(batch, client.post("tools/find", json=query, retry=True))
+
+
+def _sync_collect(plan: UploadPlan, pending: set[Future[UploadRecord]], when: str) -> None:
+    """Wait for some (or all) uploads; record the finished ones, then raise a fatal error."""
+    done, _ = wait(pending, return_when=when)
+    pending.difference_update(done)
+    _record_then_raise(plan, [(f.exception(), f) for f in done])
+
+
+def _record_then_raise(plan: UploadPlan, finished: list[tuple[BaseException | None, Any]]) -> None:
+    errors = [error for error, _ in finished if error is not None]
+    for error, future in finished:
+        if error is None:
+            plan.tracker.add(future.result())
+    if errors:
+        raise errors[0]
+
+
+def _sync_drain(plan: UploadPlan, pending: set[Future[UploadRecord]]) -> None:
+    """After a fatal error: keep the outcomes of the uploads that finished."""
+    for future in pending:
+        if future.done() and not future.cancelled() and future.exception() is None:
+            plan.tracker.add(future.result())
+
+
+def _sync_send(client: Orthanc, plan: UploadPlan, item: Item) -> UploadRecord:
+    try:
+        body = Body(item)
+        try:
+            small = body.load_small()
+        except OSError as error:
+            return plan.unreadable(item, error)
+        record = _sync_post(client, plan, item, body, small)
+        if plan.verify and record.instance_id and record.md5:
+            path = ("instances", record.instance_id, "attachments", "dicom", "md5")
+            record = plan.checked(record, client.get(path))
+        return record
+    finally:
+        item.close()
+
+
+def _sync_post(
+    client: Orthanc, plan: UploadPlan, item: Item, body: Body, small: bool
+) -> UploadRecord:
+    failing_since: float | None = None
+    while True:
+        body.restart()
+        data = body.data if small else body.chunks()
+        try:
+            answer = client.post("instances", data=data, headers=body.headers(), retry=False)
+            return plan.stored(item, answer, body.md5)
+        except OrthancHTTPError as error:
+            return plan.refused(item, error)
+        except OrthancTransportError as error:
+            if isinstance(error.__cause__, OSError) or isinstance(error.__context__, OSError):
+                return plan.unreadable(item, OSError(str(error)))
+            failing_since = failing_since or time.monotonic()
+            delay = plan.retry_delay(error, failing_since)
+            if delay is None:
+                return plan.gave_up(item, error)
+            time.sleep(delay)
+        except OSError as error:
+            return plan.unreadable(item, error)
+
+
+# ---- asyncio ------------------------------------------------------------------------------
+
+
+async def async_upload(client: AsyncOrthanc, *sources: Any, **options: Any) -> UploadReport:
+    """Upload with asyncio tasks over one ``AsyncOrthanc`` client (see ``AsyncOrthanc.upload``)."""
+    plan, items = _plan(sources, **options)
+    if plan.verify:
+        (await client.capabilities()).require("attachment_info", "upload(verify=True)")
+    pending: set[asyncio.Task[UploadRecord]] = set()
+    try:
+        while (batch := await asyncio.to_thread(_next_batch, plan, items)) is not None:
+            for item in await _async_unknown(client, plan, batch):
+                while len(pending) >= plan.concurrency:
+                    await _async_collect(plan, pending, asyncio.FIRST_COMPLETED)
+                pending.add(asyncio.create_task(_async_send(client, plan, item)))
+        await _async_collect(plan, pending, asyncio.ALL_COMPLETED)
+    except OrthancError as error:
+        await _async_drain(plan, pending)
+        raise abort(error, plan.tracker.records) from error.__cause__
+    except BaseException:
+        await _async_drain(plan, pending)
+        raise
+    return UploadReport(plan.tracker.records)
+
+
+async def _async_unknown(client: AsyncOrthanc, plan: UploadPlan, batch: list[Item]) -> list[Item]:
+    query = plan.find_query(batch)
+    if query is None:
+        return batch
+    return plan.skip_known(batch, await client.post("tools/find", json=query, retry=True))
+
+
+async def _async_collect(
+    plan: UploadPlan, pending: set[asyncio.Task[UploadRecord]], when: str
+) -> None:
+    """Wait for some (or all) uploads; record the finished ones, then raise a fatal error."""
+    if not pending:
+        return
+    done, _ = await asyncio.wait(pending, return_when=when)
+    pending.difference_update(done)
+    _record_then_raise(plan, [(task.exception(), task) for task in done])
+
+
+async def _async_drain(plan: UploadPlan, pending: set[asyncio.Task[UploadRecord]]) -> None:
+    """After a fatal error: cancel what runs, keep the outcomes of what finished."""
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    for task in pending:
+        if not task.cancelled() and task.exception() is None:
+            plan.tracker.add(task.result())
+
+
+async def _async_send(client: AsyncOrthanc, plan: UploadPlan, item: Item) -> UploadRecord:
+    try:
+        body = Body(item)
+        try:
+            small = await asyncio.to_thread(body.load_small)
+        except OSError as error:
+            return plan.unreadable(item, error)
+        record = await _async_post(client, plan, item, body, small)
+        if plan.verify and record.instance_id and record.md5:
+            path = ("instances", record.instance_id, "attachments", "dicom", "md5")
+            record = plan.checked(record, await client.get(path))
+        return record
+    finally:
+        item.close()
+
+
+async def _async_post(
+    client: AsyncOrthanc, plan: UploadPlan, item: Item, body: Body, small: bool
+) -> UploadRecord:
+    failing_since: float | None = None
+    while True:
+        body.restart()
+        data = body.data if small else body.achunks()
+        try:
+            answer = await client.post("instances", data=data, headers=body.headers(), retry=False)
+            return plan.stored(item, answer, body.md5)
+        except OrthancHTTPError as error:
+            return plan.refused(item, error)
+        except OrthancTransportError as error:
+            if isinstance(error.__cause__, OSError) or isinstance(error.__context__, OSError):
+                return plan.unreadable(item, OSError(str(error)))
+            failing_since = failing_since or time.monotonic()
+            delay = plan.retry_delay(error, failing_since)
+            if delay is None:
+                return plan.gave_up(item, error)
+            await asyncio.sleep(delay)
+        except OSError as error:
+            return plan.unreadable(item, error)
