@@ -124,7 +124,7 @@ class AsyncTree:
         return self._typed(series, AsyncSeries, AsyncInstance)
 
     def _typed(self, parent: _Tagged, kind: type[_Tagged], child: type[R]) -> list[R]:
-        if not isinstance(parent, kind):
+        if getattr(parent, "level", None) is not kind.level:
             raise OrthancInputError(f"expected a {kind.level.value.lower()}, got {parent!r}")
         return [item for item in self._children.get(parent.id, []) if isinstance(item, child)]
 

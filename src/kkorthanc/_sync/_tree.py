@@ -125,7 +125,7 @@ class Tree:
         return self._typed(series, Series, Instance)
 
     def _typed(self, parent: _Tagged, kind: type[_Tagged], child: type[R]) -> list[R]:
-        if not isinstance(parent, kind):
+        if getattr(parent, "level", None) is not kind.level:
             raise OrthancInputError(f"expected a {kind.level.value.lower()}, got {parent!r}")
         return [item for item in self._children.get(parent.id, []) if isinstance(item, child)]
 
