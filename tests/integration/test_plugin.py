@@ -284,3 +284,22 @@ def test_custom_prefix_and_handler_errors_are_json_500(
             failure = assert_error(http.get("/ids/v1/patients/E1/uids"), 500)
             assert "secret detail" not in str(failure) and "KeyError" in failure["Message"]
         assert "secret detail" in server.log_text()
+
+
+def test_client_functions_use_the_plugin(kk_server: OrthancServer) -> None:
+    from kkorthanc import Orthanc
+    from kkorthanc._sync._kk import kk_available, kk_lookup, kk_tree, kk_uids
+    from kkorthanc.errors import ConflictError
+
+    with Orthanc(kk_server.url, auth=kk_server.auth) as client:
+        assert kk_available(client) and not kk_available(client, prefix="nothing")
+        assert kk_lookup(client, "patients", "X/uids")["ID"] == orthanc_id("X/uids")
+        assert kk_lookup(client, "Study", "1.2.3.4.5") is None
+        with pytest.raises(ConflictError):
+            kk_lookup(client, "studies", SHARED_STUDY)
+        chosen = kk_lookup(client, "studies", SHARED_STUDY, patient_id="AMB1")
+        assert chosen is not None and chosen["ID"] == orthanc_id("AMB1", SHARED_STUDY)
+        assert kk_uids(client, "Patient", "A/B")["PatientID"] == "A/B"
+        tree = kk_tree(client, {"PatientID": "#00385"}, depth="Series")
+        assert [p["ID"] for p in tree] == [orthanc_id("#00385")]
+        assert "Instances" not in tree[0]["Studies"][0]["Series"][0]
