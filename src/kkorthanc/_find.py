@@ -93,7 +93,7 @@ def tag_key(key: str) -> str:
         >>> tag_key("(0010,0010)"), tag_key("PatientName")
         ('0010,0010', 'PatientName')
     """
-    if not isinstance(key, str):
+    if not isinstance(key, str) or not key.strip():
         raise OrthancInputError(f"a tag must be a keyword or 'gggg,eeee', got {key!r}")
     match = _HEX_TAG.match(key.strip())
     if match:

@@ -1,0 +1,52 @@
+"""Orthanc IDs computed offline (the server's own values are checked in integration tests)."""
+
+from __future__ import annotations
+
+import io
+
+import pydicom
+import pytest
+from pydicom.data import get_charset_files, get_testdata_file
+
+from kkorthanc import ResourceIds, orthanc_id, orthanc_ids
+from kkorthanc.errors import OrthancInputError
+
+
+def test_known_ids() -> None:
+    # Values given by Orthanc 1.10.1 and 1.12.7 for pydicom's CT_small.dcm.
+    ids = orthanc_ids(get_testdata_file("CT_small.dcm"))
+    assert isinstance(ids, ResourceIds)
+    assert ids.study == "8a8cf898-ca27c490-d0c7058c-929d0581-2bbf104d"
+    assert ids.series == "93034833-163e42c3-bc9a428b-194620cf-2c5799e5"
+    assert ids.instance == "f689ddd2-662f8fe1-8b18180d-ec2a2cee-937917af"
+    assert ids.patient == orthanc_id("1CT1")
+
+
+def test_trailing_spaces_and_nuls_do_not_count() -> None:
+    assert orthanc_id("P1  ") == orthanc_id("P1") == orthanc_id("P1\x00")
+    assert orthanc_id(" P1") != orthanc_id("P1")
+    assert orthanc_id("p1") != orthanc_id("P1")
+    assert orthanc_id("P1", "1.2") == orthanc_id("P1 ", "1.2 ")
+
+
+def test_levels_need_their_parents() -> None:
+    with pytest.raises(OrthancInputError):
+        orthanc_id("P1", None, "1.2.3")
+
+
+def test_sources_and_charsets() -> None:
+    path = get_charset_files("chrX2.dcm")[0]
+    dataset = pydicom.dcmread(path)
+    with open(path, "rb") as handle:
+        from_file = orthanc_ids(io.BytesIO(handle.read()))
+    assert orthanc_ids(dataset) == orthanc_ids(path) == from_file
+    assert from_file.patient == orthanc_id("X2EXAMPLE")
+
+
+def test_not_dicom() -> None:
+    with pytest.raises(OrthancInputError, match="not a readable DICOM"):
+        orthanc_ids(io.BytesIO(b"hello, not a DICOM file" * 10))
+    dataset = pydicom.Dataset()
+    dataset.PatientID = "x"
+    with pytest.raises(OrthancInputError, match="StudyInstanceUID"):
+        orthanc_ids(dataset)
