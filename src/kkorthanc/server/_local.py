@@ -7,7 +7,7 @@ import os
 import signal
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +128,7 @@ def prepare(options: ServerOptions) -> dict[str, Any]:
         >>> config = prepare(ServerOptions(Path("orthanc-data")))  # doctest: +SKIP
     """
     data_dir = Path(os.path.abspath(options.data_dir))
+    options = _with_previous(options, data_dir)
     options.validate()
     effective_config(options, postgres_uri="check" if options.postgres else None)
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -142,6 +143,15 @@ def prepare(options: ServerOptions) -> dict[str, Any]:
     state["chroot"] = str(options.chroot) if options.chroot else None
     (data_dir / STATE_NAME).write_text(json.dumps(state, indent=2), encoding="utf-8")
     return config
+
+
+def _with_previous(options: ServerOptions, data_dir: Path) -> ServerOptions:
+    """A restart keeps the last configuration (ports, users, settings) as its base."""
+    previous = data_dir / CONFIG_NAME
+    if options.config_file is not None or not previous.is_file():
+        return options
+    postgres = options.postgres or _read_state(data_dir).get("postgres")
+    return replace(options, config_file=previous, postgres=postgres)
 
 
 def _command(options: ServerOptions, data_dir: Path) -> list[str]:

@@ -211,7 +211,8 @@ def effective_config(
         binary=options.binary,
         extra=extra,
     )
-    config["Plugins"] = [*config["Plugins"], *(file_config.get("Plugins") or [])]
+    plugins = [*config["Plugins"], *(file_config.get("Plugins") or [])]
+    config["Plugins"] = list(dict.fromkeys(plugins))
     _check_remote(config)
     return config
 
