@@ -31,6 +31,15 @@ from ._transfer import (
     DownloadReport,
     TransferOutcome,
     TransferProgress,
+    TransferTargetError,
+    UploadRecord,
+    UploadReport,
+)
+from ._transfer import (
+    DownloadRecord,
+    DownloadReport,
+    TransferOutcome,
+    TransferProgress,
     UploadRecord,
     UploadReport,
 )
@@ -82,6 +91,7 @@ __all__ = [
     "Timeout",
     "TransferOutcome",
     "TransferProgress",
+    "TransferTargetError",
     "Tree",
     "UnauthorizedError",
     "UploadRecord",

@@ -7,6 +7,9 @@ decision (what to send, what an answer means, what goes into the report).
 
 from __future__ import annotations
 
+from ._download import ResourceRef, ResourceRefs, TransferTargetError
+from ._download_pumps import async_download, async_export, sync_download, sync_export
+from ._naming import ExportLayout, sanitize
 from ._report import (
     DownloadRecord,
     DownloadReport,
@@ -22,12 +25,21 @@ from ._upload import async_upload, sync_upload
 __all__ = [
     "DownloadRecord",
     "DownloadReport",
+    "ExportLayout",
     "ProgressCallback",
+    "ResourceRef",
+    "ResourceRefs",
     "TransferOutcome",
     "TransferProgress",
+    "TransferTargetError",
     "UploadRecord",
     "UploadReport",
     "UploadSource",
+    "async_download",
+    "async_export",
     "async_upload",
+    "sanitize",
+    "sync_download",
+    "sync_export",
     "sync_upload",
 ]

@@ -1,0 +1,249 @@
+"""Downloads and exports: one resource to a file, many instances to a folder tree.
+
+Shared decisions (targets, names, skip-existing, outcomes) are plain functions; the thread and
+asyncio pumps only differ in how they wait. A file appears only when complete: bytes go to a
+temporary file in the same folder, renamed at the end, after the HTTP status was checked.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Union
+
+from .._levels import Level
+from ..errors import (
+    ForbiddenError,
+    OrthancError,
+    OrthancHTTPError,
+    OrthancInputError,
+    OrthancTransportError,
+    UnauthorizedError,
+)
+from ._naming import PathAssigner, inside
+from ._report import DownloadRecord, DownloadReport, Tracker, TransferOutcome
+
+__all__ = [
+    "ExportItem",
+    "ResourceRef",
+    "ResourceRefs",
+    "TransferTargetError",
+    "archive_route",
+    "download_target",
+    "export_failure",
+    "plan_paths",
+    "resolve",
+]
+
+ResourceRef = Union[str, tuple[Union[str, Level], str], Any]
+"""A resource object (anything with ``level`` and ``id``), ``(level, orthanc_id)``, or an
+Orthanc ID string together with ``level=``."""
+ResourceRefs = Iterable[ResourceRef]
+
+
+class TransferTargetError(OrthancError):
+    """The local target of a download cannot be written (read-only, not a folder, disk full).
+
+    Attributes:
+        path: The path that could not be written.
+        report: The partial :class:`DownloadReport` (for an export), else None.
+
+    Example:
+        >>> try:
+        ...     client.export([study], "/read-only/out")  # doctest: +SKIP
+        ... except TransferTargetError as error:
+        ...     print(error.path)
+    """
+
+    def __init__(self, message: str, *, path: str, report: DownloadReport | None = None) -> None:
+        self.path = path
+        self.report = report
+        super().__init__(message)
+
+
+def resolve(resource: ResourceRef, level: Level | str | None = None) -> tuple[Level, str]:
+    """The level and Orthanc ID of a resource reference.
+
+    Raises:
+        OrthancInputError: A bare ID without ``level``, or something that is not a resource.
+    """
+    if isinstance(resource, tuple) and len(resource) == 2:
+        return Level.parse(resource[0]), str(resource[1])
+    if isinstance(resource, str):
+        if level is None:
+            raise OrthancInputError(
+                f"give level= with the Orthanc ID {resource!r} (or pass a resource object)"
+            )
+        return Level.parse(level), resource
+    found_level, found_id = getattr(resource, "level", None), getattr(resource, "id", None)
+    if found_level is None or not isinstance(found_id, str):
+        raise OrthancInputError(f"not a resource: {resource!r}")
+    return Level.parse(found_level), found_id
+
+
+def archive_route(level: Level, orthanc_id: str, media: bool) -> tuple[str, ...]:
+    """The route of a resource's file: the DICOM file of an instance, else a ZIP."""
+    if level is Level.INSTANCE and not media:
+        return ("instances", orthanc_id, "file")
+    return (level.route, orthanc_id, "media" if media else "archive")
+
+
+def download_target(
+    target: str | os.PathLike[str], level: Level, orthanc_id: str, media: bool
+) -> Path:
+    """The file to write: ``target``, or a file named after the ID inside a folder ``target``."""
+    path = Path(target)
+    if path.is_dir() or str(target).endswith(("/", os.sep)):
+        suffix = ".dcm" if level is Level.INSTANCE and not media else ".zip"
+        return path / f"{orthanc_id}{suffix}"
+    return path
+
+
+class PartFile:
+    """A temporary file next to the target, renamed over it once complete."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+        self.part = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+        self.size = 0
+        self._stream: IO[bytes] | None = None
+
+    def open(self) -> PartFile:
+        """Create the folder and the temporary file.
+
+        Raises:
+            TransferTargetError: The folder or the file cannot be created.
+        """
+        try:
+            self.target.parent.mkdir(parents=True, exist_ok=True)
+            self._stream = self.part.open("wb")
+        except OSError as error:
+            raise _target_error(self.target, error) from error
+        return self
+
+    def write(self, chunk: bytes) -> None:
+        """Append a chunk.
+
+        Raises:
+            TransferTargetError: The disk is full, or the file cannot be written.
+        """
+        assert self._stream is not None
+        try:
+            self._stream.write(chunk)
+        except OSError as error:
+            raise _target_error(self.target, error) from error
+        self.size += len(chunk)
+
+    def commit(self) -> None:
+        """Close and rename over the target."""
+        assert self._stream is not None
+        self._stream.close()
+        os.replace(self.part, self.target)
+
+    def discard(self) -> None:
+        """Close and delete the temporary file (after a failure)."""
+        if self._stream is not None:
+            self._stream.close()
+        self.part.unlink(missing_ok=True)
+
+
+def _target_error(target: Path, error: OSError) -> TransferTargetError:
+    return TransferTargetError(
+        f"cannot write {target}: {error.strerror or error}", path=str(target)
+    )
+
+
+@dataclass(frozen=True)
+class ExportItem:
+    """One instance of an export: its ID, size on the server and file."""
+
+    orthanc_id: str
+    size: int | None
+    path: Path
+
+    def is_complete(self) -> bool:
+        """Whether the file is already there with the size the server gives."""
+        try:
+            return self.size is not None and self.path.stat().st_size == self.size
+        except OSError:
+            return False
+
+    def record(self, outcome: TransferOutcome, **more: Any) -> DownloadRecord:
+        """A record for this instance."""
+        size = more.pop("size", self.size)
+        return DownloadRecord(self.orthanc_id, "Instance", str(self.path), outcome, size, **more)
+
+
+def plan_paths(
+    root: Path,
+    layout: str,
+    instances: Iterable[Mapping[str, Any]],
+    series: Mapping[str, Mapping[str, Any]],
+    studies: Mapping[str, Mapping[str, Any]],
+) -> list[ExportItem]:
+    """Give every instance its file under ``root``, deterministically (sorted by Orthanc IDs).
+
+    Args:
+        root: The export folder.
+        layout: ``"flat"``, ``"tree"`` or a template.
+        instances: Instance objects as the server lists them (``ID``, ``FileSize``,
+            ``MainDicomTags``, ``ParentSeries``).
+        series: Series objects by ID; studies: study objects by ID.
+
+    Raises:
+        OrthancInputError: A bad layout.
+    """
+    assigner = PathAssigner(layout)
+    rows = []
+    for instance in instances:
+        one_series = series[instance["ParentSeries"]]
+        study = studies[one_series["ParentStudy"]]
+        owners = {
+            "Patient": str(study.get("ParentPatient", "")),
+            "Study": str(one_series["ParentStudy"]),
+            "Series": str(instance["ParentSeries"]),
+            "Instance": str(instance["ID"]),
+        }
+        tags = {
+            **study.get("PatientMainDicomTags", {}),
+            **study.get("MainDicomTags", {}),
+            **one_series.get("MainDicomTags", {}),
+            **instance.get("MainDicomTags", {}),
+        }
+        rows.append((tuple(owners.values()), owners, tags, instance))
+    items = []
+    for _, owners, tags, instance in sorted(rows, key=lambda row: row[0]):
+        relative = assigner.assign(owners, tags)
+        size = instance.get("FileSize")
+        items.append(ExportItem(instance["ID"], size if isinstance(size, int) else None,
+                                inside(root, relative)))  # fmt: skip
+    return items
+
+
+def export_failure(item: ExportItem, error: Exception) -> DownloadRecord:
+    """The record of one instance that could not be exported, unless the error is fatal.
+
+    Raises:
+        OrthancHTTPError: Credentials refused or access forbidden: every instance would fail.
+        TransferTargetError: The target cannot be written.
+    """
+    if isinstance(error, (UnauthorizedError, ForbiddenError, TransferTargetError)):
+        raise error
+    status = error.status_code if isinstance(error, OrthancHTTPError) else None
+    if not isinstance(error, (OrthancHTTPError, OrthancTransportError)):
+        raise error
+    return item.record(TransferOutcome.FAILED, size=None, status_code=status, detail=str(error))
+
+
+def abort_export(error: OrthancError, tracker: Tracker) -> OrthancError:
+    """Attach the partial report to a fatal error (``error.report``) and return it."""
+    setattr(error, "report", DownloadReport(list(tracker.records)))  # noqa: B010
+    return error
+
+
+def new_report(tracker: Tracker) -> DownloadReport:
+    """The final report."""
+    return DownloadReport(list(tracker.records))

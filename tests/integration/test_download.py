@@ -1,0 +1,158 @@
+"""Downloading resources and exporting folder trees from a real server."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _transfer_data import make_dataset, md5, write_instances
+
+from kkorthanc import TransferOutcome, TransferProgress
+from kkorthanc._ids import orthanc_ids
+from kkorthanc._transfer import TransferTargetError
+from kkorthanc.errors import NotFoundError, OrthancInputError, UnauthorizedError
+
+DOWNLOADED = TransferOutcome.DOWNLOADED
+
+
+def _upload(client: Any, tmp_path: Path, count: int = 4, patients: int = 2) -> list[Path]:
+    paths = write_instances(tmp_path / "src", count, patients=patients)
+    assert client.upload(paths).counts == {"stored": count}
+    return paths
+
+
+def test_instance_file_and_study_archive(client: Any, tmp_path: Path) -> None:
+    paths = _upload(client, tmp_path, 3, 1)
+    ids = orthanc_ids(paths[0])
+    report = client.download(("Instance", ids.instance), tmp_path / "one.dcm")
+    assert [r.outcome for r in report] == [DOWNLOADED]
+    assert md5(tmp_path / "one.dcm") == md5(paths[0])
+    (tmp_path / "out").mkdir()
+    report = client.download(ids.study, tmp_path / "out", level="Study")
+    archive = tmp_path / "out" / f"{ids.study}.zip"
+    assert report.records[0].path == str(archive)
+    with zipfile.ZipFile(archive) as opened:
+        dicoms = [name for name in opened.namelist() if not name.endswith("/")]
+        assert len(dicoms) == 3
+    assert [p.name for p in (tmp_path / "out").iterdir()] == [archive.name]  # no temp file left
+
+
+def test_media_archive_has_a_dicomdir(client: Any, tmp_path: Path) -> None:
+    paths = _upload(client, tmp_path, 2, 1)
+    patient = orthanc_ids(paths[0]).patient
+    client.download(("Patient", patient), tmp_path / "media.zip", media=True)
+    with zipfile.ZipFile(tmp_path / "media.zip") as opened:
+        assert "DICOMDIR" in [Path(name).name for name in opened.namelist()]
+
+
+def test_skip_existing_complete_file(client: Any, tmp_path: Path) -> None:
+    paths = _upload(client, tmp_path, 1, 1)
+    instance = orthanc_ids(paths[0]).instance
+    client.download(("Instance", instance), tmp_path / "a.dcm")
+    again = client.download(("Instance", instance), tmp_path / "a.dcm")
+    assert again.records[0].outcome is TransferOutcome.SKIPPED_EXISTING
+    (tmp_path / "a.dcm").write_bytes(b"half")
+    third = client.download(("Instance", instance), tmp_path / "a.dcm")
+    assert third.records[0].outcome is DOWNLOADED
+    assert md5(tmp_path / "a.dcm") == md5(paths[0])
+
+
+def test_missing_resource_writes_nothing(client: Any, tmp_path: Path) -> None:
+    with pytest.raises(NotFoundError):
+        client.download(("Study", "0" * 8), tmp_path / "x.zip")
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(OrthancInputError):
+        client.download("abc", tmp_path / "x.zip")
+
+
+def test_export_tree_flat_and_template(client: Any, tmp_path: Path) -> None:
+    paths = _upload(client, tmp_path, 6, 2)
+    patients = sorted({orthanc_ids(p).patient for p in paths})
+    resources = [("Patient", patient) for patient in patients]
+    seen: list[TransferProgress] = []
+    report = client.export(resources, tmp_path / "tree", progress=seen.append)
+    assert report.counts == {"downloaded": 6}
+    assert seen[-1].files_done == seen[-1].files_total == 6
+    files = sorted(p for p in (tmp_path / "tree").rglob("*") if p.is_file())
+    assert len(files) == 6
+    assert {f.relative_to(tmp_path / "tree").parts[0] for f in files} == {
+        "P0 CompressedSamples CT1",
+        "P1 CompressedSamples CT1",
+    }
+    assert sorted(md5(f) for f in files) == sorted(md5(p) for p in paths)
+    flat = client.export(resources, tmp_path / "flat", layout="flat")
+    assert sorted(Path(r.path).parent for r in flat) == [tmp_path / "flat"] * 6
+    custom = client.export(
+        resources, tmp_path / "c", layout="{PatientID}/{Modality}/{SOPInstanceUID}.dcm"
+    )
+    assert all(Path(r.path).parent.name == "CT" for r in custom)
+
+
+def test_export_resumes_and_skips_complete_files(client: Any, tmp_path: Path) -> None:
+    paths = _upload(client, tmp_path, 4, 1)
+    study = ("Study", orthanc_ids(paths[0]).study)
+    first = client.export([study], tmp_path / "out", layout="flat")
+    Path(first.records[0].path).unlink()
+    Path(first.records[1].path).write_bytes(b"truncated")
+    second = client.export([study], tmp_path / "out", layout="flat")
+    assert second.counts == {"downloaded": 2, "skipped_existing": 2}
+    assert sorted(md5(Path(r.path)) for r in second) == sorted(md5(p) for p in paths)
+
+
+def test_patient_id_with_dot_dot_stays_inside(client: Any, tmp_path: Path) -> None:
+    evil = [
+        make_dataset("../x"),
+        make_dataset("a/../../y"),
+        make_dataset("CON"),
+        make_dataset(".."),
+    ]
+    client.upload(evil)
+    resources = [("Instance", orthanc_ids(d).instance) for d in evil]
+    report = client.export(resources, tmp_path / "out", layout="{PatientID}/{SOPInstanceUID}.dcm")
+    root = (tmp_path / "out").resolve()
+    tops = set()
+    for record in report:
+        path = Path(record.path).resolve()
+        assert path.is_relative_to(root) and path.is_file()
+        tops.add(path.relative_to(root).parts[0])
+    assert not any(part in (".", "..", "CON") or "/" in part or "\\" in part for part in tops)
+    assert len(tops) == 4
+    assert list(tmp_path.iterdir()) == [tmp_path / "out"]
+
+
+def test_name_collisions_are_resolved_deterministically(client: Any, tmp_path: Path) -> None:
+    datasets = [make_dataset("A/B"), make_dataset("A_B"), make_dataset("a_b")]
+    client.upload(datasets)
+    resources = [("Instance", orthanc_ids(d).instance) for d in datasets]
+    layout = "{PatientID}/{SOPInstanceUID}.dcm"
+    first = sorted(r.path for r in client.export(resources, tmp_path / "one", layout=layout))
+    second = sorted(r.path for r in client.export(resources[::-1], tmp_path / "two", layout=layout))
+    tops = sorted(Path(p).relative_to(tmp_path / "one").parts[0] for p in first)
+    assert tops == ["A_B", "A_B_2", "A_B_3"] or sorted(t.lower() for t in tops) == [
+        "a_b",
+        "a_b_2",
+        "a_b_3",
+    ]
+    assert [p.replace("/two/", "/one/") for p in second] == first
+
+
+def test_export_into_unwritable_target_raises(client: Any, tmp_path: Path) -> None:
+    paths = _upload(client, tmp_path, 1, 1)
+    blocker = tmp_path / "file"
+    blocker.write_text("a file, not a folder")
+    resource = [("Instance", orthanc_ids(paths[0]).instance)]
+    with pytest.raises(TransferTargetError) as info:
+        client.export(resource, blocker / "out")
+    assert info.value.path == str(blocker / "out")
+
+
+def test_export_with_wrong_credentials_stops(
+    make_client: Any, orthanc: Any, client: Any, tmp_path: Path
+) -> None:
+    paths = _upload(client, tmp_path, 1, 1)
+    intruder = make_client(orthanc.url, auth=("nobody", "wrong"))
+    with pytest.raises(UnauthorizedError):
+        intruder.export([("Instance", orthanc_ids(paths[0]).instance)], tmp_path / "o")
+    assert not any((tmp_path / "o").rglob("*.dcm"))
