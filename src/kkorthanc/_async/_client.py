@@ -20,7 +20,17 @@ from .._config import AuthTypes, CertTypes, RetryTypes, TimeoutTypes, VerifyType
 from .._models import Capabilities, Statistics, SystemInfo
 from .._protocol import decode_body, error_from_response, transport_error
 from .._transfer import (
-from .._transfer import ProgressCallback, UploadReport, UploadSource, async_upload
+    DownloadReport,
+    ExportLayout,
+    ProgressCallback,
+    ResourceRef,
+    ResourceRefs,
+    UploadReport,
+    UploadSource,
+    async_download,
+    async_export,
+    async_upload,
+)
 from .._urls import PathTypes
 from ..errors import UnexpectedContentError
 from ._collections import AsyncInstances, AsyncPatients, AsyncSeriesCollection, AsyncStudies
@@ -599,75 +609,6 @@ class AsyncOrthanc(BaseOrthanc):
             layout=layout,
             concurrency=concurrency,
             skip_existing=skip_existing,
-            progress=progress,
-        )
-
-    # ---- transfer (upload, download, export): engines in kkorthanc._transfer ----
-
-    async def upload(
-        self,
-        *sources: UploadSource,
-        concurrency: int = 4,
-        skip_existing: bool = True,
-        resume: UploadReport | str | os.PathLike[str] | None = None,
-        verify: bool = False,
-        retry_for: float = 30.0,
-        include_hidden: bool = False,
-        progress: ProgressCallback | None = None,
-    ) -> UploadReport:
-        """Upload DICOM files, folders, archives, bytes, file objects or pydicom datasets.
-
-        Files are recognised by content, not by name: folders are walked recursively (hidden
-        files skipped unless ``include_hidden``), ZIP, tar, gzip, bzip2 and xz archives are read
-        as streams, nested in folders or in each other. ``concurrency`` requests run at once
-        over one connection pool, and bodies are streamed, so memory stays flat. Every file ends
-        with exactly one :class:`~kkorthanc.TransferOutcome` in the report; a bad file never
-        stops the batch.
-
-        Args:
-            *sources: Paths (files or folders), bytes, binary file objects, pydicom
-                datasets, or lists of these.
-            concurrency: How many uploads run at once.
-            skip_existing: Ask the server (one ``/tools/find`` per batch of files) which
-                instances it has, by Orthanc IDs computed from each file's header, and send
-                only the others.
-            resume: The report of an interrupted upload (or its JSON-lines path): files it
-                lists as stored are not read or sent again; their records are carried over.
-            verify: Compare the server's MD5 of every stored file with the MD5 of the bytes
-                sent (Orthanc 1.10.0+); a difference makes the outcome ``failed``.
-            retry_for: Seconds a file may keep failing with transport errors before giving up;
-                when the server stays unreachable that long, the whole upload stops.
-            include_hidden: Also upload files and folders whose names start with ``.``.
-            progress: Called with a :class:`~kkorthanc.TransferProgress` after each file
-                (from the calling thread).
-
-        Returns:
-            The :class:`~kkorthanc.UploadReport`: one record per file found.
-
-        Raises:
-            OrthancInputError: A source that does not exist or cannot be uploaded, bad options.
-            UnauthorizedError: Credentials refused: raised at once; ``error.report`` holds the
-                partial report (so do the two errors below).
-            ForbiddenError: The server refuses uploads.
-            ServerError: The server cannot store anything (storage full, not writable).
-            OrthancConnectionError: The server stayed unreachable longer than ``retry_for``.
-            UnsupportedFeatureError: ``verify=True`` on a server older than 1.10.0.
-
-        Example:
-            >>> report = await client.upload("incoming/", "more.zip", verify=True)  # doctest: +SKIP
-            >>> report.counts  # doctest: +SKIP
-            {'stored': 120, 'skipped_existing': 3, 'not_dicom': 1}
-            >>> report.write_jsonl("upload.jsonl")  # doctest: +SKIP
-        """
-        return await async_upload(
-            self,
-            *sources,
-            concurrency=concurrency,
-            skip_existing=skip_existing,
-            resume=resume,
-            verify=verify,
-            retry_for=retry_for,
-            include_hidden=include_hidden,
             progress=progress,
         )
 
