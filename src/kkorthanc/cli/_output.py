@@ -63,7 +63,9 @@ def _table(
         cells.insert(0, [column.upper() for column in columns])
     if not cells:
         return
-    widths = _fit([max(len(row[i]) for row in cells) for i in range(len(columns))])
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    if getattr(stream, "isatty", lambda: False)():
+        widths = _fit(widths, [column == "orthanc_id" for column in columns])
     for row in cells:
         parts = [_clip(text, width) for text, width in zip(row, widths, strict=True)]
         stream.write(
@@ -72,13 +74,14 @@ def _table(
         stream.write("\n")
 
 
-def _fit(widths: list[int]) -> list[int]:
-    """Shrink the widest columns until the table fits the terminal's width."""
+def _fit(widths: list[int], keep: list[bool]) -> list[int]:
+    """Shrink the widest columns (never the ``keep`` ones, e.g. Orthanc IDs) until the table
+    fits the terminal's width."""
     available = shutil.get_terminal_size((120, 24)).columns - 2 * (len(widths) - 1)
     widths = list(widths)
     while sum(widths) > available:
-        widest = max(range(len(widths)), key=lambda i: widths[i])
-        if widths[widest] <= _MIN_WIDTH:
+        widest = max(range(len(widths)), key=lambda i: -1 if keep[i] else widths[i])
+        if keep[widest] or widths[widest] <= _MIN_WIDTH:
             break
         widths[widest] -= 1
     return widths

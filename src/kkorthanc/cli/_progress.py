@@ -52,6 +52,7 @@ class Progress:
         self._start = time.monotonic()
         self._last_draw = 0.0
         self._last_step = -1
+        self._last_done = -1
 
     def advance(self, *, nbytes: int = 0, failed: bool = False) -> None:
         """Count one finished item."""
@@ -60,9 +61,10 @@ class Progress:
         self.nbytes += nbytes
         self._draw(final=False)
 
-    def set_total(self, total: int | None) -> None:
-        """Learn the number of items once it is known."""
-        self.total = total
+    def update(self, done: int, total: int | None, nbytes: int, failed: int) -> None:
+        """Take a snapshot of absolute numbers (from a library progress callback)."""
+        self.done, self.total, self.nbytes, self.failed = done, total, nbytes, failed
+        self._draw(final=False)
 
     def finish(self) -> None:
         """Draw the final state and end the line."""
@@ -96,8 +98,8 @@ class Progress:
                 self.stream.flush()
             return
         step = self.done * _PLAIN_STEPS // self.total if self.total else self.done // 100
-        if final or step != self._last_step:
-            self._last_step = step
+        if step != self._last_step or (final and self.done != self._last_done):
+            self._last_step, self._last_done = step, self.done
             self.stream.write(self.line() + "\n")
 
     def _bar(self) -> str:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from types import ModuleType
 
+from . import browse as browse
+from . import manage as manage
 from . import server as server
 from . import system as system
+from . import transfer as transfer
 
 __all__ = ["COMMANDS"]
 
-COMMANDS: list[ModuleType] = [server, system]
+COMMANDS: list[ModuleType] = [server, transfer, browse, manage, system]

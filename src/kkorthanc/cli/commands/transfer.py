@@ -1,0 +1,179 @@
+"""``upload`` and ``download``: bulk transfer with progress and machine-readable reports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, TextIO
+
+import kkorthanc
+
+from .._app import EXIT_OK, EXIT_PARTIAL, add_command
+from .._context import Context
+from .._progress import Progress
+from .browse import detect
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> None:
+    """Add ``upload`` and ``download``."""
+    upload = add_command(
+        subparsers,
+        "upload",
+        run_upload,
+        "upload DICOM files, folders and archives (zip, tar, gz...)",
+        "kkorthanc upload ~/scans incoming.zip --report upload.jsonl",
+    )
+    upload.add_argument("paths", nargs="+", metavar="PATH")
+    upload.add_argument(
+        "--report",
+        type=Path,
+        metavar="FILE",
+        help="write one JSON line per file (kept consistent if interrupted)",
+    )
+    upload.add_argument(
+        "--resume",
+        type=Path,
+        metavar="FILE",
+        help="a report of an earlier run: files it lists as stored are skipped",
+    )
+    upload.add_argument("--concurrency", type=int, default=4, metavar="N")
+    upload.add_argument(
+        "--no-skip-existing",
+        dest="skip_existing",
+        action="store_false",
+        help="send files even when the server already has them",
+    )
+    upload.add_argument("--verify", action="store_true", help="compare MD5s after storing")
+    upload.add_argument("--include-hidden", action="store_true", help="also files named .*")
+    download = add_command(
+        subparsers,
+        "download",
+        run_download,
+        "download resources as DICOM files (or ZIP / DICOMDIR archives)",
+        "kkorthanc download STUDY_ID --out ./export --layout flat",
+    )
+    download.add_argument("ids", nargs="+", metavar="ID", help="Orthanc IDs, any level")
+    download.add_argument("--out", type=Path, required=True, metavar="DIR")
+    kind = download.add_mutually_exclusive_group()
+    kind.add_argument("--zip", action="store_true", help="one ZIP archive per resource")
+    kind.add_argument("--media", action="store_true", help="one ZIP with DICOMDIR per resource")
+    download.add_argument(
+        "--layout",
+        default="tree",
+        help="flat, tree, or a template like '{PatientID}/{SOPInstanceUID}.dcm'",
+    )
+    download.add_argument("--report", type=Path, metavar="FILE", help="one JSON line per file")
+    download.add_argument("--concurrency", type=int, default=4, metavar="N")
+
+
+class _Journal:
+    """Appends one report line per finished file as the upload runs, so an interrupted upload
+    leaves a valid report for ``--resume`` (lines hold ``source`` and ``outcome``)."""
+
+    def __init__(self, path: Path | None, resumed: kkorthanc.UploadReport | None) -> None:
+        self._stream: TextIO | None = None
+        self._counts: dict[str, int] = {}
+        self._written: set[str] = set()
+        if path is None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._stream = path.open("w", encoding="utf-8")
+        for record in resumed or ():
+            if record.outcome.ok and record.outcome.value != "not_dicom":
+                self._line(record.source, record.outcome.value)
+
+    def _line(self, source: str, outcome: str) -> None:
+        if self._stream is not None and source not in self._written:
+            self._written.add(source)
+            self._stream.write(json.dumps({"source": source, "outcome": outcome}) + "\n")
+            self._stream.flush()
+
+    def note(self, snapshot: kkorthanc.TransferProgress) -> None:
+        """Write the file that just finished; its outcome is the count that grew."""
+        grown = [k for k, v in snapshot.counts.items() if v > self._counts.get(k, 0)]
+        self._counts = dict(snapshot.counts)
+        if grown:
+            self._line(snapshot.last, grown[0])
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+
+
+def _callback(progress: Progress, journal: _Journal | None = None) -> Any:
+    def show(snapshot: kkorthanc.TransferProgress) -> None:
+        if journal is not None:
+            journal.note(snapshot)
+        failed = sum(snapshot.counts.get(key, 0) for key in ("failed", "rejected"))
+        progress.update(snapshot.files_done, snapshot.files_total, snapshot.bytes_done, failed)
+
+    return show
+
+
+def run_upload(ctx: Context) -> int:
+    """Upload, then print a summary; exit 1 when some files were rejected or failed."""
+    args = ctx.args
+    resumed = kkorthanc.UploadReport.read_jsonl(args.resume) if args.resume else None
+    journal = _Journal(args.report, resumed)
+    progress = ctx.progress("upload", None)
+    try:
+        report = ctx.client().upload(
+            *[Path(path) for path in args.paths], concurrency=args.concurrency,
+            skip_existing=args.skip_existing, resume=resumed, verify=args.verify,
+            include_hidden=args.include_hidden, progress=_callback(progress, journal),
+        )  # fmt: skip
+    except kkorthanc.OrthancError as error:
+        partial = getattr(error, "report", None)
+        journal.close()
+        if args.report is not None and isinstance(partial, kkorthanc.UploadReport):
+            partial.write_jsonl(args.report)
+        raise
+    finally:
+        journal.close()
+        progress.finish()
+    if args.report is not None:
+        report.write_jsonl(args.report)
+    return _summary(ctx, report, [(r.source, r.outcome.value, r.detail) for r in report])
+
+
+def _summary(ctx: Context, report: Any, items: list[tuple[str, str, str | None]]) -> int:
+    bad = [item for item in items if item[1] in ("failed", "rejected")]
+    ctx.record({"files": len(items), **report.counts, "ok": report.ok})
+    for source, outcome, detail in bad[:50]:
+        ctx.info(f"{outcome}: {source}: {detail or ''}".rstrip(": "))
+    if len(bad) > 50:
+        ctx.info(f"... and {len(bad) - 50} more (see --report)")
+    return EXIT_OK if report.ok else EXIT_PARTIAL
+
+
+def run_download(ctx: Context) -> int:
+    """Download or export; exit 1 when some files failed."""
+    args = ctx.args
+    client = ctx.client()
+    resources = [detect(client, orthanc_id) for orthanc_id in args.ids]
+    progress = ctx.progress("download", len(resources) if args.zip or args.media else None)
+    try:
+        if args.zip or args.media:
+            args.out.mkdir(parents=True, exist_ok=True)
+            records: list[Any] = []
+            for resource in resources:
+                one = client.download(resource, args.out, media=args.media)
+                records.extend(one)
+                progress.advance(nbytes=sum(r.size or 0 for r in one), failed=not one.ok)
+            report = kkorthanc.DownloadReport(records)
+        else:
+            report = client.export(
+                resources,
+                args.out,
+                layout=args.layout,
+                concurrency=args.concurrency,
+                progress=_callback(progress),
+            )
+    finally:
+        progress.finish()
+    if args.report is not None:
+        report.write_jsonl(args.report)
+    return _summary(ctx, report, [(r.path, r.outcome.value, r.detail) for r in report])
