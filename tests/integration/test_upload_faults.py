@@ -1,0 +1,116 @@
+"""Uploads that meet broken files, vanishing folders, refused credentials and a dying server."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _transfer_data import make_dataset, md5, write_instances
+
+from kkorthanc import TransferOutcome, TransferProgress
+from kkorthanc._ids import orthanc_ids
+from kkorthanc._launcher import OrthancProcess
+from kkorthanc.errors import OrthancConnectionError, UnauthorizedError
+
+FAILED = TransferOutcome.FAILED
+
+
+def by_name(report: Any) -> dict[str, Any]:
+    return {Path(record.source).name: record for record in report}
+
+
+def test_unreadable_file_and_fifo_do_not_stop_the_batch(client: Any, tmp_path: Path) -> None:
+    write_instances(tmp_path / "in", 2)
+    # Root reads any file whatever its mode: /proc/self/mem is a regular file that answers EIO.
+    os.symlink("/proc/self/mem", tmp_path / "in" / "unreadable")
+    os.mkfifo(tmp_path / "in" / "fifo")
+    report = by_name(client.upload(tmp_path / "in"))
+    assert report["unreadable"].outcome is FAILED
+    assert "OSError" in report["unreadable"].detail
+    assert report["fifo"].outcome is TransferOutcome.NOT_DICOM
+    assert report["img0000"].outcome is TransferOutcome.STORED
+    assert len(client.get("instances")) == 2
+
+
+def test_folder_vanishing_mid_walk(client: Any, tmp_path: Path) -> None:
+    write_instances(tmp_path / "in" / "a", 20)
+    write_instances(tmp_path / "in" / "z", 2)
+
+    def remove_z(progress: TransferProgress) -> None:
+        shutil.rmtree(tmp_path / "in" / "z", ignore_errors=True)
+
+    report = client.upload(tmp_path / "in", concurrency=2, progress=remove_z)
+    failed = report.with_outcome(FAILED)
+    assert [Path(r.source).name for r in failed] == ["z"]
+    assert "FileNotFoundError" in (failed[0].detail or "")
+    assert report.counts["stored"] == 20
+
+
+def test_files_that_change_while_read_are_not_stored(client: Any, tmp_path: Path) -> None:
+    write_instances(tmp_path / "in", 4)
+    big = make_dataset("BIG")
+    big.private_block(0x0009, "KKORTHANC", create=True).add_new(0x10, "OB", b"\1" * 700_000)
+    big.save_as(tmp_path / "in" / "img0005", enforce_file_format=True)
+    make_dataset("SMALL").save_as(tmp_path / "in" / "img0004", enforce_file_format=True)
+    grown: list[str] = []
+
+    def grow(progress: TransferProgress) -> None:
+        if not grown:  # the first upload is done; 4 and 5 were listed but not read yet
+            for name in ("img0004", "img0005"):
+                with (tmp_path / "in" / name).open("ab") as stream:
+                    stream.write(b"\0" * 1000)
+                grown.append(name)
+
+    report = by_name(client.upload(tmp_path / "in", concurrency=1, progress=grow))
+    for name in ("img0004", "img0005"):
+        assert report[name].outcome is FAILED
+        assert "changed size" in report[name].detail
+    stored = set(client.get("instances"))
+    assert orthanc_ids(big).instance not in stored
+    assert len(stored) == 4
+
+
+def test_refused_credentials_stop_at_once(make_client: Any, orthanc: Any, tmp_path: Path) -> None:
+    write_instances(tmp_path / "in", 40)
+    intruder = make_client(orthanc.url, auth=("nobody", "wrong"))
+    with pytest.raises(UnauthorizedError) as info:
+        intruder.upload(tmp_path / "in", skip_existing=False, concurrency=2)
+    assert len(info.value.report) < 40
+    with pytest.raises(UnauthorizedError) as info:
+        intruder.upload(tmp_path / "in")
+    assert len(info.value.report) == 0
+
+
+def test_server_stopped_mid_upload_then_resumed(
+    orthanc_factory: Any, make_client: Any, tmp_path: Path
+) -> None:
+    server = orthanc_factory()
+    paths = write_instances(tmp_path / "in", 30, patients=3)
+    process = server.process
+
+    def stop_after_five(progress: TransferProgress) -> None:
+        if progress.files_done == 5:
+            process.stop()
+
+    client = make_client(server.url, auth=server.auth, retries=0)
+    with pytest.raises(OrthancConnectionError) as info:
+        client.upload(tmp_path / "in", concurrency=2, retry_for=0.5, progress=stop_after_five)
+    partial = info.value.report
+    assert 5 <= len(partial) < 30 and partial.ok
+    partial.write_jsonl(tmp_path / "partial.jsonl")
+
+    server.process = OrthancProcess.start(
+        process.binary, process.data_dir, process.config, process.log_path
+    )
+    resumed = client.upload(tmp_path / "in", resume=tmp_path / "partial.jsonl")
+    assert len(resumed) == 30 and resumed.ok
+    assert "already_stored" not in resumed.counts  # nothing was sent twice
+    stored = sorted(client.get("instances"))
+    assert stored == sorted(orthanc_ids(p).instance for p in paths)
+    for path in paths:
+        data = client.get_bytes(("instances", orthanc_ids(path).instance, "file"))
+        assert hashlib.md5(data).hexdigest() == md5(path)
