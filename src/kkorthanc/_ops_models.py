@@ -11,6 +11,7 @@ from typing import Any
 from .errors import (
     DicomNetworkError,
     ForceRequiredError,
+    NotFoundError,
     OrthancHTTPError,
     OrthancInputError,
     UnexpectedContentError,
@@ -26,6 +27,7 @@ __all__ = [
     "as_network_error",
     "check_name",
     "parse_orthanc_time",
+    "unknown_name",
 ]
 
 
@@ -317,3 +319,9 @@ def as_force_error(error: OrthancHTTPError) -> OrthancHTTPError:
         "Changing PatientID or a UID breaks the link with the original data: pass force=True "
         "to do it anyway",
     )
+
+
+def unknown_name(base_url: str, collection: str, name: str) -> NotFoundError:
+    """The 404 error for a modality or peer name the server does not know."""
+    what = "modality" if collection == "modalities" else "peer"
+    return NotFoundError(404, "GET", f"{base_url}{collection}/{name}", f"no {what} named {name!r}")
