@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import logging
 import sys
 import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
-
-import kkorthanc
 
 from .. import errors
 from .._launcher import LauncherError
@@ -149,11 +148,18 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[_global_options(defaults=True)],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {kkorthanc.__version__}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     for module in COMMANDS:
         module.register(subparsers)
     return parser
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("kkorthanc")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
