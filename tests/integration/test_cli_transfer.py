@@ -1,0 +1,245 @@
+"""``kkorthanc upload``, ``download``, ``delete`` and ``preview`` against real servers."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pydicom
+import pytest
+
+import kkorthanc
+from kkorthanc.cli import main
+from kkorthanc.cli._progress import Progress
+from kkorthanc.testing import sample_files
+
+CT_STUDY_UID = "1.3.6.1.4.1.5962.1.2.1.20040119072730.12322"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+class Run:
+    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
+        self.capsys = capsys
+
+    def __call__(self, *argv: str) -> tuple[int, str, str]:
+        self.capsys.readouterr()
+        status = main(list(argv))
+        out, err = self.capsys.readouterr()
+        return status, out, err
+
+
+@pytest.fixture
+def run(
+    orthanc: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> Run:
+    monkeypatch.setenv("ORTHANC_URL", orthanc.url)
+    monkeypatch.setenv("ORTHANC_USERNAME", orthanc.username or "")
+    monkeypatch.setenv("ORTHANC_PASSWORD", orthanc.password or "")
+    monkeypatch.setenv("KKORTHANC_CONFIG", str(tmp_path / "config.toml"))
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # no terminal
+    return Run(capsys)
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _series(tmp_path: Path, count: int) -> list[Path]:
+    """``count`` instances of one new CT series, made from CT_small.dcm."""
+    paths = []
+    template = pydicom.dcmread(sample_files()[0])
+    series_uid = pydicom.uid.generate_uid()
+    for number in range(1, count + 1):
+        template.SeriesInstanceUID = series_uid
+        template.SOPInstanceUID = pydicom.uid.generate_uid()
+        template.file_meta.MediaStorageSOPInstanceUID = template.SOPInstanceUID
+        template.InstanceNumber = number
+        paths.append(tmp_path / f"slice{number}")  # no extension: sniffed by content
+        template.save_as(paths[-1])
+    return paths
+
+
+def test_upload_reports_every_file(run: Run, tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for path in sample_files()[:3]:
+        (folder / path.name).write_bytes(path.read_bytes())
+    (folder / "notes.txt").write_text("not DICOM")
+    report = tmp_path / "report.jsonl"
+    status, out, err = run("upload", str(folder), "--report", str(report), "-o", "json")
+    assert status == 0
+    summary = json.loads(out)
+    assert summary["files"] == 4
+    assert (summary["stored"], summary["not_dicom"], summary["ok"]) == (3, 1, True)
+    assert "upload: 4 files" in err or "upload: 4/" in err
+    assert sorted(line["outcome"] for line in _lines(report)) == ["not_dicom", *["stored"] * 3]
+    again = json.loads(run("upload", str(folder), "-o", "json")[1])
+    assert again["skipped_existing"] == 3
+
+
+def test_rejected_file_exits_1_and_is_named(run: Run, tmp_path: Path) -> None:
+    broken = pydicom.dcmread(sample_files()[0])
+    del broken.StudyInstanceUID
+    bad = tmp_path / "no-study-uid.dcm"
+    broken.save_as(bad)
+    good = sample_files()[1]
+    status, _, err = run("upload", str(bad), str(good), "--report", str(tmp_path / "r.jsonl"))
+    assert status == 1
+    assert "no-study-uid.dcm" in err
+    outcomes = {Path(line["source"]).name: line["outcome"] for line in _lines(tmp_path / "r.jsonl")}
+    assert outcomes == {"no-study-uid.dcm": "rejected", good.name: "stored"}
+
+
+def test_interrupted_upload_leaves_a_report_to_resume(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = _series(tmp_path, 8)
+    report = tmp_path / "report.jsonl"
+    original = Progress.update
+
+    def interrupt_after_three(self: Progress, done: int, *args: Any) -> None:
+        original(self, done, *args)
+        if done == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Progress, "update", interrupt_after_three)
+    status, _, err = run("upload", *map(str, files), "--report", str(report), "--concurrency", "1")
+    assert status == 130
+    assert "interrupted" in err
+    partial = _lines(report)
+    assert len(partial) == 3
+    assert all(line["outcome"] == "stored" for line in partial)
+    monkeypatch.setattr(Progress, "update", original)
+    final = tmp_path / "final.jsonl"
+    status, out, _ = run("upload", *map(str, files), "--resume", str(report),
+                         "--report", str(final), "-o", "json")  # fmt: skip
+    assert status == 0
+    assert json.loads(out)["files"] == 8
+    assert {line["source"] for line in _lines(final)} == {str(path) for path in files}
+    assert json.loads(run("-o", "json", "stats")[1])["instances"] == 8
+
+
+def test_resume_into_the_same_report_file(run: Run, tmp_path: Path) -> None:
+    files = _series(tmp_path, 3)
+    report = tmp_path / "report.jsonl"
+    assert run("upload", *map(str, files[:2]), "--report", str(report))[0] == 0
+    status, _, _ = run("upload", *map(str, files), "--resume", str(report),
+                         "--report", str(report), "-o", "json")  # fmt: skip
+    assert status == 0
+    assert {line["source"] for line in _lines(report)} == {str(path) for path in files}
+
+
+def test_upload_of_a_missing_path_is_a_usage_error(run: Run, tmp_path: Path) -> None:
+    status, _, err = run("upload", str(tmp_path / "nowhere"))
+    assert status == 2
+    assert "nowhere" in err
+
+
+@pytest.fixture
+def loaded(orthanc: Any) -> dict[str, str]:
+    auth = (orthanc.username, orthanc.password) if orthanc.username else None
+    with kkorthanc.Orthanc(orthanc.url, auth=auth) as client:
+        report = client.upload(*sample_files())
+    return {Path(record.source).name: str(record.instance_id) for record in report}
+
+
+def test_download_exports_dicom_files(run: Run, tmp_path: Path, loaded: dict[str, str]) -> None:
+    study = kkorthanc.orthanc_id("1CT1", CT_STUDY_UID)
+    patient = kkorthanc.orthanc_id("4MR1")
+    out = tmp_path / "export"
+    report = tmp_path / "dl.jsonl"
+    status, _, _ = run("download", study, patient, "--out", str(out), "--layout", "flat",
+                       "--report", str(report))  # fmt: skip
+    assert status == 0
+    files = sorted(out.iterdir())
+    assert len(files) == 2
+    uids = {pydicom.dcmread(path).StudyInstanceUID for path in files}
+    assert CT_STUDY_UID in uids
+    assert {line["outcome"] for line in _lines(report)} == {"downloaded"}
+
+
+def test_download_zip_and_media(run: Run, tmp_path: Path, loaded: dict[str, str]) -> None:
+    study = kkorthanc.orthanc_id("1CT1", CT_STUDY_UID)
+    assert run("download", study, "--zip", "--out", str(tmp_path / "z"))[0] == 0
+    (archive,) = (tmp_path / "z").iterdir()
+    assert zipfile.is_zipfile(archive)
+    assert run("download", study, "--media", "--out", str(tmp_path / "m"))[0] == 0
+    (media,) = (tmp_path / "m").iterdir()
+    with zipfile.ZipFile(media) as opened:
+        assert any(name.endswith("DICOMDIR") for name in opened.namelist())
+
+
+def test_download_unknown_id_exits_5(run: Run, tmp_path: Path) -> None:
+    status, _, err = run("download", "00000000-00000000-00000000-00000000-00000000",
+                         "--out", str(tmp_path))  # fmt: skip
+    assert status == 5
+    assert "no patient, study, series or instance" in err
+
+
+def test_delete_needs_confirmation_without_a_terminal(run: Run, loaded: dict[str, str]) -> None:
+    study = kkorthanc.orthanc_id("1CT1", CT_STUDY_UID)
+    status, _, err = run("delete", study)
+    assert status == 2
+    assert "--yes" in err
+    assert len(json.loads(run("ls", "studies", "-o", "json")[1])) == 10  # nothing deleted
+
+
+def test_delete_with_yes(run: Run, loaded: dict[str, str]) -> None:
+    study = kkorthanc.orthanc_id("1CT1", CT_STUDY_UID)
+    instance = loaded["MR_small.dcm"]
+    status, out, _ = run("delete", study, instance, "--yes", "-o", "json")
+    assert status == 0
+    assert [row["outcome"] for row in json.loads(out)] == ["deleted", "deleted"]
+    assert json.loads(run("-o", "json", "stats")[1])["instances"] == 8
+    missing = run("delete", study, "--yes", "-o", "json")
+    assert missing[0] == 1
+    assert json.loads(missing[1]) == [{"orthanc_id": study, "level": None, "outcome": "not_found"}]
+
+
+def test_delete_asks_on_a_terminal(
+    run: Run, loaded: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    study = kkorthanc.orthanc_id("1CT1", CT_STUDY_UID)
+    monkeypatch.setattr(sys, "stdin", Terminal("n\n"))
+    status, _, err = run("delete", study)
+    assert status == 2
+    assert "[y/N]" in err
+    monkeypatch.setattr(sys, "stdin", Terminal("y\n"))
+    assert run("delete", study)[0] == 0
+    assert len(json.loads(run("ls", "studies", "-o", "json")[1])) == 9
+
+
+def test_preview_of_an_instance_and_a_series_montage(
+    run: Run, tmp_path: Path, loaded: dict[str, str]
+) -> None:
+    instance = loaded["CT_small.dcm"]
+    assert run("preview", instance, "--out", str(tmp_path / "one.png"))[0] == 0
+    assert (tmp_path / "one.png").read_bytes().startswith(PNG_MAGIC)
+    files = _series(tmp_path, 5)
+    assert run("upload", *map(str, files))[0] == 0
+    series_uid = pydicom.dcmread(files[0]).SeriesInstanceUID
+    series = kkorthanc.orthanc_id("1CT1", CT_STUDY_UID, series_uid)
+    assert run("preview", series, "--out", str(tmp_path / "grid.png"))[0] == 0
+    from PIL import Image
+
+    with Image.open(tmp_path / "grid.png") as grid:
+        assert grid.size == (3 * 256, 2 * 256)  # 5 tiles in a 3 x 2 grid
+
+
+def test_preview_of_a_study_is_refused(run: Run, tmp_path: Path, loaded: dict[str, str]) -> None:
+    study = kkorthanc.orthanc_id("1CT1", CT_STUDY_UID)
+    status, _, err = run("preview", study, "--out", str(tmp_path / "x.png"))
+    assert status == 2
+    assert "instance or a series" in err
+    assert not (tmp_path / "x.png").exists()
