@@ -374,3 +374,41 @@ def test_local_postgres_index(
     assert httpx.get(f"{url}/statistics").json()["CountInstances"] == 1
     record = json.loads(run(capsys, "server", "status", "--data", str(data_dir), "-o", "json")[1])
     assert record["postgres"] == "local"
+
+
+def test_kk_plugin_serves_its_routes(
+    capsys: pytest.CaptureFixture[str], data_dir: Path, where: list[str], orthanc_spec: ServerSpec
+) -> None:
+    status, _, err = run(capsys, "server", "start", "--data", str(data_dir), *where, *ports(),
+                         "--plugin", "kk")  # fmt: skip
+    assert status == 0, err
+    config = json.loads(run(capsys, "server", "config", "--data", str(data_dir))[1])
+    if orthanc_spec.binary is not None and orthanc_spec.binary.chroot is not None:
+        assert (data_dir / "kkorthanc_plugin.py").is_file()  # copied where the chroot sees it
+        assert config["PythonScript"].endswith("/data/kkorthanc_plugin.py")
+    url = server_status(data_dir).url
+    answer = httpx.get(f"{url}/kk")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["info"]["title"] == "KkOrthanc routes"
+
+
+def test_readme_demo_start_upload_tree(data_dir: Path, where: list[str], tmp_path: Path) -> None:
+    """The README's demo: `server start`, then `upload` and `tree` with the printed exports."""
+    env = {"PATH": "/usr/bin:/bin", "KKORTHANC_CONFIG": str(tmp_path / "none.toml")}
+
+    def kk(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(KKORTHANC), *argv], capture_output=True, text=True, env=env,
+                              timeout=120, check=False)  # fmt: skip
+
+    started = kk("server", "start", "--data", str(data_dir), *where, *ports(),
+                 "--user", "demo:demo-pw")  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    for line in started.stdout.splitlines():  # what `eval "$(kkorthanc server start ...)"` does
+        key, value = line.removeprefix("export ").split("=", 1)
+        env[key] = value
+    uploaded = kk("upload", *map(str, sample_files()))
+    assert uploaded.returncode == 0, uploaded.stderr
+    tree = kk("tree")
+    assert tree.returncode == 0, tree.stderr
+    assert tree.stdout.count("Patient PatientID=") == 10
+    assert kk("server", "stop", "--data", str(data_dir)).returncode == 0
