@@ -136,13 +136,15 @@ class AsyncInstanceData(AsyncResource):
         """
         return _object(await self.get("tags", params={"simplify": True}), "simplified tags")
 
-    async def numpy(self, *, rescale: bool = False) -> npt.NDArray[Any]:
+    async def numpy(self, *, rescale: bool = True) -> npt.NDArray[Any]:
         """The decoded pixels as a numpy array of shape (frames, rows, columns, channels).
 
         Decoded by the server (``/instances/{id}/numpy``, Orthanc 1.10 and later).
 
         Args:
-            rescale: Apply RescaleSlope and RescaleIntercept to grayscale images (floats).
+            rescale: Apply RescaleSlope and RescaleIntercept to grayscale images, giving floats
+                (e.g. Hounsfield units), as the server does by default; False for the stored
+                values, in their own integer type.
 
         Raises:
             ImportError: numpy is not installed (``pip install 'kkorthanc[numpy]'``).
@@ -247,13 +249,15 @@ class AsyncInstanceData(AsyncResource):
 class AsyncSeriesImages(AsyncResource):
     """Pictures and pixels of a whole series: montages and numpy volumes."""
 
-    async def numpy(self, *, rescale: bool = False) -> npt.NDArray[Any]:
+    async def numpy(self, *, rescale: bool = True) -> npt.NDArray[Any]:
         """The decoded frames of every instance, stacked: (frames, rows, columns, channels).
 
         Decoded by the server (``/series/{id}/numpy``, Orthanc 1.10 and later).
 
         Args:
-            rescale: Apply RescaleSlope and RescaleIntercept to grayscale images (floats).
+            rescale: Apply RescaleSlope and RescaleIntercept to grayscale images, giving floats
+                (e.g. Hounsfield units), as the server does by default; False for the stored
+                values, in their own integer type.
 
         Raises:
             ImportError: numpy is not installed (``pip install 'kkorthanc[numpy]'``).
@@ -340,7 +344,9 @@ class AsyncSeriesImages(AsyncResource):
 async def _numpy_of(resource: AsyncResource, purpose: str, *, rescale: bool) -> npt.NDArray[Any]:
     numpy_module = _require_numpy()
     (await resource.client.capabilities()).require("numpy", purpose)
-    data = await resource.client.get_bytes(resource.path("numpy"), params={"rescale": rescale})
+    # Sent as text either way: the server's default is true, so False must be said.
+    flag = "true" if rescale else "false"
+    data = await resource.client.get_bytes(resource.path("numpy"), params={"rescale": flag})
     try:
         array: npt.NDArray[Any] = numpy_module.load(io.BytesIO(data), allow_pickle=False)
     except ValueError as error:

@@ -137,13 +137,15 @@ class InstanceData(Resource):
         """
         return _object(self.get("tags", params={"simplify": True}), "simplified tags")
 
-    def numpy(self, *, rescale: bool = False) -> npt.NDArray[Any]:
+    def numpy(self, *, rescale: bool = True) -> npt.NDArray[Any]:
         """The decoded pixels as a numpy array of shape (frames, rows, columns, channels).
 
         Decoded by the server (``/instances/{id}/numpy``, Orthanc 1.10 and later).
 
         Args:
-            rescale: Apply RescaleSlope and RescaleIntercept to grayscale images (floats).
+            rescale: Apply RescaleSlope and RescaleIntercept to grayscale images, giving floats
+                (e.g. Hounsfield units), as the server does by default; False for the stored
+                values, in their own integer type.
 
         Raises:
             ImportError: numpy is not installed (``pip install 'kkorthanc[numpy]'``).
@@ -248,13 +250,15 @@ class InstanceData(Resource):
 class SeriesImages(Resource):
     """Pictures and pixels of a whole series: montages and numpy volumes."""
 
-    def numpy(self, *, rescale: bool = False) -> npt.NDArray[Any]:
+    def numpy(self, *, rescale: bool = True) -> npt.NDArray[Any]:
         """The decoded frames of every instance, stacked: (frames, rows, columns, channels).
 
         Decoded by the server (``/series/{id}/numpy``, Orthanc 1.10 and later).
 
         Args:
-            rescale: Apply RescaleSlope and RescaleIntercept to grayscale images (floats).
+            rescale: Apply RescaleSlope and RescaleIntercept to grayscale images, giving floats
+                (e.g. Hounsfield units), as the server does by default; False for the stored
+                values, in their own integer type.
 
         Raises:
             ImportError: numpy is not installed (``pip install 'kkorthanc[numpy]'``).
@@ -341,7 +345,9 @@ class SeriesImages(Resource):
 def _numpy_of(resource: Resource, purpose: str, *, rescale: bool) -> npt.NDArray[Any]:
     numpy_module = _require_numpy()
     (resource.client.capabilities()).require("numpy", purpose)
-    data = resource.client.get_bytes(resource.path("numpy"), params={"rescale": rescale})
+    # Sent as text either way: the server's default is true, so False must be said.
+    flag = "true" if rescale else "false"
+    data = resource.client.get_bytes(resource.path("numpy"), params={"rescale": flag})
     try:
         array: npt.NDArray[Any] = numpy_module.load(io.BytesIO(data), allow_pickle=False)
     except ValueError as error:
