@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import logging
 
+from ._async._changes import AsyncWatch
 from ._async._client import AsyncOrthanc
+from ._async._jobs import AsyncJob
+from ._async._modalities import AsyncModality, AsyncQuery, AsyncQueryAnswer
+from ._async._peers import AsyncPeer
 from ._async._resources import (
     AsyncInstance,
     AsyncPatient,
@@ -20,10 +24,16 @@ from ._async._resources import (
 )
 from ._async._tree import AsyncTree
 from ._config import Retry, Timeout
+from ._deid import Finding, check_anonymized, confidentiality_profile
 from ._ids import ResourceIds, orthanc_id, orthanc_ids
 from ._levels import Level
 from ._models import Capabilities, Statistics, SystemInfo
+from ._ops_models import Change, JobInfo, JobState, ModalityConfig, PeerConfig
+from ._sync._changes import Watch
 from ._sync._client import Orthanc
+from ._sync._jobs import Job
+from ._sync._modalities import Modality, Query, QueryAnswer
+from ._sync._peers import Peer
 from ._sync._resources import Instance, Patient, Series, Study
 from ._sync._tree import Tree
 from ._transfer import (
@@ -46,7 +56,10 @@ from ._transfer import (
 from ._uids import InstanceUids, PatientUids, SeriesUids, StudyUids
 from .errors import (
     ConflictError,
+    DicomNetworkError,
     ForbiddenError,
+    ForceRequiredError,
+    JobFailedError,
     NotFoundError,
     OrthancError,
     OrthancHTTPError,
@@ -60,19 +73,35 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "AsyncInstance",
+    "AsyncJob",
+    "AsyncModality",
     "AsyncOrthanc",
     "AsyncPatient",
+    "AsyncPeer",
+    "AsyncQuery",
+    "AsyncQueryAnswer",
     "AsyncSeries",
     "AsyncStudy",
     "AsyncTree",
+    "AsyncWatch",
     "Capabilities",
+    "Change",
     "ConflictError",
+    "DicomNetworkError",
     "DownloadRecord",
     "DownloadReport",
+    "Finding",
     "ForbiddenError",
+    "ForceRequiredError",
     "Instance",
     "InstanceUids",
+    "Job",
+    "JobFailedError",
+    "JobInfo",
+    "JobState",
     "Level",
+    "Modality",
+    "ModalityConfig",
     "NotFoundError",
     "Orthanc",
     "OrthancError",
@@ -80,6 +109,10 @@ __all__ = [
     "OrthancInputError",
     "Patient",
     "PatientUids",
+    "Peer",
+    "PeerConfig",
+    "Query",
+    "QueryAnswer",
     "ResourceIds",
     "Retry",
     "Series",
@@ -96,6 +129,9 @@ __all__ = [
     "UnauthorizedError",
     "UploadRecord",
     "UploadReport",
+    "Watch",
+    "check_anonymized",
+    "confidentiality_profile",
     "orthanc_id",
     "orthanc_ids",
     "__version__",

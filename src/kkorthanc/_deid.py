@@ -16,6 +16,7 @@ from typing import Any, Union
 
 from pydicom.datadict import keyword_for_tag, tag_for_keyword
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 
 from .errors import OrthancInputError
 
@@ -157,9 +158,7 @@ def _value(value: Any) -> Any:
 def _text(value: Any) -> str:
     if value is None:
         return ""
-    if isinstance(value, (list, tuple)) or (
-        hasattr(value, "__iter__") and not isinstance(value, (str, bytes, Mapping))
-    ):
+    if isinstance(value, (list, tuple, MultiValue)):
         parts = [_text(item) for item in value]
         return "\\".join(parts) if any(parts) else ""
     return str(value).strip(" \x00")

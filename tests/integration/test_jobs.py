@@ -1,0 +1,89 @@
+"""Server-side jobs: listing, waiting, failures, control, and outputs, on real servers."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _ops_data import ct_bytes, upload
+
+from kkorthanc import JobState
+from kkorthanc._launcher import free_ports
+from kkorthanc.errors import BadRequestError, JobFailedError, NotFoundError, OrthancInputError
+
+
+def _archive_job(client: Any, resources: list[str]) -> Any:
+    answer = client.post(
+        ("tools", "create-archive"), json={"Resources": resources, "Asynchronous": True}
+    )
+    return client.jobs.from_answer(answer)
+
+
+def test_wait_reports_progress_and_the_archive_is_streamed_to_a_file(
+    client: Any, tmp_path: Path
+) -> None:
+    answers = [upload(client, ct_bytes(PatientID=f"JOB{i}")) for i in range(3)]
+    job = _archive_job(client, [a["ParentStudy"] for a in answers])
+    seen: list[int] = []
+    job.wait(timeout=120, progress=lambda info: seen.append(info.progress))
+    assert job.state is JobState.SUCCESS and job.progress == 100 and seen[-1] == 100
+    assert job.completion_time is not None and job.creation_time is not None
+    target = job.download(tmp_path / "out.zip")
+    with zipfile.ZipFile(target) as archive:
+        assert len([n for n in archive.namelist() if not n.endswith("/")]) == 3
+    assert list(tmp_path.iterdir()) == [target]  # no temporary file left
+
+
+def test_list_and_get(client: Any) -> None:
+    job = _archive_job(client, [upload(client, ct_bytes(PatientID="JOB9"))["ID"]]).wait(timeout=60)
+    assert job in client.jobs.list()
+    assert client.jobs.get(job.id).type == job.type == "Archive"
+    assert all(j.state is JobState.SUCCESS for j in client.jobs.list(state="success"))
+    with pytest.raises(OrthancInputError):
+        client.jobs.list(state="Sleeping")
+    with pytest.raises(NotFoundError):
+        client.jobs.get("no-such-job")
+
+
+def test_a_failing_job_raises_with_orthancs_code_and_details(client: Any) -> None:
+    answer = upload(client, ct_bytes(PatientID="JOBF"))
+    (port,) = free_ports(1)
+    modality = client.modalities.put("closed", aet="NOBODY", host="127.0.0.1", port=port)
+    job = modality.store_job([answer["ID"]])
+    with pytest.raises(JobFailedError) as caught:
+        job.wait(timeout=120)
+    error = caught.value
+    assert error.job_id == job.id and error.job_type == "DicomModalityStore"
+    assert error.error_code == 9 and "refused" in error.error_details.lower()
+    assert job.state is JobState.FAILURE
+
+
+def test_resubmit_of_a_failed_job_runs_it_again(client: Any) -> None:
+    answer = upload(client, ct_bytes(PatientID="JOBR"))
+    (port,) = free_ports(1)
+    modality = client.modalities.put("closed", aet="NOBODY", host="127.0.0.1", port=port)
+    job = modality.store_job([answer["ID"]])
+    with pytest.raises(JobFailedError):
+        job.wait(timeout=120)
+    job.resubmit()
+    with pytest.raises(JobFailedError):
+        job.wait(timeout=120)
+
+
+def test_cancel_pause_and_resume_of_finished_jobs_are_refused_or_harmless(client: Any) -> None:
+    job = _archive_job(client, [upload(client, ct_bytes(PatientID="JOBC"))["ID"]]).wait(timeout=60)
+    job.pause()  # Orthanc ignores pausing a finished job
+    assert job.state is JobState.SUCCESS
+    with pytest.raises(BadRequestError):  # "Cannot resume a job that is not paused"
+        job.resume()
+    with pytest.raises(BadRequestError):
+        job.resubmit()  # only failed jobs can be resubmitted
+    assert job.wait(timeout=60).state is JobState.SUCCESS
+
+
+def test_wait_rejects_bad_arguments(client: Any) -> None:
+    job = _archive_job(client, [upload(client, ct_bytes(PatientID="JOBA"))["ID"]])
+    with pytest.raises(OrthancInputError):
+        job.wait(poll=0)
