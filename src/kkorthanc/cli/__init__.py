@@ -20,7 +20,8 @@ Adding a command group:
 1. Create ``commands/NAME.py`` with a ``register(subparsers)`` function that calls
    ``add_command(subparsers, "name", handler, "one-line summary", "kkorthanc name --example")``
    for each command (``handler=None`` for a group, then add sub-commands to
-   ``parser.add_subparsers()`` the same way), and handlers ``def run_x(ctx: Context) -> int``.
+   ``parser.add_subparsers()`` the same way), and private handlers
+   ``def _run_x(ctx: Context) -> int``.
 2. Handlers print results only with ``ctx.rows(rows, columns)`` or ``ctx.record(dict)`` (so
    ``--output json|csv`` works; keep the keys stable and document them in docs/cli.md), messages
    with ``ctx.info``, and return an exit status (``EXIT_OK``, or ``EXIT_PARTIAL`` when some

@@ -123,6 +123,9 @@ def to_yaml(value: Any, indent: int = 0) -> str:
     """Block-style YAML for dicts, lists and scalars; every string double-quoted (JSON escapes,
     which YAML reads the same way), so no value can be misread.
 
+    Raises:
+        TypeError: A value JSON cannot represent.
+
     Example:
         >>> print(to_yaml({"a": ["x", 1]}), end="")
         "a":

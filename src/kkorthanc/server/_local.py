@@ -50,6 +50,9 @@ class ServerStatus:
         username: The first registered user, when authentication is on.
         postgres: ``"local"``, a connection URI, or None (SQLite).
 
+    Raises:
+        Nothing: it is plain data (see :func:`server_status`).
+
     Example:
         >>> server_status(Path("/tmp/never-started")).running  # doctest: +SKIP
         False
@@ -64,7 +67,15 @@ class ServerStatus:
     postgres: str | None
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-friendly dict with stable keys (``data_dir``, ``running``, ``pid``, ...)."""
+        """A JSON-friendly dict with stable keys (``data_dir``, ``running``, ``pid``, ...).
+
+        Raises:
+            Nothing.
+
+        Example:
+            >>> server_status(Path("pacs")).to_json()["running"]  # doctest: +SKIP
+            True
+        """
         return {
             "data_dir": str(self.data_dir),
             "running": self.running,
@@ -249,6 +260,9 @@ def read_config(data_dir: Path) -> dict[str, Any]:
 def read_log(data_dir: Path) -> str:
     """Everything Orthanc wrote to ``DATA/orthanc.log`` (empty when there is no log yet).
 
+    Raises:
+        OSError: The log exists but cannot be read.
+
     Example:
         >>> "HTTP server listening" in read_log(Path("orthanc-data"))  # doctest: +SKIP
         True
@@ -315,6 +329,9 @@ def _live_pid(data_dir: Path) -> int | None:
 
 def is_alive(pid: int) -> bool:
     """Whether process ``pid`` exists and is not a zombie (reaping it if it is our child).
+
+    Raises:
+        Nothing: a process we may not signal counts as alive.
 
     Example:
         >>> is_alive(os.getpid())

@@ -67,6 +67,10 @@ class ServerOptions:
             cluster inside ``data_dir``; None keeps SQLite.
         name: The server's ``Name``.
 
+    Raises:
+        OrthancInputError: From :meth:`validate` (and :func:`effective_config`) for
+            contradictory options; building the object checks nothing.
+
     Example:
         >>> ServerOptions(Path("/tmp/o"), users={"alice": "s3cret"}).url
         'http://127.0.0.1:8042'
@@ -88,12 +92,28 @@ class ServerOptions:
 
     @property
     def binary(self) -> OrthancBinary:
-        """The Orthanc executable these options run."""
+        """The Orthanc executable these options run.
+
+        Raises:
+            Nothing: the executable is looked up only when the server starts.
+
+        Example:
+            >>> ServerOptions(Path("d"), chroot=Path("/srv/trixie")).binary.chroot
+            PosixPath('/srv/trixie')
+        """
         return OrthancBinary(self.executable, self.chroot)
 
     @property
     def url(self) -> str:
-        """The loopback URL the server will answer on."""
+        """The loopback URL the server will answer on.
+
+        Raises:
+            OrthancInputError: The ``config_file`` cannot be read.
+
+        Example:
+            >>> ServerOptions(Path("d"), http_port=8043).url
+            'http://127.0.0.1:8043'
+        """
         port = self.http_port or self.file_config().get("HttpPort") or DEFAULT_HTTP_PORT
         return f"http://127.0.0.1:{port}"
 
@@ -102,6 +122,10 @@ class ServerOptions:
 
         Raises:
             OrthancInputError: The file is missing or not a JSON object.
+
+        Example:
+            >>> ServerOptions(Path("d")).file_config()
+            {}
         """
         if self.config_file is None:
             return {}
@@ -119,6 +143,13 @@ class ServerOptions:
         Raises:
             OrthancInputError: An unknown plugin, a bad port, ``remote`` without users, or the
                 ``postgresql`` plugin without a ``postgres`` connection.
+
+        Example:
+            >>> ServerOptions(Path("d"), remote=True).validate()
+            Traceback (most recent call last):
+            ...
+            kkorthanc.errors.OrthancInputError: --remote opens the server to other machines: \
+give --user NAME:PASSWORD too
         """
         unknown = [name for name in self.plugins if name not in PLUGINS]
         if unknown:

@@ -34,6 +34,9 @@ class LocalPostgres:
     Args:
         data_dir: The server's data directory.
 
+    Raises:
+        OrthancNotInstalledError: From :meth:`start`, when PostgreSQL is not installed.
+
     Example:
         >>> pg = LocalPostgres(Path("/tmp/o"))  # doctest: +SKIP
         >>> pg.start()  # doctest: +SKIP
@@ -49,16 +52,40 @@ class LocalPostgres:
 
     @property
     def uri(self) -> str:
-        """The libpq connection URI of the Orthanc database."""
+        """The libpq connection URI of the Orthanc database (a unix socket in the data dir).
+
+        Raises:
+            Nothing: it is computed from the directory.
+
+        Example:
+            >>> LocalPostgres(Path("/srv/pacs")).uri
+            'postgresql:///orthanc?host=%2Fsrv%2Fpacs%2Fpostgres%2Frun&port=5432&user=orthanc'
+        """
         host = quote(str(self.socket_dir), safe="")
         return f"postgresql:///{DATABASE}?host={host}&port={PORT}&user={ROLE}"
 
     def exists(self) -> bool:
-        """Whether the cluster was initialised."""
+        """Whether the cluster was initialised.
+
+        Raises:
+            Nothing: a missing directory answers False.
+
+        Example:
+            >>> LocalPostgres(Path("/nonexistent")).exists()
+            False
+        """
         return (self.cluster / "PG_VERSION").is_file()
 
     def is_running(self) -> bool:
-        """Whether the cluster's postmaster runs (``pg_ctl status``)."""
+        """Whether the cluster's postmaster runs (``pg_ctl status``).
+
+        Raises:
+            OrthancNotInstalledError: ``pg_ctl`` is missing (only asked for an existing cluster).
+
+        Example:
+            >>> LocalPostgres(Path("/nonexistent")).is_running()
+            False
+        """
         if not self.exists():
             return False
         done = self._run(["pg_ctl", "-D", str(self.cluster), "status"], check=False)
@@ -70,6 +97,9 @@ class LocalPostgres:
         Raises:
             OrthancNotInstalledError: PostgreSQL's programs are not installed.
             LauncherError: A PostgreSQL program failed (the message has its output).
+
+        Example:
+            >>> LocalPostgres(Path("pacs")).start()  # doctest: +SKIP
         """
         first = not self.exists()
         if first:
@@ -86,6 +116,10 @@ class LocalPostgres:
 
         Raises:
             LauncherError: ``pg_ctl stop`` failed.
+
+        Example:
+            >>> LocalPostgres(Path("pacs")).stop()  # doctest: +SKIP
+            True
         """
         if not self.is_running():
             return False

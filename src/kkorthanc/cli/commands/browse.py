@@ -33,11 +33,22 @@ _DEPTHS = {"patients": "Patient", "studies": "Study", "series": "Series", "insta
 
 
 def register(subparsers: Any) -> None:
-    """Add ``ls``, ``tree``, ``show``, ``find`` and ``lookup``."""
+    """Add ``ls``, ``tree``, ``show``, ``find`` and ``lookup``.
+
+    Args:
+        subparsers: The ``add_subparsers()`` object of the ``kkorthanc`` parser.
+
+    Raises:
+        argparse.ArgumentError: A command of the same name is already registered.
+
+    Example:
+        >>> from kkorthanc.cli.commands import browse
+        >>> browse.register(parser.add_subparsers())  # doctest: +SKIP
+    """
     ls = add_command(
         subparsers,
         "ls",
-        run_ls,
+        _run_ls,
         "list the patients, studies, series or instances",
         "kkorthanc ls studies --output csv",
     )
@@ -46,7 +57,7 @@ def register(subparsers: Any) -> None:
     tree = add_command(
         subparsers,
         "tree",
-        run_tree,
+        _run_tree,
         "patients > studies > series > instances",
         "kkorthanc tree --depth series Modality=CT",
     )
@@ -56,7 +67,7 @@ def register(subparsers: Any) -> None:
     show = add_command(
         subparsers,
         "show",
-        run_show,
+        _run_show,
         "one resource of any level, by Orthanc ID",
         "kkorthanc show 8a8cf898-ca27c490-d0c7058c-929d0581-2bbf104d",
     )
@@ -64,7 +75,7 @@ def register(subparsers: Any) -> None:
     find = add_command(
         subparsers,
         "find",
-        run_find,
+        _run_find,
         "find resources by DICOM tags",
         "kkorthanc find --level study PatientName='Doe*' StudyDate=20210101-",
     )
@@ -80,7 +91,7 @@ def register(subparsers: Any) -> None:
     lookup = add_command(
         subparsers,
         "lookup",
-        run_lookup,
+        _run_lookup,
         "exact PatientID / Study, Series or SOP Instance UID -> Orthanc IDs",
         "kkorthanc lookup 1.3.6.1.4.1.5962.1.2.1.20040119072730.12322",
     )
@@ -146,14 +157,14 @@ def _emit(ctx: Context, level: str, resources: Sequence[Any]) -> None:
     ctx.rows(rows, columns)
 
 
-def run_ls(ctx: Context) -> int:
+def _run_ls(ctx: Context) -> int:
     """List one level."""
     level = parse_level(ctx.args.level)
     _emit(ctx, level, collection(ctx.client(), level).list(limit=ctx.args.limit))
     return EXIT_OK
 
 
-def run_find(ctx: Context) -> int:
+def _run_find(ctx: Context) -> int:
     """Find by tags at one level."""
     level = parse_level(ctx.args.level)
     found = collection(ctx.client(), level).find(
@@ -165,7 +176,7 @@ def run_find(ctx: Context) -> int:
     return EXIT_OK
 
 
-def run_tree(ctx: Context) -> int:
+def _run_tree(ctx: Context) -> int:
     """Print the tree: indented text, nested JSON, or flat CSV rows of the lowest level."""
     depth = _DEPTHS[parse_level(ctx.args.depth)]
     tree = ctx.client().tree(parse_filters(ctx.args.filters), depth=depth)
@@ -213,7 +224,7 @@ def detect(client: kkorthanc.Orthanc, orthanc_id: str) -> Any:
     )
 
 
-def run_show(ctx: Context) -> int:
+def _run_show(ctx: Context) -> int:
     """Show one resource, whatever its level."""
     resource = detect(ctx.client(), ctx.args.orthanc_id)
     row = resource_row(resource)
@@ -221,7 +232,7 @@ def run_show(ctx: Context) -> int:
     return EXIT_OK
 
 
-def run_lookup(ctx: Context) -> int:
+def _run_lookup(ctx: Context) -> int:
     """Exact lookup at every level (or one); exit 5 when nothing matches."""
     client = ctx.client()
     levels = [parse_level(ctx.args.level)] if ctx.args.level else list(LEVELS)

@@ -19,11 +19,22 @@ MONTAGE_MAX = 64
 
 
 def register(subparsers: Any) -> None:
-    """Add ``delete`` and ``preview``."""
+    """Add ``delete`` and ``preview``.
+
+    Args:
+        subparsers: The ``add_subparsers()`` object of the ``kkorthanc`` parser.
+
+    Raises:
+        argparse.ArgumentError: A command of the same name is already registered.
+
+    Example:
+        >>> from kkorthanc.cli.commands import manage
+        >>> manage.register(parser.add_subparsers())  # doctest: +SKIP
+    """
     delete = add_command(
         subparsers,
         "delete",
-        run_delete,
+        _run_delete,
         "delete resources (asks first)",
         "kkorthanc delete STUDY_ID SERIES_ID --yes",
     )
@@ -32,7 +43,7 @@ def register(subparsers: Any) -> None:
     preview = add_command(
         subparsers,
         "preview",
-        run_preview,
+        _run_preview,
         "an instance's PNG preview, or a montage of a series",
         "kkorthanc preview SERIES_ID --out series.png",
     )
@@ -40,7 +51,7 @@ def register(subparsers: Any) -> None:
     preview.add_argument("--out", type=Path, required=True, metavar="FILE.png")
 
 
-def run_delete(ctx: Context) -> int:
+def _run_delete(ctx: Context) -> int:
     """Delete each resource; rows say ``deleted`` or ``not_found``; exit 1 if any failed."""
     client = ctx.client()
     found, rows = [], []
@@ -65,7 +76,7 @@ def run_delete(ctx: Context) -> int:
     return EXIT_OK if all(row["outcome"] == "deleted" for row in rows) else EXIT_PARTIAL
 
 
-def run_preview(ctx: Context) -> int:
+def _run_preview(ctx: Context) -> int:
     """Write the preview PNG of an instance, or a grid of a series' previews."""
     client = ctx.client()
     resource = detect(client, ctx.args.orthanc_id)

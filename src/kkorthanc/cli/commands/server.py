@@ -21,7 +21,18 @@ DEFAULT_DATA = "orthanc-data"
 
 
 def register(subparsers: Any) -> None:
-    """Add the ``server`` group and its commands."""
+    """Add the ``server`` group and its commands.
+
+    Args:
+        subparsers: The ``add_subparsers()`` object of the ``kkorthanc`` parser.
+
+    Raises:
+        argparse.ArgumentError: A command of the same name is already registered.
+
+    Example:
+        >>> from kkorthanc.cli.commands import server
+        >>> server.register(parser.add_subparsers())  # doctest: +SKIP
+    """
     group = add_command(
         subparsers,
         "server",
@@ -34,7 +45,7 @@ def register(subparsers: Any) -> None:
     start = add_command(
         commands,
         "start",
-        run_start,
+        _run_start,
         "start Orthanc in the background",
         "kkorthanc server start --data ./pacs --user alice:s3cret --plugin python",
         connects=False,
@@ -70,19 +81,19 @@ def register(subparsers: Any) -> None:
     for name, handler, summary, example in (
         (
             "status",
-            run_status,
+            _run_status,
             "is it running? pid, url, version (exit 3 when stopped)",
             "kkorthanc server status --data ./pacs --output json",
         ),
         (
             "stop",
-            run_stop,
+            _run_stop,
             "stop it (SIGTERM, then SIGKILL after --grace seconds)",
             "kkorthanc server stop --data ./pacs",
         ),
         (
             "config",
-            run_config,
+            _run_config,
             "print the effective configuration (orthanc.json)",
             "kkorthanc server config --data ./pacs",
         ),
@@ -92,7 +103,7 @@ def register(subparsers: Any) -> None:
     logs = add_command(
         commands,
         "logs",
-        run_logs,
+        _run_logs,
         "print Orthanc's log",
         "kkorthanc server logs --data ./pacs -f",
         connects=False,
@@ -103,7 +114,7 @@ def register(subparsers: Any) -> None:
     compose = add_command(
         commands,
         "compose",
-        run_compose,
+        _run_compose,
         "write docker-compose.yml + orthanc.json for orthancteam/orthanc",
         "kkorthanc server compose ./pacs-docker --user alice:s3cret",
         connects=False,
@@ -181,7 +192,7 @@ def _options(ctx: Context) -> server.ServerOptions:
     )
 
 
-def run_start(ctx: Context) -> int:
+def _run_start(ctx: Context) -> int:
     """Start Orthanc, then print where it runs and how to connect."""
     options = _options(ctx)
     if ctx.args.foreground:
@@ -229,21 +240,21 @@ def _report_start(ctx: Context, status: server.ServerStatus, env: dict[str, str]
         ctx.stdout.write(f"export {key}={shlex.quote(value)}\n")
 
 
-def run_status(ctx: Context) -> int:
+def _run_status(ctx: Context) -> int:
     """Print the status record; exit 3 when the server is not running."""
     status = server.server_status(ctx.args.data)
     ctx.record(status.to_json())
     return EXIT_OK if status.running else EXIT_CONNECTION
 
 
-def run_stop(ctx: Context) -> int:
+def _run_stop(ctx: Context) -> int:
     """Stop the server (and its local PostgreSQL)."""
     stopped = server.stop_server(ctx.args.data, timeout=ctx.args.grace)
     ctx.info(f"Orthanc of {ctx.args.data} " + ("stopped" if stopped else "was not running"))
     return EXIT_OK
 
 
-def run_config(ctx: Context) -> int:
+def _run_config(ctx: Context) -> int:
     """Print the configuration Orthanc runs (or last ran) with."""
     config = server.read_config(ctx.args.data)
     if not config:
@@ -257,7 +268,7 @@ def run_config(ctx: Context) -> int:
     return EXIT_OK
 
 
-def run_logs(ctx: Context) -> int:
+def _run_logs(ctx: Context) -> int:
     """Print the log, and with ``--follow`` keep printing until Ctrl-C."""
     text = server.read_log(ctx.args.data)
     if ctx.args.lines is not None:
@@ -285,7 +296,7 @@ def _follow(ctx: Context, path: Path, offset: int) -> None:
         time.sleep(0.5)
 
 
-def run_compose(ctx: Context) -> int:
+def _run_compose(ctx: Context) -> int:
     """Write the docker compose files and say how to run them."""
     written = server.write_compose(_options(ctx))
     for path in written:

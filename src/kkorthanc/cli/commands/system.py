@@ -17,21 +17,32 @@ __all__ = ["register"]
 
 
 def register(subparsers: Any) -> None:
-    """Add ``system``, ``stats``, ``get`` and ``post``."""
+    """Add ``system``, ``stats``, ``get`` and ``post``.
+
+    Args:
+        subparsers: The ``add_subparsers()`` object of the ``kkorthanc`` parser.
+
+    Raises:
+        argparse.ArgumentError: A command of the same name is already registered.
+
+    Example:
+        >>> from kkorthanc.cli.commands import system
+        >>> system.register(parser.add_subparsers())  # doctest: +SKIP
+    """
     add_command(
         subparsers,
         "system",
-        run_system,
+        _run_system,
         "the server's identity and settings",
         "kkorthanc system --output json",
     )
     add_command(
-        subparsers, "stats", run_stats, "counts of resources and disk usage", "kkorthanc stats"
+        subparsers, "stats", _run_stats, "counts of resources and disk usage", "kkorthanc stats"
     )
     get = add_command(
         subparsers,
         "get",
-        run_get,
+        _run_get,
         "GET any route and print the JSON answer",
         "kkorthanc get /studies --param expand=true",
     )
@@ -46,7 +57,7 @@ def register(subparsers: Any) -> None:
     post = add_command(
         subparsers,
         "post",
-        run_post,
+        _run_post,
         "POST a JSON body to any route",
         'kkorthanc post /tools/find --json \'{"Level": "Study", "Query": {}}\'',
     )
@@ -56,14 +67,14 @@ def register(subparsers: Any) -> None:
     body.add_argument("--data", metavar="FILE", help="send this file's bytes ('-' for stdin)")
 
 
-def run_system(ctx: Context) -> int:
+def _run_system(ctx: Context) -> int:
     """Print ``GET /system`` (every key the server sent)."""
     info = ctx.client().system()
     ctx.record(dict(info.raw))
     return EXIT_OK
 
 
-def run_stats(ctx: Context) -> int:
+def _run_stats(ctx: Context) -> int:
     """Print counts and sizes; JSON keys: ``patients``, ``studies``, ``series``, ``instances``,
     ``disk_size``, ``uncompressed_size`` (bytes, integers)."""
     stats = ctx.client().statistics()
@@ -92,14 +103,14 @@ def _params(pairs: list[str]) -> dict[str, str]:
     return params
 
 
-def run_get(ctx: Context) -> int:
+def _run_get(ctx: Context) -> int:
     """GET a route; JSON answers are printed as JSON, text as is."""
     value = ctx.client().get(ctx.args.route.lstrip("/"), params=_params(ctx.args.param))
     _print_raw(ctx, value)
     return EXIT_OK
 
 
-def run_post(ctx: Context) -> int:
+def _run_post(ctx: Context) -> int:
     """POST a JSON body or a file's bytes to a route."""
     route = ctx.args.route.lstrip("/")
     if ctx.args.data is not None:

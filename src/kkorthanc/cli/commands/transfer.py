@@ -17,11 +17,22 @@ __all__ = ["register"]
 
 
 def register(subparsers: Any) -> None:
-    """Add ``upload`` and ``download``."""
+    """Add ``upload`` and ``download``.
+
+    Args:
+        subparsers: The ``add_subparsers()`` object of the ``kkorthanc`` parser.
+
+    Raises:
+        argparse.ArgumentError: A command of the same name is already registered.
+
+    Example:
+        >>> from kkorthanc.cli.commands import transfer
+        >>> transfer.register(parser.add_subparsers())  # doctest: +SKIP
+    """
     upload = add_command(
         subparsers,
         "upload",
-        run_upload,
+        _run_upload,
         "upload DICOM files, folders and archives (zip, tar, gz...)",
         "kkorthanc upload ~/scans incoming.zip --report upload.jsonl",
     )
@@ -50,7 +61,7 @@ def register(subparsers: Any) -> None:
     download = add_command(
         subparsers,
         "download",
-        run_download,
+        _run_download,
         "download resources as DICOM files (or ZIP / DICOMDIR archives)",
         "kkorthanc download STUDY_ID --out ./export --layout flat",
     )
@@ -113,7 +124,7 @@ def _callback(progress: Progress, journal: _Journal | None = None) -> Any:
     return show
 
 
-def run_upload(ctx: Context) -> int:
+def _run_upload(ctx: Context) -> int:
     """Upload, then print a summary; exit 1 when some files were rejected or failed."""
     args = ctx.args
     resumed = kkorthanc.UploadReport.read_jsonl(args.resume) if args.resume else None
@@ -149,7 +160,7 @@ def _summary(ctx: Context, report: Any, items: list[tuple[str, str, str | None]]
     return EXIT_OK if report.ok else EXIT_PARTIAL
 
 
-def run_download(ctx: Context) -> int:
+def _run_download(ctx: Context) -> int:
     """Download or export; exit 1 when some files failed."""
     args = ctx.args
     client = ctx.client()
