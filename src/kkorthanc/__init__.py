@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+from ._annotation_models import AttachmentInfo, ResourceStatistics
 from ._async._changes import AsyncWatch
 from ._async._client import AsyncOrthanc
 from ._async._jobs import AsyncJob
@@ -84,6 +85,7 @@ __all__ = [
     "AsyncStudy",
     "AsyncTree",
     "AsyncWatch",
+    "AttachmentInfo",
     "Capabilities",
     "Change",
     "ConflictError",
@@ -114,6 +116,7 @@ __all__ = [
     "Query",
     "QueryAnswer",
     "ResourceIds",
+    "ResourceStatistics",
     "Retry",
     "Series",
     "SeriesUids",

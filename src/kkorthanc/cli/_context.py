@@ -27,6 +27,14 @@ class Context:
         stdout: Where results go.
         stderr: Where messages and progress go.
         stdin: Where ``--password-stdin`` and confirmations are read.
+
+    Raises:
+        Nothing when built; its methods document their own errors.
+
+    Example:
+        >>> def _run_count(ctx: Context) -> int:  # a command handler
+        ...     ctx.record({"patients": len(ctx.client().patients.list())})
+        ...     return EXIT_OK
     """
 
     def __init__(self, args: argparse.Namespace) -> None:
@@ -55,6 +63,10 @@ class Context:
 
         Raises:
             OrthancInputError: Contradictory options, a missing profile or password.
+
+        Example:
+            >>> ctx.client().statistics().count_patients  # doctest: +SKIP
+            3
         """
         if self._client is None:
             self._client = kkorthanc.Orthanc(**self.client_options())
@@ -135,6 +147,10 @@ class Context:
 
         Raises:
             OrthancInputError: stdin is not a terminal and ``--yes`` was not given.
+
+        Example:
+            >>> if not ctx.confirm("Delete 3 studies?"):  # doctest: +SKIP
+            ...     return EXIT_USAGE
         """
         if self.option("yes"):
             return True

@@ -39,6 +39,16 @@ class Progress:
         stream: Where to draw (stderr).
         enabled: False draws nothing (``--quiet`` or a JSON consumer).
         tty: Redraw one line in place (a terminal) instead of printing plain lines.
+
+    Raises:
+        Nothing: drawing errors of the stream propagate as ``OSError``.
+
+    Example:
+        >>> import io
+        >>> bar = Progress("upload", 2, io.StringIO(), enabled=True, tty=False)
+        >>> bar.advance(nbytes=2048)
+        >>> bar.line().startswith("upload: 1/2 files, 2.0 KB")
+        True
     """
 
     def __init__(
