@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from kkorthanc._images import (
     pick_evenly,
     series_frames,
 )
-from kkorthanc._sync._resources import Instance
+from kkorthanc._sync._resources import Instance, Series
 from kkorthanc.errors import OrthancInputError, UnexpectedContentError
 
 CHUNK = 16 * 1024
@@ -252,3 +253,31 @@ def test_atomic_file_leaves_nothing_on_failure(tmp_path: Path) -> None:
         sink.write(b"whole")
     assert [p.name for p in tmp_path.iterdir()] == ["x.dcm"]
     assert (tmp_path / "x.dcm").read_bytes() == b"whole"
+
+
+def old_server(request: httpx.Request) -> httpx.Response:
+    answers: dict[str, object] = {"/system": {"Version": "1.9.7", "ApiVersion": 9}, "/plugins": []}
+    if request.url.path not in answers:
+        raise AssertionError(f"no request expected, got {request.url}")
+    return httpx.Response(200, json=answers[request.url.path])
+
+
+def test_numpy_and_labels_are_refused_by_older_servers() -> None:
+    client = kkorthanc.Orthanc("http://orthanc.test", transport=httpx.MockTransport(old_server))
+    instance = Instance(client, "i")
+    with pytest.raises(kkorthanc.errors.UnsupportedFeatureError, match=r"1\.9\.7"):
+        instance.numpy()
+    with pytest.raises(kkorthanc.errors.UnsupportedFeatureError):
+        instance.add_label("reviewed")
+    with pytest.raises(kkorthanc.errors.UnsupportedFeatureError):
+        instance.attachment_info("dicom")
+
+
+def test_missing_optional_packages_say_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    client = kkorthanc.Orthanc("http://orthanc.test", transport=httpx.MockTransport(old_server))
+    monkeypatch.setitem(sys.modules, "numpy", None)
+    monkeypatch.setitem(sys.modules, "PIL", None)
+    with pytest.raises(ImportError, match=r"kkorthanc\[numpy\]"):
+        Instance(client, "i").numpy()
+    with pytest.raises(ImportError, match=r"kkorthanc\[images\]"):
+        Series(client, "s").montage()
