@@ -38,7 +38,15 @@ logger = logging.getLogger("kkorthanc")
 
 
 class AsyncInstanceData(AsyncResource):
-    """The content of an instance: its DICOM file, dataset, tags, pixels and pictures."""
+    """The content of an instance: its DICOM file, dataset, tags, pixels and pictures.
+
+    Mixed into :class:`~kkorthanc.AsyncInstance` (and, generated, ``Instance``).
+
+    Example:
+        >>> instance = await client.instances.get(instance_id)  # doctest: +SKIP
+        >>> header = await instance.dataset(pixels=False)  # doctest: +SKIP
+        >>> png = await instance.rendered(width=256)  # doctest: +SKIP
+    """
 
     async def file(self) -> bytes:
         """The stored DICOM file, as bytes (``GET /instances/{id}/file``).
@@ -247,7 +255,14 @@ class AsyncInstanceData(AsyncResource):
 
 
 class AsyncSeriesImages(AsyncResource):
-    """Pictures and pixels of a whole series: montages and numpy volumes."""
+    """Pictures and pixels of a whole series: montages and numpy volumes.
+
+    Mixed into :class:`~kkorthanc.AsyncSeries` (and, generated, ``Series``).
+
+    Example:
+        >>> series = await client.series.get(series_id)  # doctest: +SKIP
+        >>> await series.preview_montage("series.png", columns=6)  # doctest: +SKIP
+    """
 
     async def numpy(self, *, rescale: bool = True) -> npt.NDArray[Any]:
         """The decoded frames of every instance, stacked: (frames, rows, columns, channels).

@@ -34,6 +34,12 @@ class Annotated(Resource):
     The same methods exist at every level (patients, studies, series, instances). Names are
     Orthanc's: metadata and attachments by name or index (user ones are >= 1024 or declared in
     ``UserMetadata``/``UserContentType``); system ones are read-only (403, ForbiddenError).
+
+    Example:
+        >>> study = client.studies.get(study_id)  # doctest: +SKIP
+        >>> study.set_metadata(1025, "reviewed")  # doctest: +SKIP
+        >>> (study.statistics()).disk_size  # doctest: +SKIP
+        1132700
     """
 
     # -- metadata -------------------------------------------------------------------------

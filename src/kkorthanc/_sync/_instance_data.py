@@ -39,7 +39,15 @@ logger = logging.getLogger("kkorthanc")
 
 
 class InstanceData(Resource):
-    """The content of an instance: its DICOM file, dataset, tags, pixels and pictures."""
+    """The content of an instance: its DICOM file, dataset, tags, pixels and pictures.
+
+    Mixed into :class:`~kkorthanc.Instance` (and, generated, ``Instance``).
+
+    Example:
+        >>> instance = client.instances.get(instance_id)  # doctest: +SKIP
+        >>> header = instance.dataset(pixels=False)  # doctest: +SKIP
+        >>> png = instance.rendered(width=256)  # doctest: +SKIP
+    """
 
     def file(self) -> bytes:
         """The stored DICOM file, as bytes (``GET /instances/{id}/file``).
@@ -248,7 +256,14 @@ class InstanceData(Resource):
 
 
 class SeriesImages(Resource):
-    """Pictures and pixels of a whole series: montages and numpy volumes."""
+    """Pictures and pixels of a whole series: montages and numpy volumes.
+
+    Mixed into :class:`~kkorthanc.Series` (and, generated, ``Series``).
+
+    Example:
+        >>> series = client.series.get(series_id)  # doctest: +SKIP
+        >>> series.preview_montage("series.png", columns=6)  # doctest: +SKIP
+    """
 
     def numpy(self, *, rescale: bool = True) -> npt.NDArray[Any]:
         """The decoded frames of every instance, stacked: (frames, rows, columns, channels).
