@@ -6,3 +6,5 @@ cd "$(dirname "$0")/.."
 python3 -m venv benchmarks/.env
 benchmarks/.env/bin/pip install --quiet --upgrade pip
 benchmarks/.env/bin/pip install --quiet pyorthanc -e .
+# Upload/export benchmarks (benchmarks/upload.py, export.py) also compare with orthanc-api-client.
+benchmarks/.env/bin/pip install --quiet orthanc-api-client

@@ -36,7 +36,11 @@ def test_unreadable_file_and_fifo_do_not_stop_the_batch(client: Any, tmp_path: P
     assert len(client.get("instances")) == 2
 
 
-def test_folder_vanishing_mid_walk(client: Any, tmp_path: Path) -> None:
+def test_folder_vanishing_mid_walk(
+    client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small batches, so the walk reaches z only after the first uploads are reported.
+    monkeypatch.setattr("kkorthanc._transfer._decide._MAX_BATCH", 8)
     write_instances(tmp_path / "in" / "a", 20)
     write_instances(tmp_path / "in" / "z", 2)
 

@@ -33,7 +33,7 @@ __all__ = ["Body", "FileChangedError", "UploadPlan", "abort"]
 # cannot create a file in the storage.
 _FATAL_ORTHANC_STATUSES = frozenset({14, 19, 32, 2001})
 _FATAL_HTTP_STATUSES = frozenset({401, 403, 507})
-_MAX_BATCH = 64
+_MAX_BATCH = 256
 
 
 class FileChangedError(OSError):
@@ -77,7 +77,7 @@ class UploadPlan:
     @property
     def batch_size(self) -> int:
         """How many candidates are checked against the server in one request."""
-        return min(_MAX_BATCH, max(8, self.concurrency * 4))
+        return _MAX_BATCH
 
     def triage(self, item: Item) -> bool:
         """Record what needs no request (problems, resumed files); True when it must go on."""
@@ -113,7 +113,7 @@ class UploadPlan:
                 remaining.append(item)
         return remaining
 
-    def stored(self, item: Item, answer: Any, md5: str) -> UploadRecord:
+    def stored(self, item: Item, answer: Any, md5: str | None) -> UploadRecord:
         """The record of a 200 answer to ``POST /instances``."""
         status = answer.get("Status") if isinstance(answer, dict) else None
         instance = answer.get("ID") if isinstance(answer, dict) else None
@@ -208,8 +208,9 @@ def _load_resume(resume: Any) -> dict[str, UploadRecord]:
 class Body:
     """The bytes of one item as the request body, hashed on the way, checked against its size."""
 
-    def __init__(self, item: Item) -> None:
+    def __init__(self, item: Item, *, hashed: bool = True) -> None:
         self.item = item
+        self.hashed = hashed
         self._md5 = hashlib.md5(usedforsecurity=False)
         self.data: bytes | None = None
 
@@ -220,13 +221,14 @@ class Body:
         self.data = self.item.read_small()
         if self.item.size is not None and len(self.data) != self.item.size:
             raise FileChangedError(f"{self.item.source} changed size while being read")
-        self._md5.update(self.data)
+        if self.hashed:
+            self._md5.update(self.data)
         return True
 
     @property
-    def md5(self) -> str:
-        """The MD5 of the bytes sent so far (all of them once the request is done)."""
-        return self._md5.hexdigest()
+    def md5(self) -> str | None:
+        """The MD5 of the bytes sent (once the request is done), or None when not hashed."""
+        return self._md5.hexdigest() if self.hashed else None
 
     def headers(self) -> dict[str, str]:
         """Headers of the upload request: the exact length, so the body is not chunked."""
@@ -236,7 +238,7 @@ class Body:
     def restart(self) -> None:
         """Forget what a failed attempt hashed."""
         self._md5 = hashlib.md5(usedforsecurity=False)
-        if self.data is not None:
+        if self.data is not None and self.hashed:
             self._md5.update(self.data)
 
     def chunks(self) -> Iterator[bytes]:
@@ -272,7 +274,8 @@ class Body:
         last = len(chunk) >= remaining
         if not chunk or (last and stream.read(1)):
             raise FileChangedError(f"{self.item.source} changed size while being read")
-        self._md5.update(chunk)
+        if self.hashed:
+            self._md5.update(chunk)
         return chunk
 
 

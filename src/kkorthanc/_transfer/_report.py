@@ -66,7 +66,7 @@ class UploadRecord:
         outcome: The :class:`TransferOutcome`.
         size: Its size in bytes, when known.
         instance_id: Its Orthanc ID (computed locally, or given by the server), when known.
-        md5: The MD5 of the bytes sent, when sent.
+        md5: The MD5 of the bytes sent, when sent with ``verify=True``.
         status_code: The HTTP status of a rejection.
         detail: Why it was rejected, failed or not DICOM.
         verified: True when the server's MD5 was checked and equal; None when not checked.

@@ -28,8 +28,9 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from .._ids import ResourceIds, orthanc_ids
+from .._ids import ResourceIds, orthanc_id, orthanc_ids
 from ..errors import OrthancInputError
+from ._fastids import fast_identifiers
 from ._report import TransferOutcome
 
 __all__ = ["SMALL_FILE", "Item", "UploadSource", "iter_items", "scan_totals"]
@@ -186,7 +187,7 @@ def _from_file(path: Path, size: int) -> Iterator[Item]:
             head = stream.read(_HEAD)
             kind = sniff(head)
             if kind == "dicom":
-                yield _identified(Item(label, size=size, path=path), path)
+                yield _identified(Item(label, size=size, path=path), path, head)
             elif kind in _ARCHIVES:
                 stream.seek(0)
                 yield from _ARCHIVES[kind](label, stream)
@@ -217,7 +218,7 @@ def _from_stream(label: str, stream: IO[bytes]) -> Iterator[Item]:
 def _in_memory_or_spooled(label: str, stream: IO[bytes]) -> Item:
     size = stream.seek(0, io.SEEK_END)
     stream.seek(0)
-    item = _identified(Item(label, size=size), stream)
+    item = _identified(Item(label, size=size), stream, stream.read(_HEAD))
     stream.seek(0)
     if size <= SMALL_FILE:
         item.data = stream.read()
@@ -298,9 +299,20 @@ def _add_file_meta(dataset: Dataset) -> None:
     dataset.file_meta = meta
 
 
-def _identified(item: Item, source: Path | IO[bytes]) -> Item:
+def _identified(item: Item, source: Path | IO[bytes], head: bytes = b"") -> Item:
     """Fill the item's Orthanc IDs from its header; leave None when the header lacks them (the
     server decides what such a file gets)."""
+    fast = fast_identifiers(head) if head else None
+    if fast is not None:
+        uids = (fast["StudyInstanceUID"], fast["SeriesInstanceUID"], fast["SOPInstanceUID"])
+        if all(uids):
+            patient = fast["PatientID"]
+            item.ids = ResourceIds(
+                orthanc_id(patient), orthanc_id(patient, uids[0]),
+                orthanc_id(patient, *uids[:2]), orthanc_id(patient, *uids),
+            )  # fmt: skip
+            item.sop_instance_uid = uids[2]
+            return item
     try:
         dataset = pydicom.dcmread(source, stop_before_pixels=True, specific_tags=_ID_TAGS)
         item.ids = orthanc_ids(dataset)

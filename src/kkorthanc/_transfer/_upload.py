@@ -8,7 +8,6 @@ import asyncio
 import time
 from collections.abc import Iterator
 from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from ..errors import OrthancError, OrthancHTTPError, OrthancTransportError
@@ -21,6 +20,8 @@ if TYPE_CHECKING:
     from .._sync._client import Orthanc
 
 __all__ = ["async_upload", "sync_upload"]
+
+_BATCH_MEMORY = 16 * 1024 * 1024
 
 
 def _plan(
@@ -47,14 +48,20 @@ def _plan(
 
 
 def _next_batch(plan: UploadPlan, items: Iterator[Item]) -> list[Item] | None:
-    """The next candidates to send (triaged), or None at the end of the sources."""
+    """The next candidates to send (triaged), or None at the end of the sources.
+
+    A batch ends at ``plan.batch_size`` items or when the bodies it holds in memory (archive
+    members, bytes) reach ``_BATCH_MEMORY``, so memory stays bounded whatever the sources.
+    """
     batch: list[Item] = []
-    while not batch:
-        pulled = list(islice(items, plan.batch_size))
-        if not pulled:
-            return None
-        batch = [item for item in pulled if plan.triage(item)]
-    return batch
+    held = 0
+    for item in items:
+        if plan.triage(item):
+            batch.append(item)
+            held += len(item.data or b"") + (item.size or 0 if item.spool else 0)
+        if len(batch) >= plan.batch_size or held >= _BATCH_MEMORY:
+            return batch
+    return batch or None
 
 
 # ---- threads ------------------------------------------------------------------------------
@@ -113,7 +120,7 @@ def _sync_drain(plan: UploadPlan, pending: set[Future[UploadRecord]]) -> None:
 
 def _sync_send(client: Orthanc, plan: UploadPlan, item: Item) -> UploadRecord:
     try:
-        body = Body(item)
+        body = Body(item, hashed=plan.verify)
         try:
             small = body.load_small()
         except OSError as error:
@@ -206,9 +213,10 @@ async def _async_drain(plan: UploadPlan, pending: set[asyncio.Task[UploadRecord]
 
 async def _async_send(client: AsyncOrthanc, plan: UploadPlan, item: Item) -> UploadRecord:
     try:
-        body = Body(item)
+        body = Body(item, hashed=plan.verify)
         try:
-            small = await asyncio.to_thread(body.load_small)
+            # A small body (<= 512 KiB) is read in the loop: cheaper than a thread hop.
+            small = body.load_small() if item.is_small() else False
         except OSError as error:
             return plan.unreadable(item, error)
         record = await _async_post(client, plan, item, body, small)

@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""Upload benchmark: KkOrthanc (sync, async) against pyorthanc, orthanc-api-client and a raw
+concurrent uploader (threads + httpx, the ceiling the server allows), each on a fresh server.
+
+Run ``bash benchmarks/setup.sh`` once, then ``benchmarks/.env/bin/python benchmarks/upload.py``.
+Each contender runs in its own subprocess, so its peak RSS (ru_maxrss) is its own. Prints
+Markdown tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+import _corpus
+
+CONTENDERS = ("raw", "kk-sync", "kk-async", "pyorthanc", "orthanc-api-client")
+RAW_THREADS = 4
+
+
+def run_raw(url: str, folder: Path) -> None:
+    import httpx
+
+    files = sorted(folder.glob("*.dcm"))
+    with httpx.Client(base_url=url, timeout=300) as http:
+
+        def post(path: Path) -> None:
+            http.post("/instances", content=path.read_bytes()).raise_for_status()
+
+        with ThreadPoolExecutor(RAW_THREADS) as pool:
+            list(pool.map(post, files))
+
+
+def run_kk(url: str, folder: Path, kind: str) -> float:
+    """Upload, then upload again (all skipped); return the second run's seconds."""
+    import asyncio
+
+    import kkorthanc
+
+    if kind == "kk-sync":
+        with kkorthanc.Orthanc(url) as client:
+            assert client.upload(folder).counts == {"stored": _count(folder)}
+            start = time.perf_counter()
+            assert client.upload(folder).counts == {"skipped_existing": _count(folder)}
+            return time.perf_counter() - start
+
+    async def both() -> float:
+        async with kkorthanc.AsyncOrthanc(url) as client:
+            assert (await client.upload(folder)).counts == {"stored": _count(folder)}
+            start = time.perf_counter()
+            again = await client.upload(folder)
+            assert again.counts == {"skipped_existing": _count(folder)}
+            return time.perf_counter() - start
+
+    return asyncio.run(both())
+
+
+def _count(folder: Path) -> int:
+    return len(list(folder.glob("*.dcm")))
+
+
+def run_pyorthanc(url: str, folder: Path) -> None:
+    import pyorthanc
+
+    client = pyorthanc.Orthanc(url, timeout=300)
+    pyorthanc.upload(client, folder, recursive=True)
+
+
+def run_api_client(url: str, folder: Path) -> None:
+    import orthanc_api_client
+
+    orthanc_api_client.OrthancApiClient(url).upload_folder(str(folder))
+
+
+def child(contender: str, url: str, folder: Path) -> dict[str, float]:
+    """Run one contender in this process; return its timings and peak RSS."""
+    start = time.perf_counter()
+    second = None
+    if contender == "raw":
+        run_raw(url, folder)
+    elif contender.startswith("kk-"):
+        second = run_kk(url, folder, contender)
+    elif contender == "pyorthanc":
+        run_pyorthanc(url, folder)
+    else:
+        run_api_client(url, folder)
+    seconds = time.perf_counter() - start - (second or 0)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"seconds": seconds, "second_seconds": second or 0.0, "rss_mb": rss}
+
+
+def measure(contender: str, corpus: str, folder: Path) -> dict[str, float]:
+    """Start a fresh server, run the contender in a subprocess, check the server's count."""
+    import httpx
+
+    from kkorthanc._launcher import OrthancBinary, OrthancProcess, build_config, free_ports
+
+    with tempfile.TemporaryDirectory(prefix="kk-bench-") as data:
+        http_port, dicom_port = free_ports(2)
+        config = build_config(Path(data), http_port=http_port, dicom_port=dicom_port)
+        binary = OrthancBinary()
+        with OrthancProcess.start(binary, Path(data), config, Path(data) / "log") as server:
+            done = subprocess.run(
+                [sys.executable, __file__, "--child", contender, server.url, str(folder)],
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            if done.returncode != 0:
+                raise SystemExit(f"{contender} on {corpus} failed:\n{done.stderr[-3000:]}")
+            result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+            count = httpx.get(f"{server.url}/statistics").json()["CountInstances"]
+            result["stored"] = count
+            result["version"] = server.system.get("Version", "?")  # type: ignore[assignment]
+            return result
+
+
+def table(results: dict[tuple[str, str], dict[str, float]], corpora: list[str]) -> str:
+    lines = []
+    for corpus in corpora:
+        folder = _corpus.build(corpus)
+        files, size = _count(folder), _corpus.size_of(folder) / 1e6
+        raw = results[("raw", corpus)]["seconds"]
+        py = results.get(("pyorthanc", corpus), {}).get("seconds")
+        lines += [f"\n### {corpus}: {files} files, {size:.0f} MB\n",
+                  "| contender | s | instances/s | MB/s | peak RSS MB | vs raw | vs pyorthanc "
+                  "| 2nd upload s (% of 1st) |",
+                  "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+        for contender in CONTENDERS:
+            r = results.get((contender, corpus))
+            if r is None:
+                continue
+            s = r["seconds"]
+            again = (f"{r['second_seconds']:.2f} ({100 * r['second_seconds'] / s:.1f}%)"
+                     if r["second_seconds"] else "")  # fmt: skip
+            vs_py = f"{py / s:.2f}x" if py else ""
+            lines.append(
+                f"| {contender} | {s:.2f} | {files / s:.0f} | {size / s:.1f} | {r['rss_mb']:.0f} "
+                f"| {raw / s:.2f} | {vs_py} | {again} |"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--child", nargs=3, metavar=("CONTENDER", "URL", "FOLDER"))
+    parser.add_argument("--corpus", action="append", choices=_corpus.CORPORA)
+    parser.add_argument("--contender", action="append", choices=CONTENDERS)
+    args = parser.parse_args(argv)
+    if args.child:
+        contender, url, folder = args.child
+        print(json.dumps(child(contender, url, Path(folder))))
+        return 0
+    corpora = args.corpus or list(_corpus.CORPORA)
+    contenders = args.contender or list(CONTENDERS)
+    results = {}
+    for corpus in corpora:
+        folder = _corpus.build(corpus)
+        for contender in contenders:
+            results[(contender, corpus)] = measure(contender, corpus, folder)
+            print(f"{contender:20} {corpus:7} {results[(contender, corpus)]}", file=sys.stderr)
+    print(table(results, corpora))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

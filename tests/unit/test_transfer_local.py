@@ -1,0 +1,106 @@
+"""Transfer logic without a server: names, sniffing, archives, fast identifiers, reports."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pydicom
+import pytest
+from pydicom.data import get_testdata_file
+
+from kkorthanc import TransferOutcome, UploadRecord, UploadReport
+from kkorthanc._ids import orthanc_ids
+from kkorthanc._transfer._fastids import fast_identifiers
+from kkorthanc._transfer._naming import PathAssigner, layout_template, sanitize
+from kkorthanc._transfer._sources import iter_items, sniff
+from kkorthanc.errors import OrthancInputError
+
+CT = Path(str(get_testdata_file("CT_small.dcm", download=False)))
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("../x", "_x"), ("..", "_"), (".", "_"), ("A/B\\C", "A_B_C"), ("con", "_con"),
+     ("LPT1.txt", "_LPT1.txt"), ("Doe^John", "Doe John"), ("a\x00b", "a_b"), ("", "_")],
+)  # fmt: skip
+def test_sanitize(value: str, expected: str) -> None:
+    assert sanitize(value) == expected
+
+
+def test_sanitize_limits_length_in_utf8_bytes() -> None:
+    name = sanitize("患者" * 100)
+    assert len(name.encode("utf-8")) <= 120 and name.startswith("患者")
+
+
+def test_collisions_get_numbered_and_same_owner_same_name() -> None:
+    assigner = PathAssigner("{PatientID}/{SOPInstanceUID}.dcm")
+    first = assigner.assign(
+        {"Patient": "p1", "Instance": "i1"}, {"PatientID": "A/B", "SOPInstanceUID": "1"}
+    )
+    second = assigner.assign(
+        {"Patient": "p2", "Instance": "i2"}, {"PatientID": "A_B", "SOPInstanceUID": "1"}
+    )
+    again = assigner.assign(
+        {"Patient": "p1", "Instance": "i3"}, {"PatientID": "A/B", "SOPInstanceUID": "2"}
+    )
+    assert [p.as_posix() for p in (first, second, again)] == [
+        "A_B/1.dcm",
+        "A_B_2/1.dcm",
+        "A_B/2.dcm",
+    ]
+
+
+def test_bad_layouts_are_refused() -> None:
+    with pytest.raises(OrthancInputError):
+        layout_template("{NotAKeyword}/x")
+    with pytest.raises(OrthancInputError):
+        layout_template("/abs/{PatientID}")
+    assert layout_template("tree")[0] == "{PatientID} {PatientName}"
+
+
+def test_sniff() -> None:
+    assert sniff(CT.read_bytes()[:200]) == "dicom"
+    assert sniff(b"PK\x03\x04rest") == "zip"
+    assert sniff(b"\x1f\x8b\x08") == "gzip"
+    assert sniff(b"hello world") == "other"
+
+
+def test_fast_identifiers_match_pydicom() -> None:
+    fast = fast_identifiers(CT.read_bytes()[:16384])
+    assert fast is not None
+    dataset = pydicom.dcmread(CT)
+    assert fast["SOPInstanceUID"] == dataset.SOPInstanceUID
+    assert fast["PatientID"] == dataset.PatientID
+
+
+def test_zip_members_and_junk_in_memory() -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.write(CT, "a/ct.dcm")
+        archive.writestr("b.txt", "x")
+    items = list(iter_items(buffer.getvalue()))
+    assert [item.source for item in items] == ["<bytes 1>!a/ct.dcm", "<bytes 1>!b.txt"]
+    assert items[0].ids == orthanc_ids(CT)
+    assert items[1].problem is TransferOutcome.NOT_DICOM
+
+
+def test_symlink_loop_is_walked_once(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "ct").write_bytes(CT.read_bytes())
+    (tmp_path / "d" / "loop").symlink_to(tmp_path / "d")
+    assert [Path(item.source).name for item in iter_items(tmp_path)] == ["ct"]
+
+
+def test_report_jsonl_round_trip(tmp_path: Path) -> None:
+    report = UploadReport([
+        UploadRecord("a", TransferOutcome.STORED, 3, "id", "md5"),
+        UploadRecord("b", TransferOutcome.REJECTED, 4, status_code=404, detail="no tag"),
+    ])  # fmt: skip
+    report.write_jsonl(tmp_path / "r.jsonl")
+    assert UploadReport.read_jsonl(tmp_path / "r.jsonl").records == report.records
+    assert report.counts == {"stored": 1, "rejected": 1} and not report.ok
+    (tmp_path / "bad.jsonl").write_text("{not json\n")
+    with pytest.raises(OrthancInputError):
+        UploadReport.read_jsonl(tmp_path / "bad.jsonl")
