@@ -9,6 +9,7 @@ from typing import IO, NamedTuple, Union
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.multival import MultiValue
 
 from .errors import OrthancInputError
 
@@ -96,11 +97,7 @@ def orthanc_ids(source: DicomSource) -> ResourceIds:
         'f689ddd2-662f8fe1-8b18180d-ec2a2cee-937917af'
     """
     dataset = source if isinstance(source, Dataset) else _read_header(source)
-    values = []
-    for keyword in _ID_TAGS[1:]:
-        value = dataset.get(keyword, "")
-        values.append("" if value is None else str(value))
-    patient, study, series, sop = values
+    patient, study, series, sop = (_text(dataset, keyword) for keyword in _ID_TAGS[1:])
     if not (study and series and sop):
         raise OrthancInputError(
             "a DICOM instance needs StudyInstanceUID, SeriesInstanceUID and SOPInstanceUID "
@@ -112,6 +109,16 @@ def orthanc_ids(source: DicomSource) -> ResourceIds:
         orthanc_id(patient, study, series),
         orthanc_id(patient, study, series, sop),
     )
+
+
+def _text(dataset: Dataset, keyword: str) -> str:
+    """The value as Orthanc reads it: a multi-valued one (``A\\B``) joined back with ``\\``."""
+    value = dataset.get(keyword, "")
+    if value is None:
+        return ""
+    if isinstance(value, MultiValue):
+        return "\\".join(str(part) for part in value)
+    return str(value)
 
 
 def _read_header(source: str | os.PathLike[str] | IO[bytes]) -> Dataset:

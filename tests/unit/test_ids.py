@@ -50,3 +50,12 @@ def test_not_dicom() -> None:
     dataset.PatientID = "x"
     with pytest.raises(OrthancInputError, match="StudyInstanceUID"):
         orthanc_ids(dataset)
+
+
+def test_a_backslash_in_patient_id_is_kept_whole() -> None:
+    # pydicom reads "A\B" as two values; Orthanc hashes the text as stored. The value below is
+    # what Orthanc 1.10.1 answered as ParentPatient for such a file.
+    dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    dataset.PatientID = "A\\B"
+    assert orthanc_ids(dataset).patient == "9ccc6040-cd7ba89f-c31d2e11-aa08f8bd-b2c6cedb"
+    assert orthanc_ids(dataset).patient == orthanc_id("A\\B")
