@@ -11,7 +11,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from .errors import OrthancInputError, UnexpectedContentError
+from .errors import MissingDependencyError, OrthancInputError, UnexpectedContentError
 
 __all__ = [
     "ImageFormat",
@@ -139,12 +139,14 @@ def require_pillow() -> Any:
     """Import Pillow's ``PIL.Image``, or say how to install it.
 
     Raises:
-        ImportError: Pillow is not installed.
+        MissingDependencyError: Pillow is not installed.
     """
     try:
         from PIL import Image
     except ImportError as error:
-        raise ImportError("series montages need Pillow: pip install 'kkorthanc[images]'") from error
+        raise MissingDependencyError(
+            "series montages need Pillow: pip install 'kkorthanc[images]'"
+        ) from error
     return Image
 
 
@@ -152,7 +154,7 @@ def compose_montage(pictures: Sequence[bytes], *, columns: int, size: int) -> by
     """One PNG grid of pictures, each fitted into a ``size`` x ``size`` black cell.
 
     Raises:
-        ImportError: Pillow is not installed.
+        MissingDependencyError: Pillow is not installed.
         OrthancInputError: No pictures, or a non-positive size or column count.
         UnexpectedContentError: A picture Pillow cannot read.
 

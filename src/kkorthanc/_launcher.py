@@ -42,7 +42,12 @@ from typing import IO, Any, NoReturn
 
 import httpx
 
-from kkorthanc.errors import OrthancError, OrthancInputError
+from kkorthanc.errors import (
+    ChrootPathError,
+    LauncherError,
+    OrthancNotInstalledError,
+    OrthancStartError,
+)
 
 __all__ = [
     "INSTALL_HINT",
@@ -69,32 +74,6 @@ _SEARCH_DIRS = ("/usr/sbin", "/usr/local/sbin", "/usr/bin", "/usr/local/bin")
 _PORT_IN_USE = "privileged or already in use"
 _START_TRIES = 3
 _LOG_TAIL_LINES = 40
-
-
-class LauncherError(OrthancError, RuntimeError):
-    """Orthanc could not be found, started or stopped (also a :class:`RuntimeError`)."""
-
-
-class OrthancNotInstalledError(LauncherError):
-    """No Orthanc executable where one was expected; the message says how to install one."""
-
-
-class OrthancStartError(LauncherError):
-    """The Orthanc process exited during start-up or never answered; the message has the log tail.
-
-    Attributes:
-        log_tail: The last lines Orthanc wrote.
-        port_in_use: True when Orthanc said one of its TCP ports was taken.
-    """
-
-    def __init__(self, message: str, *, log_tail: str = "", port_in_use: bool = False) -> None:
-        self.log_tail = log_tail
-        self.port_in_use = port_in_use
-        super().__init__(message)
-
-
-class ChrootPathError(OrthancInputError):
-    """A path given to an Orthanc that runs in a chroot lies outside that chroot."""
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 from ._levels import Level
 from ._tags import parse_value
-from .errors import OrthancInputError
+from .errors import MissingDependencyError, OrthancInputError
 
 __all__ = ["Node", "format_tree", "to_dataframe", "to_records"]
 
@@ -119,7 +119,7 @@ def to_dataframe(
     """The records of :func:`to_records` as a ``pandas.DataFrame`` (pandas must be installed).
 
     Raises:
-        ImportError: pandas is not installed (install ``kkorthanc[pandas]``).
+        MissingDependencyError: pandas is not installed (install ``kkorthanc[pandas]``).
         OrthancInputError: An unknown level.
 
     Example:
@@ -129,7 +129,7 @@ def to_dataframe(
     try:
         import pandas
     except ImportError as error:
-        raise ImportError(
+        raise MissingDependencyError(
             "to_dataframe() needs pandas, which is not installed: "
             "pip install 'kkorthanc[pandas]' (or pip install pandas)"
         ) from error

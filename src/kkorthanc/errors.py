@@ -28,8 +28,17 @@ a message.
     │   └── OrthancTimeoutError          connect, read, write or pool timeout
     ├── UnexpectedContentError           an answer of a kind the call cannot return
     ├── UnsupportedFeatureError          the connected server lacks what the call needs
+    ├── TransferTargetError              a download's local target cannot be written
+    ├── MissingDependencyError (ImportError)  an optional package is not installed
+    ├── LauncherError (RuntimeError)     a local Orthanc could not be found, started, stopped
+    │   ├── OrthancNotInstalledError     no Orthanc executable (the message says how to install)
+    │   └── OrthancStartError            it exited or never answered (with its log's tail)
     └── OrthancInputError (ValueError)   bad arguments, caught before any request
-        └── InvalidURLError              a server URL that cannot be used
+        ├── InvalidURLError              a server URL that cannot be used
+        └── ChrootPathError              a path outside the chroot of a chrooted Orthanc
+
+A bulk transfer that stops on an error (wrong credentials, server gone, target not writable)
+attaches what it did so far as ``error.report`` (an ``UploadReport`` or ``DownloadReport``).
 
 Example:
     >>> from kkorthanc import Orthanc
@@ -48,22 +57,28 @@ from typing import Any
 
 __all__ = [
     "BadRequestError",
+    "ChrootPathError",
     "ConflictError",
     "DicomNetworkError",
-    "ForceRequiredError",
     "ForbiddenError",
+    "ForceRequiredError",
     "InvalidURLError",
     "JobFailedError",
+    "LauncherError",
     "MethodNotAllowedError",
+    "MissingDependencyError",
     "NotFoundError",
     "OrthancConnectionError",
     "OrthancError",
     "OrthancHTTPError",
     "OrthancInputError",
+    "OrthancNotInstalledError",
+    "OrthancStartError",
     "OrthancTLSError",
     "OrthancTimeoutError",
     "OrthancTransportError",
     "ServerError",
+    "TransferTargetError",
     "UnauthorizedError",
     "UnexpectedContentError",
     "UnprocessableEntityError",
@@ -75,6 +90,10 @@ __all__ = [
 class OrthancError(Exception):
     """Root of every exception KkOrthanc raises.
 
+    Attributes:
+        report: When a bulk upload or download stopped on this error, the partial report
+            (``UploadReport`` or ``DownloadReport``) of what was done before; else None.
+
     Example:
         >>> try:
         ...     raise OrthancInputError("limit must be positive")
@@ -82,6 +101,8 @@ class OrthancError(Exception):
         ...     str(error)
         'limit must be positive'
     """
+
+    report: Any = None
 
 
 class OrthancHTTPError(OrthancError):
@@ -320,3 +341,60 @@ class OrthancInputError(OrthancError, ValueError):
 
 class InvalidURLError(OrthancInputError):
     """A server URL that cannot be used: no scheme, an unsupported scheme, or no host."""
+
+
+class TransferTargetError(OrthancError):
+    """The local target of a download cannot be written (read-only, not a folder, disk full).
+
+    Attributes:
+        path: The path that could not be written.
+        report: The partial ``DownloadReport`` (for an export), else None.
+
+    Example:
+        >>> try:
+        ...     client.export([study], "/read-only/out")  # doctest: +SKIP
+        ... except TransferTargetError as error:
+        ...     print(error.path)
+    """
+
+    def __init__(self, message: str, *, path: str, report: Any = None) -> None:
+        self.path = path
+        self.report = report
+        super().__init__(message)
+
+
+class MissingDependencyError(OrthancError, ImportError):
+    """An optional package that a call needs is not installed; the message names the extra.
+
+    Example:
+        >>> raise MissingDependencyError("numpy() needs numpy: pip install 'kkorthanc[numpy]'")
+        Traceback (most recent call last):
+        ...
+        kkorthanc.errors.MissingDependencyError: numpy() needs numpy: pip install 'kkorthanc[numpy]'
+    """
+
+
+class LauncherError(OrthancError, RuntimeError):
+    """Orthanc could not be found, started or stopped (also a :class:`RuntimeError`)."""
+
+
+class OrthancNotInstalledError(LauncherError):
+    """No Orthanc executable where one was expected; the message says how to install one."""
+
+
+class OrthancStartError(LauncherError):
+    """The Orthanc process exited during start-up or never answered; the message has the log tail.
+
+    Attributes:
+        log_tail: The last lines Orthanc wrote.
+        port_in_use: True when Orthanc said one of its TCP ports was taken.
+    """
+
+    def __init__(self, message: str, *, log_tail: str = "", port_in_use: bool = False) -> None:
+        self.log_tail = log_tail
+        self.port_in_use = port_in_use
+        super().__init__(message)
+
+
+class ChrootPathError(OrthancInputError):
+    """A path given to an Orthanc that runs in a chroot lies outside that chroot."""

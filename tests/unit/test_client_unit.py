@@ -364,7 +364,10 @@ def test_system_statistics_and_capabilities_are_typed() -> None:
         ),
         "/plugins": json_answer(["python", "dicom-web"]),
     }
-    with make(lambda request: answers[request.url.path]) as client:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return answers.get(request.url.path) or httpx.Response(404)
+
+    with make(handler) as client:
         stats = client.statistics()
         caps = client.capabilities()
     assert stats.total_disk_size == 1132700

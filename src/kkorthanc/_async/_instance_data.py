@@ -26,7 +26,7 @@ from .._images import (
     require_pillow,
     series_frames,
 )
-from ..errors import UnexpectedContentError
+from ..errors import MissingDependencyError, UnexpectedContentError
 from ._resource import AsyncResource
 
 if TYPE_CHECKING:
@@ -155,7 +155,7 @@ class AsyncInstanceData(AsyncResource):
                 values, in their own integer type.
 
         Raises:
-            ImportError: numpy is not installed (``pip install 'kkorthanc[numpy]'``).
+            MissingDependencyError: numpy is not installed (``pip install 'kkorthanc[numpy]'``).
             UnsupportedFeatureError: The server is older than Orthanc 1.10.
             ServerError: The server cannot decode the image (e.g. JPEG 2000 without the GDCM
                 plugin, or an instance without pixels); Orthanc answers 500 with details.
@@ -275,7 +275,7 @@ class AsyncSeriesImages(AsyncResource):
                 values, in their own integer type.
 
         Raises:
-            ImportError: numpy is not installed (``pip install 'kkorthanc[numpy]'``).
+            MissingDependencyError: numpy is not installed (``pip install 'kkorthanc[numpy]'``).
             UnsupportedFeatureError: The server is older than Orthanc 1.10.
             ServerError: The server cannot decode an image, or the frames differ in size.
 
@@ -298,7 +298,7 @@ class AsyncSeriesImages(AsyncResource):
             max_frames: The most frames to show.
 
         Raises:
-            ImportError: Pillow is not installed (``pip install 'kkorthanc[images]'``).
+            MissingDependencyError: Pillow is not installed (``pip install 'kkorthanc[images]'``).
             OrthancInputError: A non-positive columns, size or max_frames.
             UnsupportedMediaTypeError: The server cannot decode one of the frames.
 
@@ -331,7 +331,7 @@ class AsyncSeriesImages(AsyncResource):
             The path of the written PNG.
 
         Raises:
-            ImportError: Pillow is not installed (``pip install 'kkorthanc[images]'``).
+            MissingDependencyError: Pillow is not installed (``pip install 'kkorthanc[images]'``).
             OrthancInputError: A non-positive columns, size or max_frames.
             UnsupportedMediaTypeError: The server cannot decode one of the frames.
             OSError: The folder is not writable.
@@ -373,7 +373,9 @@ def _require_numpy() -> Any:
     try:
         import numpy
     except ImportError as error:
-        raise ImportError("numpy() needs numpy: pip install 'kkorthanc[numpy]'") from error
+        raise MissingDependencyError(
+            "numpy() needs numpy: pip install 'kkorthanc[numpy]'"
+        ) from error
     return numpy
 
 

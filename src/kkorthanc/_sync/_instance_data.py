@@ -27,7 +27,7 @@ from .._images import (
     require_pillow,
     series_frames,
 )
-from ..errors import UnexpectedContentError
+from ..errors import MissingDependencyError, UnexpectedContentError
 from ._resource import Resource
 
 if TYPE_CHECKING:
@@ -156,7 +156,7 @@ class InstanceData(Resource):
                 values, in their own integer type.
 
         Raises:
-            ImportError: numpy is not installed (``pip install 'kkorthanc[numpy]'``).
+            MissingDependencyError: numpy is not installed (``pip install 'kkorthanc[numpy]'``).
             UnsupportedFeatureError: The server is older than Orthanc 1.10.
             ServerError: The server cannot decode the image (e.g. JPEG 2000 without the GDCM
                 plugin, or an instance without pixels); Orthanc answers 500 with details.
@@ -276,7 +276,7 @@ class SeriesImages(Resource):
                 values, in their own integer type.
 
         Raises:
-            ImportError: numpy is not installed (``pip install 'kkorthanc[numpy]'``).
+            MissingDependencyError: numpy is not installed (``pip install 'kkorthanc[numpy]'``).
             UnsupportedFeatureError: The server is older than Orthanc 1.10.
             ServerError: The server cannot decode an image, or the frames differ in size.
 
@@ -299,7 +299,7 @@ class SeriesImages(Resource):
             max_frames: The most frames to show.
 
         Raises:
-            ImportError: Pillow is not installed (``pip install 'kkorthanc[images]'``).
+            MissingDependencyError: Pillow is not installed (``pip install 'kkorthanc[images]'``).
             OrthancInputError: A non-positive columns, size or max_frames.
             UnsupportedMediaTypeError: The server cannot decode one of the frames.
 
@@ -332,7 +332,7 @@ class SeriesImages(Resource):
             The path of the written PNG.
 
         Raises:
-            ImportError: Pillow is not installed (``pip install 'kkorthanc[images]'``).
+            MissingDependencyError: Pillow is not installed (``pip install 'kkorthanc[images]'``).
             OrthancInputError: A non-positive columns, size or max_frames.
             UnsupportedMediaTypeError: The server cannot decode one of the frames.
             OSError: The folder is not writable.
@@ -374,7 +374,9 @@ def _require_numpy() -> Any:
     try:
         import numpy
     except ImportError as error:
-        raise ImportError("numpy() needs numpy: pip install 'kkorthanc[numpy]'") from error
+        raise MissingDependencyError(
+            "numpy() needs numpy: pip install 'kkorthanc[numpy]'"
+        ) from error
     return numpy
 
 

@@ -42,7 +42,7 @@ class FileChangedError(OSError):
 
 def abort(error: OrthancError, records: list[UploadRecord]) -> OrthancError:
     """Attach the partial report to a fatal error, as ``error.report``, and return it."""
-    setattr(error, "report", UploadReport(list(records)))  # noqa: B010 - documented attribute
+    error.report = UploadReport(list(records))
     return error
 
 

@@ -21,6 +21,7 @@ from ..errors import (
     OrthancHTTPError,
     OrthancInputError,
     OrthancTransportError,
+    TransferTargetError,
     UnauthorizedError,
 )
 from ._naming import PathAssigner, inside
@@ -42,26 +43,6 @@ ResourceRef = Union[str, tuple[Union[str, Level], str], Any]
 """A resource object (anything with ``level`` and ``id``), ``(level, orthanc_id)``, or an
 Orthanc ID string together with ``level=``."""
 ResourceRefs = Iterable[ResourceRef]
-
-
-class TransferTargetError(OrthancError):
-    """The local target of a download cannot be written (read-only, not a folder, disk full).
-
-    Attributes:
-        path: The path that could not be written.
-        report: The partial :class:`DownloadReport` (for an export), else None.
-
-    Example:
-        >>> try:
-        ...     client.export([study], "/read-only/out")  # doctest: +SKIP
-        ... except TransferTargetError as error:
-        ...     print(error.path)
-    """
-
-    def __init__(self, message: str, *, path: str, report: DownloadReport | None = None) -> None:
-        self.path = path
-        self.report = report
-        super().__init__(message)
 
 
 def resolve(resource: ResourceRef, level: Level | str | None = None) -> tuple[Level, str]:
@@ -240,7 +221,7 @@ def export_failure(item: ExportItem, error: Exception) -> DownloadRecord:
 
 def abort_export(error: OrthancError, tracker: Tracker) -> OrthancError:
     """Attach the partial report to a fatal error (``error.report``) and return it."""
-    setattr(error, "report", DownloadReport(list(tracker.records)))  # noqa: B010
+    error.report = DownloadReport(list(tracker.records))
     return error
 
 

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ...errors import NotFoundError, OrthancHTTPError, OrthancInputError
+from ...errors import MissingDependencyError, NotFoundError, OrthancHTTPError, OrthancInputError
 from .._app import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, add_command
 from .._context import Context
 from .browse import detect
@@ -97,7 +97,7 @@ def _montage(client: Any, series: Any) -> bytes:
     try:
         from PIL import Image
     except ImportError as error:
-        raise OrthancInputError(
+        raise MissingDependencyError(
             "a series montage needs Pillow: pip install 'kkorthanc[images]'"
         ) from error
     instances = sorted(series.instances(), key=lambda item: _number(item.raw))[:MONTAGE_MAX]
