@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterable, Iterable, Mapping
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Union
 
 import httpx
@@ -29,6 +29,9 @@ logger = logging.getLogger("kkorthanc")
 ParamValue = Union[str, int, float, bool, None]
 ParamTypes = Mapping[str, ParamValue]
 RequestData = Union[bytes, str, Iterable[bytes], AsyncIterable[bytes]]
+EventHooks = Mapping[str, Sequence[Callable[..., Any]]]
+"""httpx's event hooks: ``{"request": [...], "response": [...]}`` (async functions for the async
+client)."""
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _UNSENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -61,7 +64,20 @@ class BaseOrthanc:
         verify: VerifyTypes = True,
         cert: CertTypes = None,
         retries: RetryTypes = 3,
+        event_hooks: EventHooks | None = None,
+        use_kk_plugin: bool | None = None,
     ) -> None:
+        if use_kk_plugin is not None and not isinstance(use_kk_plugin, bool):
+            raise OrthancInputError(
+                f"use_kk_plugin must be None, True or False, not {use_kk_plugin!r}"
+            )
+        hooks = {key: list(value) for key, value in (event_hooks or {}).items()}
+        if set(hooks) - {"request", "response"}:
+            raise OrthancInputError(
+                f"event_hooks keys are 'request' and 'response', not {set(hooks)}"
+            )
+        self._event_hooks = hooks
+        self._use_kk_plugin: bool | None = use_kk_plugin
         self._config: ClientConfig = resolve_config(
             url,
             auth=auth,
@@ -95,6 +111,7 @@ class BaseOrthanc:
             "verify": config.verify,
             "follow_redirects": False,
             "trust_env": False,
+            "event_hooks": {key: list(value) for key, value in self._event_hooks.items()},
         }
 
     def _build_request(

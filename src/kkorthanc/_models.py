@@ -166,16 +166,19 @@ class Capabilities:
     Attributes:
         system: The server's :class:`SystemInfo`.
         plugins: The names listed by ``GET /plugins``.
+        kk_plugin: The version of the KkOrthanc server plugin (``kkorthanc.plugin``) answering
+            under ``/kk/``, or None when the server does not run it. Feature ``"kk_routes"``.
 
     Example:
         >>> info = SystemInfo.from_json({"Version": "1.10.1", "ApiVersion": 16})
-        >>> caps = Capabilities(info, ("python",))
-        >>> caps.supports("labels"), caps.has_plugin("python")
-        (False, True)
+        >>> caps = Capabilities(info, ("python",), kk_plugin="0.2.0")
+        >>> caps.supports("labels"), caps.has_plugin("python"), caps.supports("kk_routes")
+        (False, True, True)
     """
 
     system: SystemInfo
     plugins: tuple[str, ...]
+    kk_plugin: str | None = None
 
     @property
     def version(self) -> Version:
@@ -195,6 +198,8 @@ class Capabilities:
         """
         if feature == "labels":
             return self.system.has_labels
+        if feature == "kk_routes":
+            return self.kk_plugin is not None
         if feature in ("extended_find", "extended_changes"):
             flags = self.system.raw.get("Capabilities") or {}
             key = "HasExtendedFind" if feature == "extended_find" else "HasExtendedChanges"
@@ -206,7 +211,7 @@ class Capabilities:
     @staticmethod
     def features() -> list[str]:
         """The feature names :meth:`supports` knows."""
-        return sorted([*_SINCE, "extended_find", "extended_changes"])
+        return sorted([*_SINCE, "extended_find", "extended_changes", "kk_routes"])
 
     def require(self, feature: str, purpose: str) -> None:
         """Raise unless the server supports ``feature``.
@@ -214,6 +219,11 @@ class Capabilities:
         Raises:
             UnsupportedFeatureError: Naming the purpose, the feature and the server's version.
         """
+        if feature == "kk_routes" and not self.supports(feature):
+            raise UnsupportedFeatureError(
+                f"{purpose} needs the KkOrthanc server plugin, which this Orthanc "
+                f"{self.system.version} does not run (no answer under /kk/); see docs/plugin.md"
+            )
         if not self.supports(feature):
             raise UnsupportedFeatureError(
                 f"{purpose} needs the server feature {feature!r}, which Orthanc "

@@ -47,7 +47,10 @@ def test_full_tree(client: Any, grid: int) -> None:
 
 def test_tree_request_count_does_not_grow_with_resources(orthanc: Any, grid: int) -> None:
     transport = CountingTransport()
-    with kkorthanc.Orthanc(orthanc.url, auth=orthanc.auth, transport=transport) as client:
+    # The plain REST path (by default the client first reads its capabilities, once, to detect
+    # the KkOrthanc plugin; tests/integration/test_kk_client.py counts that path).
+    options = {"transport": transport, "use_kk_plugin": False}
+    with kkorthanc.Orthanc(orthanc.url, auth=orthanc.auth, **options) as client:
         tree = client.tree()
         assert len(tree.instances) == 36
         assert transport.paths.count("/tools/find") == 4 and len(transport.paths) == 4

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from .._base import UNSET, BaseOrthanc, ParamTypes, RequestData, is_streamed
+from .._base import UNSET, BaseOrthanc, EventHooks, ParamTypes, RequestData, is_streamed
 from .._config import AuthTypes, CertTypes, RetryTypes, TimeoutTypes, VerifyTypes
 from .._levels import Level
 from .._models import Capabilities, Statistics, SystemInfo
@@ -39,6 +39,7 @@ from ._bulk import bulk_delete, bulk_run
 from ._changes import AsyncWatch, iter_changes
 from ._collections import AsyncInstances, AsyncPatients, AsyncSeriesCollection, AsyncStudies
 from ._jobs import AsyncJobs
+from ._kk import plugin_version
 from ._modalities import AsyncModalities, Resources
 from ._modification import modification_body
 from ._peers import AsyncPeers
@@ -69,6 +70,14 @@ class AsyncOrthanc(BaseOrthanc):
         retries: A :class:`~kkorthanc.Retry` or a count: connection failures are retried for
             every request, 502/503/504 and read timeouts only for idempotent ones.
         transport: An ``httpx`` transport, e.g. ``httpx.MockTransport`` in unit tests.
+        event_hooks: httpx's event hooks, ``{"request": [f], "response": [g]}``, called for every
+            request this client sends (async functions for :class:`AsyncOrthanc`), e.g. to log
+            or count requests.
+        use_kk_plugin: Whether lookups, ``uids()`` and ``tree()`` go through the KkOrthanc
+            server plugin (one request each; see ``docs/plugin.md``): None (the default) when
+            the server runs it, detected once with :meth:`capabilities`; False never (the plain
+            REST API); True always (raises UnsupportedFeatureError where the server lacks it).
+            Both paths give the same results.
 
     Raises:
         InvalidURLError: The URL has no http(s) scheme or no host.
@@ -91,6 +100,8 @@ class AsyncOrthanc(BaseOrthanc):
         cert: CertTypes = None,
         retries: RetryTypes = 3,
         transport: httpx.AsyncBaseTransport | None = None,
+        event_hooks: EventHooks | None = None,
+        use_kk_plugin: bool | None = None,
     ) -> None:
         super().__init__(
             url,
@@ -101,6 +112,8 @@ class AsyncOrthanc(BaseOrthanc):
             verify=verify,
             cert=cert,
             retries=retries,
+            event_hooks=event_hooks,
+            use_kk_plugin=use_kk_plugin,
         )
         self._http = httpx.AsyncClient(transport=transport, **self._client_options())
         self._capabilities: Capabilities | None = None
@@ -422,8 +435,18 @@ class AsyncOrthanc(BaseOrthanc):
     async def capabilities(self, *, refresh: bool = False) -> Capabilities:
         """Return what the server supports, asked once and then remembered.
 
+        Two requests (``/system``, ``/plugins``), and a third (``GET /kk/``) when the Python
+        plugin is loaded, to detect the KkOrthanc plugin (``kk_plugin``, feature
+        ``"kk_routes"``).
+
         Args:
             refresh: Ask the server again (after an upgrade, or a plugin change).
+
+        Raises:
+            OrthancHTTPError: The server answered an error status (a 404 under ``/kk/`` only
+                means the KkOrthanc plugin is absent).
+            OrthancTransportError: No answer.
+            UnexpectedContentError: ``/system`` or ``/plugins`` answered something else.
 
         Example:
             >>> (await client.capabilities()).supports("labels")  # doctest: +SKIP
@@ -434,7 +457,9 @@ class AsyncOrthanc(BaseOrthanc):
             plugins = await self.get("plugins")
             if not isinstance(plugins, list):
                 raise UnexpectedContentError(f"GET /plugins answered {plugins!r}, not a list")
-            self._capabilities = Capabilities(system, tuple(str(name) for name in plugins))
+            names = tuple(str(name) for name in plugins)
+            kk = await plugin_version(self) if "python" in names else None
+            self._capabilities = Capabilities(system, names, kk_plugin=kk)
         return self._capabilities
 
     async def _get_object(self, path: PathTypes) -> dict[str, Any]:
@@ -634,8 +659,10 @@ class AsyncOrthanc(BaseOrthanc):
     ) -> AsyncTree:
         """Patients with their studies, series and instances and all their main tags.
 
-        One expanded ``/tools/find`` per level (so 4 requests for a full tree, however many
-        resources). Filters may name tags of any level: a resource is kept when it matches the
+        One request with the KkOrthanc server plugin (client option ``use_kk_plugin``) when the
+        filters name patient and study tags only (and ``case_sensitive`` is given for a person
+        name), else one expanded ``/tools/find`` per level (4 for a full tree), however many
+        resources; both give the same tree. Filters may name tags of any level: a resource is kept when it matches the
         filters of its own level and above, and has a matching descendant for the filters of
         the levels below (``tree(Modality="CT")`` gives the patients and studies that have a CT
         series, with only their CT series).

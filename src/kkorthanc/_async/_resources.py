@@ -12,12 +12,14 @@ import datetime
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .. import _uids
 from .._levels import Level
 from .._tags import TagValue, convert
-from .._uids import InstanceUids, PatientUids, SeriesUids, StudyUids
+from .._uids import PatientUids, SeriesUids, StudyUids
 from ..errors import OrthancInputError, UnexpectedContentError
 from ._annotations import AsyncAnnotated
 from ._instance_data import AsyncInstanceData, AsyncSeriesImages
+from ._kk import kk_uids, plugin_accepts, use_plugin
 from ._modification import AsyncModifiable
 from ._resource import AsyncResource
 
@@ -218,7 +220,7 @@ class AsyncPatient(AsyncAnnotated, AsyncModifiable, _Tagged):
         return await self._children("studies", AsyncStudy)
 
     async def uids(self) -> PatientUids:
-        """The DICOM identifiers of the patient and everything below it, in three requests.
+        """All DICOM identifiers of the patient and below: 1 request with the kk plugin, else 3.
 
         Raises:
             NotFoundError: The patient no longer exists.
@@ -336,7 +338,7 @@ class AsyncStudy(AsyncAnnotated, AsyncModifiable, _Tagged):
         return await self._children("instances", AsyncInstance)
 
     async def uids(self) -> StudyUids:
-        """The DICOM identifiers of the study and everything below it, in two requests.
+        """All DICOM identifiers of the study and below: 1 request with the kk plugin, else 2.
 
         Raises:
             NotFoundError: The study no longer exists.
@@ -465,7 +467,7 @@ class AsyncSeries(AsyncSeriesImages, AsyncAnnotated, AsyncModifiable, _Tagged):
         Example:
             >>> len((await series.uids()).instances)  # doctest: +SKIP
         """
-        return _series_uids(self, await self.instances())
+        return await _series_uids(self)
 
 
 class AsyncInstance(AsyncInstanceData, AsyncAnnotated, AsyncModifiable, _Tagged):
@@ -560,34 +562,37 @@ class AsyncInstance(AsyncInstanceData, AsyncAnnotated, AsyncModifiable, _Tagged)
         return await self._related("patient", AsyncPatient)
 
 
-def _series_uids(series: AsyncSeries, instances: list[AsyncInstance]) -> SeriesUids:
-    mine = [InstanceUids(item.id, item.sop_instance_uid) for item in instances
-            if item.parent_id == series.id]  # fmt: skip
-    mine.sort(key=lambda uids: uids.sop_instance_uid)
-    return SeriesUids(series.id, series.series_instance_uid, tuple(mine))
+async def _expanded(resource: _Tagged, *routes: str) -> dict[str, Any]:
+    levels = {"studies": "Study", "series": "Series", "instances": "Instance"}
+    return {levels[route]: await resource.get(route, params={"expand": True}) for route in routes}
+
+
+async def _series_uids(series: AsyncSeries) -> SeriesUids:
+    top = {"ID": series.id, "SeriesInstanceUID": series.series_instance_uid}
+    below = await _expanded(series, "instances")
+    return _uids.series_uids_from_json(_uids.nest_rest_answers("Series", top, below))
 
 
 async def _study_uids(study: AsyncStudy) -> StudyUids:
-    # One fast path (a server-side plugin answering in one request) can replace this later.
-    series = await study.series()
-    instances = await study.instances()
-    return _study_uids_from(study, series, instances)
-
-
-def _study_uids_from(
-    study: AsyncStudy, series: list[AsyncSeries], instances: list[AsyncInstance]
-) -> StudyUids:
-    mine = [item for item in series if item.parent_id == study.id]
-    nested = tuple(_series_uids(item, instances) for item in mine)
-    ordered = tuple(sorted(nested, key=lambda uids: uids.series_instance_uid))
-    return StudyUids(study.id, study.patient_id, study.study_instance_uid, ordered)
+    uid, patient_id = study.study_instance_uid, study.patient_id
+    if plugin_accepts(uid) and await use_plugin(study.client):
+        answer = await kk_uids(study.client, Level.STUDY, uid, patient_id=patient_id)
+        uids = _uids.study_uids_from_json(answer)
+    else:
+        top = {"ID": study.id, "PatientID": patient_id, "StudyInstanceUID": uid}
+        below = await _expanded(study, "series", "instances")
+        uids = _uids.study_uids_from_json(_uids.nest_rest_answers("Study", top, below))
+    _uids.check_uids_of(uids, study.id)
+    return uids
 
 
 async def _patient_uids(patient: AsyncPatient) -> PatientUids:
-    # One fast path (a server-side plugin answering in one request) can replace this later.
-    studies = await patient._children("studies", AsyncStudy)
-    series = await patient._children("series", AsyncSeries)
-    instances = await patient._children("instances", AsyncInstance)
-    nested = [_study_uids_from(study, series, instances) for study in studies]
-    ordered = tuple(sorted(nested, key=lambda uids: uids.study_instance_uid))
-    return PatientUids(patient.id, patient.patient_id, ordered)
+    if plugin_accepts(patient.patient_id) and await use_plugin(patient.client):
+        answer = await kk_uids(patient.client, Level.PATIENT, patient.patient_id)
+        uids = _uids.patient_uids_from_json(answer)
+    else:
+        top = {"ID": patient.id, "PatientID": patient.patient_id}
+        below = await _expanded(patient, "studies", "series", "instances")
+        uids = _uids.patient_uids_from_json(_uids.nest_rest_answers("Patient", top, below))
+    _uids.check_uids_of(uids, patient.id)
+    return uids

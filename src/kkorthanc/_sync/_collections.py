@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from .._find import check_orthanc_id, find_body, normalize_query, required_features
 from .._ids import orthanc_id as compute_orthanc_id
 from .._levels import Level
-from ..errors import NotFoundError, OrthancInputError, UnexpectedContentError
+from ..errors import ConflictError, NotFoundError, OrthancInputError, UnexpectedContentError
+from ._kk import kk_candidates, kk_lookup, plugin_accepts, use_plugin
 from ._resources import (
     Instance,
     Patient,
@@ -290,25 +291,57 @@ class Collection(Generic[R]):
         never a near miss. One UID may belong to several resources when two patients share a
         study: then this raises, and :meth:`lookup_all` returns them all.
 
+        One request (with the KkOrthanc server plugin, or for a patient), else one find; see the
+        client option ``use_kk_plugin``. Both paths give the same results and errors.
+
         Raises:
-            OrthancInputError: Not a string (or an empty UID).
-            UnexpectedContentError: Several resources have this identifier.
+            OrthancInputError: Not a string (or an empty UID, or one with wildcards).
+            UnexpectedContentError: Several resources have this identifier (their Orthanc IDs,
+                sorted, are in the message).
 
         Example:
             >>> client.studies.lookup("1.2.840.113619.2.1.2411")  # doctest: +SKIP
             Study('8a8cf898-ca27c490-d0c7058c-929d0581-2bbf104d')
         """
-        found = self.lookup_all(identifier)
-        if len(found) > 1:
-            ids = ", ".join(resource.id for resource in found)
-            raise UnexpectedContentError(
-                f"{len(found)} {self.level.route} have the {_IDENTIFIER[self.level]} "
-                f"{identifier!r} (in different patients): {ids}; use lookup_all()"
-            )
-        return found[0] if found else None
+        self._check_identifier(identifier)
+        if self.level is not Level.PATIENT and self._plugin_takes(identifier):
+            resource, ids = self._kk_lookup(identifier)
+        else:
+            found = self._lookup_all(identifier)
+            resource, ids = (found[0] if found else None), [item.id for item in found]
+        if len(ids) > 1:
+            raise self._ambiguous(identifier, ids)
+        return resource
+
+    def _ambiguous(self, identifier: str, ids: builtins.list[str]) -> UnexpectedContentError:
+        return UnexpectedContentError(
+            f"{len(ids)} {self.level.route} have the {_IDENTIFIER[self.level]} {identifier!r} "
+            f"(in different patients): {', '.join(sorted(ids))}; use lookup_all()"
+        )
+
+    def _plugin_takes(self, identifier: str) -> bool:
+        return plugin_accepts(identifier) and use_plugin(self._client)
+
+    def _kk_lookup(self, identifier: str) -> tuple[R | None, builtins.list[str]]:
+        """The plugin's one match, or (None, the sorted IDs of every match) when ambiguous."""
+        try:
+            value = kk_lookup(self._client, self.level, identifier)
+        except ConflictError as error:
+            ids = kk_candidates(error)
+            if ids is None:
+                raise
+            return None, ids
+        if value is None:
+            return None, []
+        resource = make_resource(self._client, self._class, value)
+        return resource, [resource.id]
 
     def lookup_all(self, identifier: str) -> builtins.list[R]:
-        """Every resource whose DICOM identifier is exactly ``identifier`` (often one, or none).
+        """Every resource whose DICOM identifier is exactly ``identifier`` (often one, or none),
+        sorted by Orthanc ID.
+
+        One request with the KkOrthanc server plugin (plus one per resource when there are
+        several), else one find.
 
         Raises:
             OrthancInputError: Not a string, an empty UID, or a UID with wildcards.
@@ -317,6 +350,15 @@ class Collection(Generic[R]):
             >>> len(client.studies.lookup_all("1.2.3"))  # doctest: +SKIP
             2
         """
+        self._check_identifier(identifier)
+        if self.level is Level.PATIENT or not self._plugin_takes(identifier):
+            return self._lookup_all(identifier)
+        resource, ids = self._kk_lookup(identifier)
+        if resource is not None:
+            return [resource]
+        return [self.get(orthanc_id) for orthanc_id in ids]
+
+    def _check_identifier(self, identifier: str) -> None:
         if not isinstance(identifier, str):
             raise OrthancInputError(f"an identifier must be a string, got {identifier!r}")
         if self.level is not Level.PATIENT and not identifier.strip():
@@ -326,19 +368,19 @@ class Collection(Generic[R]):
                 f"{identifier!r} is not a {_IDENTIFIER[self.level]}: a UID has no '*', '?' or "
                 "'\\'; use find() for wildcard matching"
             )
-        return self._lookup_all(identifier)
 
     def _lookup_all(self, identifier: str) -> builtins.list[R]:
-        # The one place a server-side fast path can be added later.
         wanted = identifier.rstrip(" \x00")
         if self.level is Level.PATIENT:
-            try:
-                return [self.get(compute_orthanc_id(identifier))]
+            try:  # one request: not get(), which asks the other levels to explain a 404
+                value = self._client.get((self.level.route, compute_orthanc_id(identifier)))
             except NotFoundError:
                 return []
+            return [make_resource(self._client, self._class, value)]
         key = _IDENTIFIER[self.level]
         body = find_body(self.level, {key: wanted})
-        return [item for item in self._find(body) if item.main_tags.get(key) == wanted]
+        found = [item for item in self._find(body) if item.main_tags.get(key) == wanted]
+        return sorted(found, key=lambda resource: resource.id)
 
 
 class Patients(Collection[Patient]):

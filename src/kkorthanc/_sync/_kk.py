@@ -11,20 +11,33 @@ The asynchronous code is the source; ``scripts/unasync.py`` writes the synchrono
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._levels import Level
-from ..errors import NotFoundError, OrthancInputError, UnexpectedContentError
+from ..errors import (
+    ConflictError,
+    NotFoundError,
+    OrthancInputError,
+    UnexpectedContentError,
+)
 
 if TYPE_CHECKING:
     from ._client import Orthanc
 
-__all__ = ["kk_available", "kk_lookup", "kk_tree", "kk_uids"]
+__all__ = [
+    "kk_available",
+    "kk_candidates",
+    "kk_lookup",
+    "kk_tree",
+    "kk_uids",
+    "plugin_accepts",
+    "plugin_version",
+    "use_plugin",
+]
 
 DEFAULT_PREFIX = "kk"
-_AVAILABLE: weakref.WeakKeyDictionary[Any, dict[str, bool]] = weakref.WeakKeyDictionary()
+_MAX_IDENTIFIER = 1024  # the plugin refuses longer identifiers (400)
 
 
 def _segments(prefix: str, *rest: str) -> tuple[str, ...]:
@@ -42,10 +55,49 @@ def _identifier(identifier: str) -> str:
     return identifier
 
 
+def plugin_accepts(identifier: str) -> bool:
+    """Whether the plugin can look ``identifier`` up: it refuses (400) an identifier that is
+    empty once trailing spaces and NULs are removed, longer than 1024 characters, or with
+    control characters (ESC aside), which the plain REST path still handles.
+
+    Example:
+        >>> plugin_accepts("#00385"), plugin_accepts("  ")
+        (True, False)
+    """
+    cleaned = identifier.rstrip(" \x00")
+    if not cleaned or len(cleaned) > _MAX_IDENTIFIER:
+        return False
+    return all(ord(char) >= 32 or char == "\x1b" for char in cleaned)
+
+
+def plugin_version(client: Orthanc, *, prefix: str = DEFAULT_PREFIX) -> str | None:
+    """The version of the KkOrthanc plugin answering ``GET /{prefix}/``, or None (one request).
+
+    Raises:
+        OrthancHTTPError: An error status other than 404 (401, 500...).
+        OrthancTransportError: No answer.
+
+    Example:
+        >>> plugin_version(client)  # doctest: +SKIP
+        '0.2.0.dev0'
+    """
+    try:
+        answer = client.get(_segments(prefix))
+    except NotFoundError:
+        return None
+    described = answer.get("KkOrthancPlugin") if isinstance(answer, dict) else None
+    if not isinstance(described, dict):
+        return None
+    return str(described.get("Version", ""))
+
+
 def kk_available(
     client: Orthanc, *, prefix: str = DEFAULT_PREFIX, refresh: bool = False
 ) -> bool:
-    """Whether the server runs the KkOrthanc plugin under ``prefix`` (asked once per client).
+    """Whether the server runs the KkOrthanc plugin under ``prefix``.
+
+    For the default prefix this is ``client.capabilities().supports("kk_routes")`` (asked once
+    per client, renewed by ``refresh``); another prefix is asked each time.
 
     Args:
         client: The client.
@@ -63,14 +115,46 @@ def kk_available(
         >>> kk_available(client)  # doctest: +SKIP
         True
     """
-    known = _AVAILABLE.setdefault(client, {})
-    if refresh or prefix not in known:
-        try:
-            answer = client.get(_segments(prefix))
-        except NotFoundError:
-            answer = None
-        known[prefix] = isinstance(answer, dict) and "KkOrthancPlugin" in answer
-    return known[prefix]
+    if _segments(prefix) == (DEFAULT_PREFIX,):
+        return (client.capabilities(refresh=refresh)).supports("kk_routes")
+    return plugin_version(client, prefix=prefix) is not None
+
+
+def use_plugin(client: Orthanc) -> bool:
+    """Whether lookups, ``uids()`` and ``tree()`` of this client go through the plugin.
+
+    Follows the client's ``use_kk_plugin``: False never, None when the server runs it (detected
+    once, with the client's capabilities), True always.
+
+    Raises:
+        UnsupportedFeatureError: ``use_kk_plugin=True`` and the server does not run the plugin.
+
+    Example:
+        >>> use_plugin(client)  # doctest: +SKIP
+        True
+    """
+    wanted = client._use_kk_plugin
+    if wanted is False:
+        return False
+    capabilities = client.capabilities()
+    if wanted:
+        capabilities.require("kk_routes", "use_kk_plugin=True")
+    return capabilities.supports("kk_routes")
+
+
+def kk_candidates(error: ConflictError) -> list[str] | None:
+    """The Orthanc IDs the plugin's 409 lists for an identifier shared by several resources,
+    sorted; None when the conflict is of another kind.
+
+    Example:
+        >>> kk_candidates(conflict)  # doctest: +SKIP
+        ['2f0a...', 'c1e4...']
+    """
+    body = error.body if isinstance(error.body, dict) else {}
+    candidates = body.get("Candidates")
+    if not isinstance(candidates, list):
+        return None
+    return sorted(str(item.get("ID")) for item in candidates if isinstance(item, dict))
 
 
 def kk_lookup(

@@ -13,12 +13,14 @@ import datetime
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .. import _uids
 from .._levels import Level
 from .._tags import TagValue, convert
-from .._uids import InstanceUids, PatientUids, SeriesUids, StudyUids
+from .._uids import PatientUids, SeriesUids, StudyUids
 from ..errors import OrthancInputError, UnexpectedContentError
 from ._annotations import Annotated
 from ._instance_data import InstanceData, SeriesImages
+from ._kk import kk_uids, plugin_accepts, use_plugin
 from ._modification import Modifiable
 from ._resource import Resource
 
@@ -219,7 +221,7 @@ class Patient(Annotated, Modifiable, _Tagged):
         return self._children("studies", Study)
 
     def uids(self) -> PatientUids:
-        """The DICOM identifiers of the patient and everything below it, in three requests.
+        """All DICOM identifiers of the patient and below: 1 request with the kk plugin, else 3.
 
         Raises:
             NotFoundError: The patient no longer exists.
@@ -337,7 +339,7 @@ class Study(Annotated, Modifiable, _Tagged):
         return self._children("instances", Instance)
 
     def uids(self) -> StudyUids:
-        """The DICOM identifiers of the study and everything below it, in two requests.
+        """All DICOM identifiers of the study and below: 1 request with the kk plugin, else 2.
 
         Raises:
             NotFoundError: The study no longer exists.
@@ -466,7 +468,7 @@ class Series(SeriesImages, Annotated, Modifiable, _Tagged):
         Example:
             >>> len((series.uids()).instances)  # doctest: +SKIP
         """
-        return _series_uids(self, self.instances())
+        return _series_uids(self)
 
 
 class Instance(InstanceData, Annotated, Modifiable, _Tagged):
@@ -561,34 +563,37 @@ class Instance(InstanceData, Annotated, Modifiable, _Tagged):
         return self._related("patient", Patient)
 
 
-def _series_uids(series: Series, instances: list[Instance]) -> SeriesUids:
-    mine = [InstanceUids(item.id, item.sop_instance_uid) for item in instances
-            if item.parent_id == series.id]  # fmt: skip
-    mine.sort(key=lambda uids: uids.sop_instance_uid)
-    return SeriesUids(series.id, series.series_instance_uid, tuple(mine))
+def _expanded(resource: _Tagged, *routes: str) -> dict[str, Any]:
+    levels = {"studies": "Study", "series": "Series", "instances": "Instance"}
+    return {levels[route]: resource.get(route, params={"expand": True}) for route in routes}
+
+
+def _series_uids(series: Series) -> SeriesUids:
+    top = {"ID": series.id, "SeriesInstanceUID": series.series_instance_uid}
+    below = _expanded(series, "instances")
+    return _uids.series_uids_from_json(_uids.nest_rest_answers("Series", top, below))
 
 
 def _study_uids(study: Study) -> StudyUids:
-    # One fast path (a server-side plugin answering in one request) can replace this later.
-    series = study.series()
-    instances = study.instances()
-    return _study_uids_from(study, series, instances)
-
-
-def _study_uids_from(
-    study: Study, series: list[Series], instances: list[Instance]
-) -> StudyUids:
-    mine = [item for item in series if item.parent_id == study.id]
-    nested = tuple(_series_uids(item, instances) for item in mine)
-    ordered = tuple(sorted(nested, key=lambda uids: uids.series_instance_uid))
-    return StudyUids(study.id, study.patient_id, study.study_instance_uid, ordered)
+    uid, patient_id = study.study_instance_uid, study.patient_id
+    if plugin_accepts(uid) and use_plugin(study.client):
+        answer = kk_uids(study.client, Level.STUDY, uid, patient_id=patient_id)
+        uids = _uids.study_uids_from_json(answer)
+    else:
+        top = {"ID": study.id, "PatientID": patient_id, "StudyInstanceUID": uid}
+        below = _expanded(study, "series", "instances")
+        uids = _uids.study_uids_from_json(_uids.nest_rest_answers("Study", top, below))
+    _uids.check_uids_of(uids, study.id)
+    return uids
 
 
 def _patient_uids(patient: Patient) -> PatientUids:
-    # One fast path (a server-side plugin answering in one request) can replace this later.
-    studies = patient._children("studies", Study)
-    series = patient._children("series", Series)
-    instances = patient._children("instances", Instance)
-    nested = [_study_uids_from(study, series, instances) for study in studies]
-    ordered = tuple(sorted(nested, key=lambda uids: uids.study_instance_uid))
-    return PatientUids(patient.id, patient.patient_id, ordered)
+    if plugin_accepts(patient.patient_id) and use_plugin(patient.client):
+        answer = kk_uids(patient.client, Level.PATIENT, patient.patient_id)
+        uids = _uids.patient_uids_from_json(answer)
+    else:
+        top = {"ID": patient.id, "PatientID": patient.patient_id}
+        below = _expanded(patient, "studies", "series", "instances")
+        uids = _uids.patient_uids_from_json(_uids.nest_rest_answers("Patient", top, below))
+    _uids.check_uids_of(uids, patient.id)
+    return uids
