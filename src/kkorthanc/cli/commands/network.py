@@ -7,7 +7,7 @@ import getpass
 import os
 from typing import Any
 
-from ...errors import OrthancInputError
+from ...errors import OrthancInputError, UnsupportedFeatureError
 from .._app import EXIT_OK, EXIT_PARTIAL, add_command
 from .._context import Context
 from .browse import parse_filters
@@ -56,7 +56,9 @@ def register(subparsers: Any) -> None:
         "kkorthanc query pacs --level study PatientID='P1*' StudyDate=20240101-",
     )
     query.add_argument("modality", metavar="MODALITY")
-    query.add_argument("filters", nargs="*", metavar="TAG=VALUE", help="DICOM matching keys")
+    query.add_argument(
+        "filters", nargs="+", metavar="TAG=VALUE", help="DICOM matching keys (PatientID='*': all)"
+    )
     query.add_argument("--level", default="study", help="patient, study (default), series...")
     retrieve = add_command(
         subparsers,
@@ -208,6 +210,7 @@ def _run_retrieve(ctx: Context) -> int:
     if ctx.args.get:
         if ctx.args.target:
             raise OrthancInputError("--target is for C-MOVE; C-GET always retrieves to the server")
+        _require_c_get(ctx.client())
         modality.get(level, identifiers)
     else:
         modality.move(level, identifiers, target_aet=ctx.args.target)
@@ -217,6 +220,15 @@ def _run_retrieve(ctx: Context) -> int:
             for item in identifiers]  # fmt: skip
     ctx.rows(rows, ["level", "uid", "operation", "target"])
     return EXIT_OK
+
+
+def _require_c_get(client: Any) -> None:
+    capabilities = client.capabilities()
+    if not capabilities.supports("dicom_get"):
+        raise UnsupportedFeatureError(
+            f"C-GET as a client needs Orthanc 1.12.6 or later, this server is "
+            f"{capabilities.system.version}; retrieve without --get uses C-MOVE"
+        )
 
 
 def _run_send(ctx: Context) -> int:
