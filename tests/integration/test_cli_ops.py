@@ -3,6 +3,7 @@ watch (DICOM networking is in test_cli_ops_network.py)."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -244,6 +245,22 @@ def test_jobs_ls_show_wait_and_control(cli: Cli, direct: Any) -> None:
     refused = cli("jobs", "resume", job_id)
     assert refused.status == 6 and "is Success; only a paused job can be resumed" in refused.err
     assert cli("jobs", "show", "no-such-job").status == 5
+
+
+def test_jobs_wait_redraws_progress_on_a_terminal_only(
+    cli: Cli, direct: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    job_id = _archive_job(direct, store(direct, PatientID="CLIJOB4")["ParentStudy"])
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["jobs", "wait", job_id]) == 0
+    assert f"\rjob {job_id}: Success 100%" in terminal.getvalue()
+    assert terminal.getvalue().endswith("\n")
+    assert cli("jobs", "wait", job_id).err == ""  # not a terminal: no progress lines
 
 
 def test_a_failing_job_exits_6_with_orthancs_details_and_can_be_resubmitted(
