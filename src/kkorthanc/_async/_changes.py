@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator, Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .._atomic_file import AtomicFile
 from .._ops_models import Change
 from ..errors import OrthancInputError, OrthancTimeoutError, UnexpectedContentError
 
@@ -43,14 +43,8 @@ def read_cursor(path: Path) -> int | None:
 
 def write_cursor(path: Path, seq: int) -> None:
     """Store ``seq`` in the cursor file atomically (a temporary file renamed over it)."""
-    handle, temporary = tempfile.mkstemp(prefix=".cursor-", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="ascii") as sink:
-            sink.write(f"{seq}\n")
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    with AtomicFile(path) as sink:
+        sink.write(f"{seq}\n".encode("ascii"))
 
 
 async def _page(client: AsyncOrthanc, since: int, limit: int) -> tuple[list[Change], bool, int]:

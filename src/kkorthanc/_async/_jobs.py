@@ -6,15 +6,14 @@ The asynchronous code is the source; ``scripts/unasync.py`` writes the synchrono
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._atomic_file import AtomicFile
 from .._ops_models import JobInfo, JobState
 from ..errors import JobFailedError, OrthancInputError, OrthancTimeoutError, UnexpectedContentError
 
@@ -262,17 +261,10 @@ class AsyncJob:
             >>> await (await job.wait()).download("study.zip")  # doctest: +SKIP
         """
         target = Path(path)
-        handle, temporary = tempfile.mkstemp(prefix=".kkorthanc-", dir=target.parent)
-        try:
-            with os.fdopen(handle, "wb") as sink:
-                async with self._client.stream("GET", ("jobs", self.id, key)) as response:
-                    async for chunk in response.aiter_bytes():
-                        sink.write(chunk)
-            os.replace(temporary, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(temporary)
-            raise
+        with AtomicFile(target) as sink:
+            async with self._client.stream("GET", ("jobs", self.id, key)) as response:
+                async for chunk in response.aiter_bytes():
+                    sink.write(chunk)
         return target
 
     def __eq__(self, other: object) -> bool:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import time
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Iterator, Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .._atomic_file import AtomicFile
 from .._ops_models import Change
 from ..errors import OrthancInputError, OrthancTimeoutError, UnexpectedContentError
 
@@ -44,14 +44,8 @@ def read_cursor(path: Path) -> int | None:
 
 def write_cursor(path: Path, seq: int) -> None:
     """Store ``seq`` in the cursor file atomically (a temporary file renamed over it)."""
-    handle, temporary = tempfile.mkstemp(prefix=".cursor-", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="ascii") as sink:
-            sink.write(f"{seq}\n")
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    with AtomicFile(path) as sink:
+        sink.write(f"{seq}\n".encode("ascii"))
 
 
 def _page(client: Orthanc, since: int, limit: int) -> tuple[list[Change], bool, int]:

@@ -7,15 +7,14 @@ The asynchronous code is the source; ``scripts/unasync.py`` writes the synchrono
 from __future__ import annotations
 
 import time
-import contextlib
 import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._atomic_file import AtomicFile
 from .._ops_models import JobInfo, JobState
 from ..errors import JobFailedError, OrthancInputError, OrthancTimeoutError, UnexpectedContentError
 
@@ -263,17 +262,10 @@ class Job:
             >>> (job.wait()).download("study.zip")  # doctest: +SKIP
         """
         target = Path(path)
-        handle, temporary = tempfile.mkstemp(prefix=".kkorthanc-", dir=target.parent)
-        try:
-            with os.fdopen(handle, "wb") as sink:
-                with self._client.stream("GET", ("jobs", self.id, key)) as response:
-                    for chunk in response.iter_bytes():
-                        sink.write(chunk)
-            os.replace(temporary, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(temporary)
-            raise
+        with AtomicFile(target) as sink:
+            with self._client.stream("GET", ("jobs", self.id, key)) as response:
+                for chunk in response.iter_bytes():
+                    sink.write(chunk)
         return target
 
     def __eq__(self, other: object) -> bool:
