@@ -663,10 +663,10 @@ class Orthanc(BaseOrthanc):
         One request with the KkOrthanc server plugin (client option ``use_kk_plugin``) when the
         filters name patient and study tags only (and ``case_sensitive`` is given for a person
         name), else one expanded ``/tools/find`` per level (4 for a full tree), however many
-        resources; both give the same tree. Filters may name tags of any level: a resource is kept when it matches the
-        filters of its own level and above, and has a matching descendant for the filters of
-        the levels below (``tree(Modality="CT")`` gives the patients and studies that have a CT
-        series, with only their CT series).
+        resources; both give the same tree. Filters may name tags of any level: a resource is
+        kept when it matches the filters of its own level and above, and has a matching
+        descendant for the filters of the levels below (``tree(Modality="CT")`` gives the
+        patients and studies that have a CT series, with only their CT series).
 
         Args:
             query: Tags (keywords or ``"gggg,eeee"``) to values, as in ``client.studies.find()``.
