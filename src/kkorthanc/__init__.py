@@ -46,14 +46,6 @@ from ._transfer import (
     UploadRecord,
     UploadReport,
 )
-from ._transfer import (
-    DownloadRecord,
-    DownloadReport,
-    TransferOutcome,
-    TransferProgress,
-    UploadRecord,
-    UploadReport,
-)
 from ._uids import InstanceUids, PatientUids, SeriesUids, StudyUids
 from .errors import (
     ConflictError,

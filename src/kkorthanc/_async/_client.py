@@ -473,6 +473,44 @@ class AsyncOrthanc(BaseOrthanc):
     # Methods of later layers go below, one block per layer, each behind a comment naming it:
     # resources (tree, lookups), transfer (upload, download), server-side operations.
 
+    # ---- resources: the tree (collections and lookups are in client.patients etc.) ----
+
+    async def tree(
+        self,
+        query: Mapping[str, Any] | None = None,
+        /,
+        *,
+        depth: str = "Instance",
+        case_sensitive: bool | None = None,
+        **tags: Any,
+    ) -> AsyncTree:
+        """Patients with their studies, series and instances and all their main tags.
+
+        One request with the KkOrthanc server plugin (client option ``use_kk_plugin``) when the
+        filters name patient and study tags only (and ``case_sensitive`` is given for a person
+        name), else one expanded ``/tools/find`` per level (4 for a full tree), however many
+        resources; both give the same tree. Filters may name tags of any level: a resource is
+        kept when it matches the filters of its own level and above, and has a matching
+        descendant for the filters of the levels below (``tree(Modality="CT")`` gives the
+        patients and studies that have a CT series, with only their CT series).
+
+        Args:
+            query: Tags (keywords or ``"gggg,eeee"``) to values, as in ``client.studies.find()``.
+            depth: The lowest level to fetch: ``"Patient"``, ``"Study"``, ``"Series"`` or
+                ``"Instance"`` (the default).
+            case_sensitive: Whether person names match case-sensitively (None: server default).
+            **tags: More tags to values.
+
+        Raises:
+            OrthancInputError: An unknown tag, a bad value, a bad depth.
+
+        Example:
+            >>> tree = await client.tree(StudyDate="20210101-")  # doctest: +SKIP
+            >>> print(tree)  # doctest: +SKIP
+            >>> tree.to_dataframe("series")  # doctest: +SKIP
+        """
+        return await fetch_tree(self, query, tags, depth=depth, case_sensitive=case_sensitive)
+
     # ---- transfer (upload, download, export): engines in kkorthanc._transfer ----
 
     async def upload(
@@ -645,44 +683,6 @@ class AsyncOrthanc(BaseOrthanc):
             skip_existing=skip_existing,
             progress=progress,
         )
-
-    # ---- resources: the tree (collections and lookups are in client.patients etc.) ----
-
-    async def tree(
-        self,
-        query: Mapping[str, Any] | None = None,
-        /,
-        *,
-        depth: str = "Instance",
-        case_sensitive: bool | None = None,
-        **tags: Any,
-    ) -> AsyncTree:
-        """Patients with their studies, series and instances and all their main tags.
-
-        One request with the KkOrthanc server plugin (client option ``use_kk_plugin``) when the
-        filters name patient and study tags only (and ``case_sensitive`` is given for a person
-        name), else one expanded ``/tools/find`` per level (4 for a full tree), however many
-        resources; both give the same tree. Filters may name tags of any level: a resource is
-        kept when it matches the filters of its own level and above, and has a matching
-        descendant for the filters of the levels below (``tree(Modality="CT")`` gives the
-        patients and studies that have a CT series, with only their CT series).
-
-        Args:
-            query: Tags (keywords or ``"gggg,eeee"``) to values, as in ``client.studies.find()``.
-            depth: The lowest level to fetch: ``"Patient"``, ``"Study"``, ``"Series"`` or
-                ``"Instance"`` (the default).
-            case_sensitive: Whether person names match case-sensitively (None: server default).
-            **tags: More tags to values.
-
-        Raises:
-            OrthancInputError: An unknown tag, a bad value, a bad depth.
-
-        Example:
-            >>> tree = await client.tree(StudyDate="20210101-")  # doctest: +SKIP
-            >>> print(tree)  # doctest: +SKIP
-            >>> tree.to_dataframe("series")  # doctest: +SKIP
-        """
-        return await fetch_tree(self, query, tags, depth=depth, case_sensitive=case_sensitive)
 
     # ---- server-side operations (changes feed, bulk modification): _changes, _bulk ----
 
