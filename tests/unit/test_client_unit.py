@@ -364,6 +364,7 @@ def test_system_statistics_and_capabilities_are_typed() -> None:
         ),
         "/plugins": json_answer(["python", "dicom-web"]),
     }
+
     def handler(request: httpx.Request) -> httpx.Response:
         return answers.get(request.url.path) or httpx.Response(404)
 
