@@ -219,7 +219,9 @@ def _tree_view(tree: Any) -> tuple[Any, ...]:
     ids = tuple(tuple(item.id for item in level) for level in levels)
     parents = tuple(tuple(item.parent_id for item in level) for level in levels[1:])
     tags = tuple(tuple(dict(item.main_tags) for item in level) for level in levels)
-    return ids, parents, tags, tree.format(all_tags=True), tree.to_records(tree.depth, typed=False)
+    raws = tuple(tuple(item.raw for item in level) for level in levels)
+    records = tree.to_records(tree.depth, typed=False)
+    return ids, parents, tags, raws, tree.format(all_tags=True), records
 
 
 TREE_QUERIES: list[tuple[dict[str, Any], str, int]] = [

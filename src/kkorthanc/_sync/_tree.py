@@ -41,6 +41,8 @@ _CLASSES: dict[Level, type[_Tagged]] = {
 }
 _STUDY_ONLY = {"ModalitiesInStudy"}
 _CHILD_KEY = {Level.PATIENT: "Studies", Level.STUDY: "Series", Level.SERIES: "Instances"}
+# Keys of the plugin's tree nodes that are not Orthanc's: nested children, and the child IDs.
+_NODE_ONLY = frozenset([*_CHILD_KEY.values(), "ChildIDs"])
 
 
 def _sort_key(resource: _Tagged) -> tuple[Any, ...]:
@@ -311,9 +313,8 @@ def _plugin_plan(
 def _from_plugin(
     client: Orthanc, nodes: list[Any], depth: Level
 ) -> dict[Level, list[_Tagged]]:
-    """Resources from the plugin's nested nodes. Their ``raw`` holds what the nodes carry (Type,
-    ID, MainDicomTags), the parent's ID, the child IDs in the tree and, for studies, the
-    patient's main tags: not IsStable, LastUpdate, Labels or file sizes."""
+    """Resources from the plugin's nested nodes, which carry Orthanc's own JSON of each resource
+    (its child-ID list under ``ChildIDs``), so ``raw`` is what the REST path gives."""
     found: dict[Level, list[_Tagged]] = {level: [] for level in _ORDER[: _ORDER.index(depth) + 1]}
     pending: list[tuple[Level, Any, dict[str, Any] | None]] = [
         (Level.PATIENT, node, None) for node in nodes
@@ -323,7 +324,7 @@ def _from_plugin(
         raw = _raw_of(level, node, parent)
         children = node.get(_CHILD_KEY.get(level, ""))
         if isinstance(children, list) and _ORDER.index(level) < _ORDER.index(depth):
-            raw[_CHILD_KEY[level]] = [child.get("ID") for child in children]
+            raw.setdefault(_CHILD_KEY[level], [child.get("ID") for child in children])
             below = _ORDER[_ORDER.index(level) + 1]
             pending.extend((below, child, raw) for child in children)
         found[level].extend(resources_from_json(client, _CLASSES[level], [raw]))
@@ -333,7 +334,9 @@ def _from_plugin(
 def _raw_of(level: Level, node: Any, parent: dict[str, Any] | None) -> dict[str, Any]:
     if not isinstance(node, dict) or not isinstance(node.get("MainDicomTags"), dict):
         raise UnexpectedContentError(f"the plugin's tree has a {level.value} node {node!r:.200}")
-    raw = {key: value for key, value in node.items() if key not in _CHILD_KEY.values()}
+    raw = {key: value for key, value in node.items() if key not in _NODE_ONLY}
+    if level in _CHILD_KEY and isinstance(node.get("ChildIDs"), list):
+        raw[_CHILD_KEY[level]] = node["ChildIDs"]
     raw.setdefault("Type", level.value)
     if parent is not None:
         raw.setdefault("Parent" + str(parent["Type"]), parent["ID"])

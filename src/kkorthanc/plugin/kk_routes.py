@@ -42,7 +42,7 @@ ORDER = ["Patient", "Study", "Series", "Instance"]
 CHILDREN_KEY = {"Patient": "Studies", "Study": "Series", "Series": "Instances"}
 ALLOW = {"": "GET,DELETE", "uids": "GET", "anonymize": "POST", "modify": "POST"}
 ALLOW_METADATA = "GET,PUT,DELETE"
-UID_CHUNK = 200
+_STUDY_ONLY = frozenset({"ModalitiesInStudy", "0008,0061"})
 MAX_IDENTIFIER = 1024
 _PREFIX_RE = re.compile(r"^(/[A-Za-z0-9._-]+)+$")
 _METADATA_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -105,7 +105,8 @@ class Reply:
     @classmethod
     def json(cls, value: Any, status: int = 200) -> Reply:
         """A JSON answer (ASCII only, so its length in characters is its length in bytes)."""
-        return cls(status, json.dumps(value, indent=2, ensure_ascii=True).encode("ascii"))
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=True)
+        return cls(status, text.encode("ascii"))
 
 
 class Target(NamedTuple):
@@ -255,9 +256,16 @@ def find_filters(query: dict[str, str]) -> tuple[str, str, bool, dict[str, str]]
 
 
 def _node(resource: dict[str, Any], level: str, depth: str) -> dict[str, Any]:
-    node = {"Type": level, "ID": resource["ID"], "MainDicomTags": resource.get("MainDicomTags", {})}
-    if ORDER.index(level) < ORDER.index(depth):
-        node[CHILDREN_KEY[level]] = []
+    """Orthanc's JSON of the resource, its child-ID list moved to ``ChildIDs`` and replaced by
+    the nested child nodes (an empty list to fill) when the tree goes deeper."""
+    node = dict(resource)
+    node["Type"] = level
+    node.setdefault("MainDicomTags", {})
+    key = CHILDREN_KEY.get(level)
+    if key is not None:
+        node["ChildIDs"] = node.pop(key, [])
+        if ORDER.index(level) < ORDER.index(depth):
+            node[key] = []
     return node
 
 
@@ -310,11 +318,6 @@ def build_uids(level: str, chain: dict[str, Any], below: dict[str, list[Any]]) -
     return answer
 
 
-def chunks(values: list[str], size: int = UID_CHUNK) -> list[list[str]]:
-    """Split a list of UIDs into lists Orthanc can match in one query."""
-    return [values[i : i + size] for i in range(0, len(values), size)]
-
-
 # ---------------------------------------------------------------------------------------------
 # Talking to Orthanc: ``api`` is the ``orthanc`` module (or a fake with the same functions)
 
@@ -341,14 +344,6 @@ def find(api: Any, level: str, query: dict[str, str], sensitive: bool = True) ->
     """Run ``/tools/find`` with ``Expand`` inside the server."""
     body = {"Level": level, "Query": query, "Expand": True, "CaseSensitive": sensitive}
     found: list[Any] = json.loads(call(api, "RestApiPost", "/tools/find", json.dumps(body)))
-    return found
-
-
-def find_by_uids(api: Any, level: str, tag: str, uids: list[str]) -> list[Any]:
-    """Every resource of ``level`` whose ``tag`` is one of ``uids`` (a few finds, not one each)."""
-    found: list[Any] = []
-    for chunk in chunks(sorted(set(uids))):
-        found.extend(find(api, level, {tag: "\\".join(chunk)}))
     return found
 
 
@@ -423,16 +418,20 @@ def uids_of(api: Any, route: str, resource: dict[str, Any]) -> dict[str, Any]:
 
 
 def tree_of(api: Any, query: dict[str, str]) -> list[dict[str, Any]]:
-    """``GET /tree``: match at Level with the filters, then fetch every level below by UID lists."""
+    """``GET /tree``: one expanded find per level, each with the filters that level accepts.
+
+    Resources whose parent was not found are dropped when the tree is built, so lower levels
+    need no lists of parent UIDs (which Orthanc matches slowly).
+    """
     level, depth, sensitive, filters = find_filters(query)
-    found: dict[str, list[Any]] = {level: find(api, level, filters, sensitive)}
-    if level == "Patient" and ORDER.index(depth) >= 1:
-        found["Study"] = find(api, "Study", filters, sensitive)
-    for child, tag in (("Series", "StudyInstanceUID"), ("Instance", "SeriesInstanceUID")):
-        parent = ORDER[ORDER.index(child) - 1]
-        if ORDER.index(depth) >= ORDER.index(child):
-            uids = [r["MainDicomTags"].get(tag, "") for r in found[parent]]
-            found[child] = find_by_uids(api, child, tag, uids)
+    below_study = {key: value for key, value in filters.items() if key not in _STUDY_ONLY}
+    found: dict[str, list[Any]] = {}
+    for current in ORDER[ORDER.index(level) : ORDER.index(depth) + 1]:
+        here = filters if current in ("Patient", "Study") else below_study
+        found[current] = find(api, current, here, sensitive)
+    if level == "Study":  # the studies' patients, as Orthanc gives them
+        parents = sorted({study["ParentPatient"] for study in found["Study"]})
+        found["Patient"] = [get_json(api, f"/patients/{parent}") for parent in parents]
     return build_tree(found, depth)
 
 
