@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import time
 import logging
-import os
-from collections.abc import Iterator, Collection, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
@@ -18,32 +17,17 @@ import httpx
 
 from .._base import UNSET, BaseOrthanc, EventHooks, ParamTypes, RequestData, is_streamed
 from .._config import AuthTypes, CertTypes, RetryTypes, TimeoutTypes, VerifyTypes
-from .._levels import Level
 from .._models import Capabilities, Statistics, SystemInfo
-from .._ops_models import Change
 from .._protocol import decode_body, error_from_response, transport_error
-from .._transfer import (
-    DownloadReport,
-    ExportLayout,
-    ProgressCallback,
-    ResourceRef,
-    ResourceRefs,
-    UploadReport,
-    UploadSource,
-    sync_download,
-    sync_export,
-    sync_upload,
-)
 from .._urls import PathTypes
 from ..errors import UnexpectedContentError
-from ._bulk import bulk_delete, bulk_run
-from ._changes import Watch, iter_changes
 from ._collections import Instances, Patients, SeriesCollection, Studies
 from ._jobs import Jobs
 from ._kk import plugin_version
-from ._modalities import Modalities, Resources
-from ._modification import modification_body
+from ._modalities import Modalities
+from ._operation_methods import OperationMethods
 from ._peers import Peers
+from ._transfer_methods import TransferMethods
 from ._tree import Tree, fetch_tree
 
 __all__ = ["Orthanc"]
@@ -51,7 +35,7 @@ __all__ = ["Orthanc"]
 logger = logging.getLogger("kkorthanc")
 
 
-class Orthanc(BaseOrthanc):
+class Orthanc(TransferMethods, OperationMethods, BaseOrthanc):
     """A client of one Orthanc server.
 
     With no ``url``, the server is read from ``ORTHANC_URL`` (and credentials from
@@ -471,8 +455,8 @@ class Orthanc(BaseOrthanc):
             )
         return value
 
-    # Methods of later layers go below, one block per layer, each behind a comment naming it:
-    # resources (tree, lookups), transfer (upload, download), server-side operations.
+    # Methods of later layers: the tree below; upload, download and export in
+    # _transfer_methods.py; the changes feed and bulk operations in _operation_methods.py.
 
     # ---- resources: the tree (collections and lookups are in client.patients etc.) ----
 
@@ -511,304 +495,3 @@ class Orthanc(BaseOrthanc):
             >>> tree.to_dataframe("series")  # doctest: +SKIP
         """
         return fetch_tree(self, query, tags, depth=depth, case_sensitive=case_sensitive)
-
-    # ---- transfer (upload, download, export): engines in kkorthanc._transfer ----
-
-    def upload(
-        self,
-        *sources: UploadSource,
-        concurrency: int = 4,
-        skip_existing: bool = True,
-        resume: UploadReport | str | os.PathLike[str] | None = None,
-        verify: bool = False,
-        retry_for: float = 30.0,
-        include_hidden: bool = False,
-        progress: ProgressCallback | None = None,
-    ) -> UploadReport:
-        """Upload DICOM files, folders, archives, bytes, file objects or pydicom datasets.
-
-        Files are recognised by content, not by name: folders are walked recursively (hidden
-        files skipped unless ``include_hidden``), ZIP, tar, gzip, bzip2 and xz archives are read
-        as streams, nested in folders or in each other. ``concurrency`` requests run at once
-        over one connection pool, and bodies are streamed, so memory stays flat. Every file ends
-        with exactly one :class:`~kkorthanc.TransferOutcome` in the report; a bad file never
-        stops the batch.
-
-        Args:
-            *sources: Paths (files or folders), bytes, binary file objects, pydicom
-                datasets, or lists of these.
-            concurrency: How many uploads run at once.
-            skip_existing: Ask the server (one ``/tools/find`` per batch of files) which
-                instances it has, by Orthanc IDs computed from each file's header, and send
-                only the others.
-            resume: The report of an interrupted upload (or its JSON-lines path): files it
-                lists as stored are not read or sent again; their records are carried over.
-            verify: Compare the server's MD5 of every stored file with the MD5 of the bytes
-                sent (Orthanc 1.10.0+); a difference makes the outcome ``failed``.
-            retry_for: Seconds a file may keep failing with transport errors before giving up;
-                when the server stays unreachable that long, the whole upload stops.
-            include_hidden: Also upload files and folders whose names start with ``.``.
-            progress: Called with a :class:`~kkorthanc.TransferProgress` after each file
-                (from the calling thread).
-
-        Returns:
-            The :class:`~kkorthanc.UploadReport`: one record per file found.
-
-        Raises:
-            OrthancInputError: A source that does not exist or cannot be uploaded, bad options.
-            UnauthorizedError: Credentials refused: raised at once; ``error.report`` holds the
-                partial report (so do the two errors below).
-            ForbiddenError: The server refuses uploads.
-            ServerError: The server cannot store anything (storage full, not writable).
-            OrthancConnectionError: The server stayed unreachable longer than ``retry_for``.
-            UnsupportedFeatureError: ``verify=True`` on a server older than 1.10.0.
-
-        Example:
-            >>> report = client.upload("incoming/", "more.zip", verify=True)  # doctest: +SKIP
-            >>> report.counts  # doctest: +SKIP
-            {'stored': 120, 'skipped_existing': 3, 'not_dicom': 1}
-            >>> report.write_jsonl("upload.jsonl")  # doctest: +SKIP
-        """
-        return sync_upload(
-            self,
-            *sources,
-            concurrency=concurrency,
-            skip_existing=skip_existing,
-            resume=resume,
-            verify=verify,
-            retry_for=retry_for,
-            include_hidden=include_hidden,
-            progress=progress,
-        )
-
-    def download(
-        self,
-        resource: ResourceRef,
-        target: str | os.PathLike[str],
-        *,
-        level: str | None = None,
-        media: bool = False,
-        skip_existing: bool = True,
-        progress: ProgressCallback | None = None,
-    ) -> DownloadReport:
-        """Download one resource, streamed to disk: an instance's DICOM file, or a ZIP archive
-        (``media=True``: with a DICOMDIR) of a patient, study or series.
-
-        The HTTP status is checked before anything is written, and the bytes go to a temporary
-        file in the target's folder, renamed once complete: ``target`` never holds an error page
-        or half a file.
-
-        Args:
-            resource: A resource object, ``(level, orthanc_id)``, or an Orthanc ID with ``level``.
-            target: The file to write, or an existing folder (the file is then named after the
-                Orthanc ID, ``.dcm`` or ``.zip``).
-            level: The level of a bare Orthanc ID.
-            media: Download the DICOMDIR media archive (``/media``) instead of ``/archive``.
-            skip_existing: Leave a complete file in place (same size as on the server for an
-                instance; any archive, since archives appear only when complete).
-            progress: Called with a :class:`~kkorthanc.TransferProgress` when done.
-
-        Returns:
-            A :class:`~kkorthanc.DownloadReport` with one record.
-
-        Raises:
-            OrthancInputError: A bare Orthanc ID without ``level``.
-            NotFoundError: No such resource (nothing is written).
-            OrthancHTTPError: Another error answer.
-            OrthancTransportError: No answer, or the connection broke (the partial file is
-                deleted).
-            TransferTargetError: The target cannot be written.
-
-        Example:
-            >>> client.download(("Study", study_id), "study.zip")  # doctest: +SKIP
-        """
-        return sync_download(
-            self,
-            resource,
-            target,
-            level=level,
-            media=media,
-            skip_existing=skip_existing,
-            progress=progress,
-        )
-
-    def export(
-        self,
-        resources: ResourceRefs,
-        target: str | os.PathLike[str],
-        *,
-        layout: ExportLayout = "tree",
-        concurrency: int = 4,
-        skip_existing: bool = True,
-        progress: ProgressCallback | None = None,
-    ) -> DownloadReport:
-        """Export every instance of some resources into a folder, one DICOM file each.
-
-        Paths follow ``layout``: ``"flat"`` (``SOPInstanceUID.dcm``), ``"tree"`` (patient /
-        study / series folders named from DICOM values), or a template of DICOM keywords
-        (``"{PatientID}/{StudyDate}/{SeriesNumber}/{SOPInstanceUID}.dcm"``). Values are
-        sanitized (no separators, no ``..``, no reserved names, 120 bytes at most): a PatientID
-        of ``../x`` stays inside ``target``. Names that collide get ``_2``, ``_3``... in the
-        order of Orthanc IDs, so a re-run gives the same paths, and files already complete
-        (same size as on the server) are skipped: an interrupted export resumes.
-
-        Args:
-            resources: Resource objects, or ``(level, orthanc_id)`` pairs, at any level.
-            target: The export folder (created if needed).
-            layout: ``"flat"``, ``"tree"``, or a template.
-            concurrency: How many files are downloaded at once.
-            skip_existing: Leave complete files in place.
-            progress: Called with a :class:`~kkorthanc.TransferProgress` after each file.
-
-        Returns:
-            A :class:`~kkorthanc.DownloadReport`: one record per instance.
-
-        Raises:
-            OrthancInputError: A bad layout, resource or concurrency.
-            TransferTargetError: The target cannot be written (``error.report`` holds the
-                partial report, as for the two errors below).
-            UnauthorizedError: Credentials refused.
-            ForbiddenError: Access refused.
-            NotFoundError: A resource given does not exist (raised while planning).
-
-        Example:
-            >>> report = client.export([("Patient", patient_id)], "out/", layout="flat")
-            ... # doctest: +SKIP
-        """
-        return sync_export(
-            self,
-            resources,
-            target,
-            layout=layout,
-            concurrency=concurrency,
-            skip_existing=skip_existing,
-            progress=progress,
-        )
-
-    # ---- server-side operations (changes feed, bulk modification): _changes, _bulk ----
-
-    def changes(
-        self, *, since: int = 0, types: Collection[str] | None = None, limit: int | None = None
-    ) -> Iterator[Change]:
-        """Iterate over the changes feed after ``since`` (exclusive), fetching pages lazily.
-
-        Args:
-            since: The sequence number to start after (0: from the beginning).
-            types: Keep only these change types, e.g. ``{"NewStudy", "StableStudy"}``.
-            limit: Stop after this many changes.
-
-        Raises:
-            OrthancInputError: A negative ``since`` or ``limit``.
-            OrthancHTTPError: The server answered an error status.
-
-        Example:
-            >>> for change in client.changes(types={"NewStudy"}):  # doctest: +SKIP
-            ...     print(change.seq, change.id)
-        """
-        return iter_changes(self, since=since, types=types, limit=limit)
-
-    def watch(
-        self,
-        *,
-        types: Collection[str] | None = None,
-        since: int | None = None,
-        cursor_file: str | os.PathLike[str] | None = None,
-        interval: float = 1.0,
-        timeout: float | None = None,
-    ) -> Watch:
-        """Follow new changes as they happen; see :class:`~kkorthanc.Watch`.
-
-        Raises:
-            OrthancInputError: A bad interval or timeout, or an unreadable cursor file.
-
-        Example:
-            >>> watch = client.watch(types={"StableStudy"}, cursor_file="cursor.txt")
-            >>> for change in watch:  # doctest: +SKIP
-            ...     handle(change.id)
-        """
-        return Watch(
-            self, types=types, since=since, cursor_file=cursor_file, interval=interval,
-            timeout=timeout,
-        )  # fmt: skip
-
-    def bulk_modify(
-        self,
-        resources: Resources,
-        *,
-        level: str = "Study",
-        replace: Mapping[str, Any] | None = None,
-        remove: Sequence[str] = (),
-        keep: Sequence[str] = (),
-        force: bool = False,
-        delete_original: bool = False,
-        asynchronous: bool = True,
-        timeout: float | None = None,
-    ) -> dict[str, list[str]]:
-        """Modify many resources of one ``level`` in one server-side operation.
-
-        Returns:
-            The new resources' IDs by level name, e.g. ``{"Study": [...], "Series": [...]}``.
-
-        Raises:
-            ForceRequiredError: A PatientID or UID change without ``force=True``.
-            JobFailedError: The job failed.
-            OrthancTimeoutError: The job did not end within ``timeout``.
-
-        Example:
-            >>> client.bulk_modify(ids, replace={"InstitutionName": "X"})  # doctest: +SKIP
-        """
-        body = modification_body(
-            anonymize=False, replace=replace, remove=remove, keep=keep, force=force,
-            delete_original=delete_original,
-        )  # fmt: skip
-        body["Level"] = Level.parse(level).value
-        return bulk_run(
-            self, "modify", resources, body, asynchronous=asynchronous, timeout=timeout
-        )
-
-    def bulk_anonymize(
-        self,
-        resources: Resources,
-        *,
-        keep: Sequence[str] = (),
-        replace: Mapping[str, Any] | None = None,
-        remove: Sequence[str] = (),
-        keep_private_tags: bool = False,
-        force: bool = False,
-        delete_original: bool = False,
-        asynchronous: bool = True,
-        timeout: float | None = None,
-    ) -> dict[str, list[str]]:
-        """Anonymize many resources in one server-side operation.
-
-        Returns:
-            The new resources' IDs by level name.
-
-        Raises:
-            ForceRequiredError: Replacing PatientID or a UID without ``force=True``.
-            JobFailedError: The job failed.
-            OrthancTimeoutError: The job did not end within ``timeout``.
-
-        Example:
-            >>> new = client.bulk_anonymize(study_ids)  # doctest: +SKIP
-            >>> new["Study"]  # doctest: +SKIP
-        """
-        body = modification_body(
-            anonymize=True, replace=replace, remove=remove, keep=keep, force=force,
-            private_tags=keep_private_tags, delete_original=delete_original,
-        )  # fmt: skip
-        return bulk_run(
-            self, "anonymize", resources, body, asynchronous=asynchronous, timeout=timeout
-        )
-
-    def bulk_delete(self, resources: Resources) -> None:
-        """Delete many resources (any levels) in one request; unknown IDs are ignored.
-
-        Raises:
-            OrthancInputError: No resources.
-            OrthancHTTPError: The server answered an error status.
-
-        Example:
-            >>> client.bulk_delete([study, "0b3e..."])  # doctest: +SKIP
-        """
-        bulk_delete(self, resources)
