@@ -22,7 +22,7 @@ MIRROR="${KKORTHANC_DEBIAN_MIRROR:-}"
 MARKER=".kkorthanc-ready"
 HOST_PACKAGES=(orthanc orthanc-python orthanc-postgresql postgresql dcmtk debootstrap openssl
     python3 python3-venv python3-pip)
-CHROOT_PACKAGES=(orthanc orthanc-python)
+CHROOT_PACKAGES=(orthanc orthanc-python orthanc-postgresql)
 POLICY=/usr/sbin/policy-rc.d
 OWN_POLICY=0
 
@@ -144,9 +144,23 @@ build_chroot() {
     log "ready: $CHROOT ($version)"
 }
 
+# A chroot built by an older version of this script may lack packages added since.
+complete_chroot() {
+    local missing=() pkg
+    for pkg in "${CHROOT_PACKAGES[@]}"; do
+        chroot "$CHROOT" dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
+            || missing+=("$pkg")
+    done
+    [[ ${#missing[@]} -eq 0 ]] && return
+    log "installing ${missing[*]} inside the chroot"
+    chroot "$CHROOT" sh -c "apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -q --no-install-recommends ${missing[*]} && apt-get clean"
+}
+
 ensure_chroot() {
     if [[ -f $CHROOT/$MARKER ]]; then
         log "chroot already built: $CHROOT ($(head -n 1 "$CHROOT/$MARKER"))"
+        complete_chroot
         return
     fi
     if [[ -e $CHROOT ]]; then

@@ -147,7 +147,7 @@ def prepare(options: ServerOptions) -> dict[str, Any]:
     if uri == "local":
         local = LocalPostgres(data_dir)
         local.start()
-        uri = local.uri
+        uri = local.uri_for(options.binary)
     config = effective_config(options, postgres_uri=uri)
     (data_dir / CONFIG_NAME).write_text(json.dumps(config, indent=2), encoding="utf-8")
     state = {"postgres": options.postgres, "executable": options.executable}

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote
 
-from .._launcher import LauncherError, OrthancNotInstalledError
+from .._launcher import LauncherError, OrthancBinary, OrthancNotInstalledError
 
 __all__ = ["LocalPostgres"]
 
@@ -61,8 +61,23 @@ class LocalPostgres:
             >>> LocalPostgres(Path("/srv/pacs")).uri
             'postgresql:///orthanc?host=%2Fsrv%2Fpacs%2Fpostgres%2Frun&port=5432&user=orthanc'
         """
-        host = quote(str(self.socket_dir), safe="")
-        return f"postgresql:///{DATABASE}?host={host}&port={PORT}&user={ROLE}"
+        return self.uri_for(None)
+
+    def uri_for(self, binary: OrthancBinary | None) -> str:
+        """The connection URI as that Orthanc sees it: in a chroot, the socket's path inside it.
+
+        Raises:
+            ChrootPathError: The data directory is outside the binary's chroot.
+
+        Example:
+            >>> LocalPostgres(Path("/srv/root/tmp/pacs")).uri_for(
+            ...     OrthancBinary(chroot=Path("/srv/root")))
+            'postgresql:///orthanc?host=%2Ftmp%2Fpacs%2Fpostgres%2Frun&port=5432&user=orthanc'
+        """
+        socket = str(self.socket_dir)
+        if binary is not None and binary.chroot is not None:
+            socket = binary.inner_path(self.socket_dir)
+        return f"postgresql:///{DATABASE}?host={quote(socket, safe='')}&port={PORT}&user={ROLE}"
 
     def exists(self) -> bool:
         """Whether the cluster was initialised.
