@@ -10,8 +10,10 @@ pydicom's CT_small.dcm under new UIDs (3 patients / 6 studies / 12 series / 36 i
 times that), lists the tree with each client, counts the HTTP requests each sends (an httpx event
 hook on all) and prints a Markdown table. KkOrthanc runs twice: forced to the plain REST API
 (``use_kk_plugin=False``) and through the plugin (detected by ``capabilities()``, whose requests,
-once per client, are counted apart). Each figure is the best of ``--repeat`` runs, each run with a
-new client.
+once per client, are counted apart and not timed: a client asks once, then every tree() takes
+one request). Each figure is the best of ``--repeat`` runs, each run with a new client. With
+``--latency-ms`` (default 20) KkOrthanc's two paths run again through a loopback proxy that adds
+that round trip to every exchange, as a remote server would.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 
 import httpx
 import pydicom
+from _latency import DelayProxy
 from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 
@@ -70,7 +73,12 @@ def _fill(server: OrthancServer, files: list[bytes]) -> None:
 Hook = Callable[[httpx.Request], None]
 
 
-def _kkorthanc(server: OrthancServer, hook: Hook, use_kk_plugin: bool) -> tuple[int, int]:
+Run = Callable[[OrthancServer, Hook], tuple[int, int, float]]
+"""A contender: the instances listed, the requests of plugin detection (once per client, not
+timed), and the seconds of its own timing (0.0: time the whole call)."""
+
+
+def _kkorthanc(server: OrthancServer, hook: Hook, use_kk_plugin: bool) -> tuple[int, int, float]:
     detection: list[httpx.Request] = []
     phase = {"detecting": use_kk_plugin}
 
@@ -83,19 +91,21 @@ def _kkorthanc(server: OrthancServer, hook: Hook, use_kk_plugin: bool) -> tuple[
         if use_kk_plugin:  # the plugin is detected once per client, with its capabilities
             assert client.capabilities().kk_plugin is not None
         phase["detecting"] = False
+        start = time.perf_counter()
         tree = client.tree()
-        return len(tree.to_records(typed=False)), len(detection)
+        elapsed = time.perf_counter() - start
+        return len(tree.to_records(typed=False)), len(detection), elapsed
 
 
-def kkorthanc_rest(server: OrthancServer, hook: Hook) -> tuple[int, int]:
+def kkorthanc_rest(server: OrthancServer, hook: Hook) -> tuple[int, int, float]:
     return _kkorthanc(server, hook, use_kk_plugin=False)
 
 
-def kkorthanc_plugin(server: OrthancServer, hook: Hook) -> tuple[int, int]:
+def kkorthanc_plugin(server: OrthancServer, hook: Hook) -> tuple[int, int, float]:
     return _kkorthanc(server, hook, use_kk_plugin=True)
 
 
-def pyorthanc_tree(server: OrthancServer, hook: Hook) -> tuple[int, int]:
+def pyorthanc_tree(server: OrthancServer, hook: Hook) -> tuple[int, int, float]:
     import pyorthanc
 
     client = pyorthanc.Orthanc(server.url, server.username or "", server.password or "")
@@ -111,10 +121,10 @@ def pyorthanc_tree(server: OrthancServer, hook: Hook) -> tuple[int, int]:
                     row = {**patient_tags, **study_tags, **series_tags, **instance.main_dicom_tags}
                     rows += bool(row)
     client.close()
-    return rows, 0
+    return rows, 0, 0.0
 
 
-def pyorthanc_find(server: OrthancServer, hook: Hook) -> tuple[int, int]:
+def pyorthanc_find(server: OrthancServer, hook: Hook) -> tuple[int, int, float]:
     import pyorthanc
 
     client = pyorthanc.Orthanc(server.url, server.username or "", server.password or "")
@@ -127,18 +137,16 @@ def pyorthanc_find(server: OrthancServer, hook: Hook) -> tuple[int, int]:
                     tags = [patient, study, series, instance]
                     rows += bool({k: v for r in tags for k, v in r.main_dicom_tags.items()})
     client.close()
-    return rows, 0
+    return rows, 0, 0.0
 
 
-def _measure(
-    run: Callable[[OrthancServer, Hook], tuple[int, int]], server: OrthancServer, repeat: int
-) -> tuple[str, float, int]:
+def _measure(run: Run, server: OrthancServer, repeat: int) -> tuple[str, float, int]:
     best = float("inf")
     for _ in range(repeat):
         sent: list[httpx.Request] = []
         start = time.perf_counter()
-        rows, detection = run(server, sent.append)
-        best = min(best, time.perf_counter() - start)
+        rows, detection, own = run(server, sent.append)
+        best = min(best, own or time.perf_counter() - start)
     count = f"{len(sent)} (+{detection} once per client)" if detection else str(len(sent))
     return count, best, rows
 
@@ -151,11 +159,34 @@ CLIENTS = [
 ]
 
 
+def _through_latency(
+    server: OrthancServer, label: str, latency_ms: float, repeat: int
+) -> list[str]:
+    """KkOrthanc's two paths again, through a proxy that adds ``latency_ms`` per round trip."""
+    port = int(server.url.rsplit(":", 1)[1])
+    lines = []
+    with DelayProxy(port, round_trip=latency_ms / 1000) as proxy_port:
+        remote = OrthancServer(
+            f"http://127.0.0.1:{proxy_port}", server.system, auth=server.auth, label=server.label
+        )
+        for client_name, run in CLIENTS[:2]:
+            count, seconds, _ = _measure(run, remote, repeat)
+            where = f"{label}, +{latency_ms:g} ms round trip"
+            lines.append(f"| {where} | {client_name} | {count} | {seconds:.3f} |")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chroot", type=Path, help="run the Orthanc inside this chroot")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--sizes", default="1x,100x")
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=20.0,
+        help="also time KkOrthanc through a proxy adding this round trip (0: skip)",
+    )
     args = parser.parse_args(argv)
     binary = OrthancBinary(chroot=args.chroot) if args.chroot else OrthancBinary()
     lines = ["| tree (patients/studies/series/instances) | client | HTTP requests | time (s) |",
@@ -173,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
                 if rows != p * s * r * i:
                     raise SystemExit(f"{client_name} listed {rows} instances, not {p * s * r * i}")
                 lines.append(f"| {label} | {client_name} | {count} | {seconds:.3f} |")
+            if args.latency_ms > 0:
+                lines.extend(_through_latency(server, label, args.latency_ms, args.repeat))
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
 

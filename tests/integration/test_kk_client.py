@@ -214,12 +214,17 @@ def test_uids_of_a_shared_study_stay_in_its_patient(pair: tuple[Any, Any, Counte
         assert uids == rest.studies.get(study.id).uids()
 
 
+def _settled(raw: dict[str, Any]) -> dict[str, Any]:
+    """The raw JSON without what changes on its own as resources age (stability)."""
+    return {key: value for key, value in raw.items() if key not in ("IsStable", "LastUpdate")}
+
+
 def _tree_view(tree: Any) -> tuple[Any, ...]:
     levels = (tree.patients, tree.studies, tree.series, tree.instances)
     ids = tuple(tuple(item.id for item in level) for level in levels)
     parents = tuple(tuple(item.parent_id for item in level) for level in levels[1:])
     tags = tuple(tuple(dict(item.main_tags) for item in level) for level in levels)
-    raws = tuple(tuple(item.raw for item in level) for level in levels)
+    raws = tuple(tuple(_settled(item.raw) for item in level) for level in levels)
     records = tree.to_records(tree.depth, typed=False)
     return ids, parents, tags, raws, tree.format(all_tags=True), records
 
@@ -235,9 +240,10 @@ TREE_QUERIES: list[tuple[dict[str, Any], str, int]] = [
     ({"StudyInstanceUID": SHARED_STUDY}, "Instance", 1),
     ({"StudyDate": "20210201-"}, "Series", 1),
     ({"PatientID": "G*", "StudyDescription": "study 1"}, "Instance", 1),
-    ({"Modality": "MR"}, "Instance", 4),  # a series filter: the plugin cannot, REST answers
-    ({"PatientName": "Kk*"}, "Study", 2),  # the server's default case: REST answers
-    ({"StudyDate": "20210101"}, "Patient", 2),  # study filter, patients only: REST answers
+    ({"Modality": "MR"}, "Instance", 1),
+    ({"PatientName": "Kk*"}, "Study", 1),
+    ({"StudyDate": "20210101"}, "Patient", 1),
+    ({"InstanceNumber": "1"}, "Series", 1),
 ]
 
 
@@ -251,7 +257,7 @@ def test_tree_is_identical_both_ways(
     expected = rest.tree(options, depth=depth, case_sensitive=case_sensitive)
     found = kk.tree(options, depth=depth, case_sensitive=case_sensitive)
     assert len(counter.paths) == requests, counter.paths
-    assert (counter.paths == ["/kk/tree"]) == (requests == 1)
+    assert counter.paths == ["/kk/tools/find"]
     assert _tree_view(found) == _tree_view(expected)
     assert len(found.patients) > 0 or query.get("case_sensitive") is True
 

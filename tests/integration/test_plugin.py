@@ -190,6 +190,23 @@ def test_tree_levels_depth_and_non_ascii_names(kk: httpx.Client) -> None:
     assert kk.get("/kk/tree", params={"PatientID": "nobody"}).json() == []
 
 
+def test_several_finds_in_one_request(kk: httpx.Client) -> None:
+    bodies = [
+        {"Level": "Patient", "Query": {"PatientID": "AMB*"}, "Expand": True},
+        {"Level": "Study", "Query": {"PatientID": "TWO"}},
+        {"Level": "Instance", "Query": {"PatientID": "nobody"}, "Expand": True},
+    ]
+    answers = kk.post("/kk/tools/find", json=bodies).json()
+    assert answers == [kk.post("/tools/find", json=body).json() for body in bodies]
+    assert sorted(p["MainDicomTags"]["PatientID"] for p in answers[0]) == ["AMB1", "AMB2"]
+    assert answers[2] == []
+    for bad in [{}, [], ["x"], [bodies[0]] * 17]:
+        assert_error(kk.post("/kk/tools/find", json=bad), 400)
+    assert_error(kk.post("/kk/tools/find", json=[{"Level": "Nowhere", "Query": {}}]), 400)
+    response = kk.get("/kk/tools/find")
+    assert (response.status_code, response.headers["allow"]) == (405, "POST")
+
+
 def test_study_uid_under_two_patients_is_a_conflict(kk: httpx.Client) -> None:
     body = assert_error(kk.get(kk_path("studies", SHARED_STUDY)), 409)
     assert sorted(c["PatientID"] for c in body["Candidates"]) == ["AMB1", "AMB2"]

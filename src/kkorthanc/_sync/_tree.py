@@ -10,13 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydicom.datadict import dictionary_VR, tag_for_keyword
-
 from .._find import find_body, normalize_query, tag_level
 from .._levels import Level
 from .._tree_format import Node, check_level, format_tree, to_dataframe, to_records
-from ..errors import OrthancInputError, UnexpectedContentError
-from ._kk import kk_tree, use_plugin
+from ..errors import OrthancInputError
+from ._kk import kk_find_many, use_plugin
 from ._resources import (
     Instance,
     Patient,
@@ -40,9 +38,6 @@ _CLASSES: dict[Level, type[_Tagged]] = {
     Level.INSTANCE: Instance,
 }
 _STUDY_ONLY = {"ModalitiesInStudy"}
-_CHILD_KEY = {Level.PATIENT: "Studies", Level.STUDY: "Series", Level.SERIES: "Instances"}
-# Keys of the plugin's tree nodes that are not Orthanc's: nested children, and the child IDs.
-_NODE_ONLY = frozenset([*_CHILD_KEY.values(), "ChildIDs"])
 
 
 def _sort_key(resource: _Tagged) -> tuple[Any, ...]:
@@ -224,9 +219,8 @@ def fetch_tree(
     depth: Level | str = Level.INSTANCE,
     case_sensitive: bool | None = None,
 ) -> Tree:
-    """Build the tree: one request to the KkOrthanc plugin when the client uses it and it can
-    answer the query (filters of patients and studies only; ``case_sensitive`` given when a
-    person name is filtered), else one expanded find per level, matched by ID.
+    """Build the tree: one expanded find per level, matched by ID; with the KkOrthanc plugin,
+    the same finds sent in one request (``POST /kk/tools/find``), so both give the same tree.
 
     Raises:
         OrthancInputError: An unknown tag, a bad value or a bad depth.
@@ -234,17 +228,10 @@ def fetch_tree(
     """
     wanted = check_level(depth)
     normalized = normalize_query(query, tags)
-    plan = _plugin_plan(normalized, wanted, case_sensitive)
-    if plan is not None and use_plugin(client):
-        nodes = kk_tree(
-            client, normalized, level=plan, depth=wanted, case_sensitive=bool(case_sensitive)
-        )
-        found = _from_plugin(client, nodes, wanted)
-    else:
-        deepest = max([_ORDER.index(tag_level(key)) for key in normalized] + [0])
-        levels = _ORDER[: max(deepest, _ORDER.index(wanted)) + 1]
-        found = _fetch_levels(client, normalized, levels, case_sensitive)
-        _prune(found, levels, deepest)
+    deepest = max([_ORDER.index(tag_level(key)) for key in normalized] + [0])
+    levels = _ORDER[: max(deepest, _ORDER.index(wanted)) + 1]
+    found = _fetch_levels(client, normalized, levels, case_sensitive)
+    _prune(found, levels, deepest)
     upto = _ORDER.index(wanted)
     return Tree(
         _of(found, Level.PATIENT, Patient, upto),
@@ -267,13 +254,18 @@ def _fetch_levels(
     levels: Sequence[Level],
     case_sensitive: bool | None,
 ) -> dict[Level, list[_Tagged]]:
-    found: dict[Level, list[_Tagged]] = {}
+    bodies = []
     for level in levels:
         sent = {key: value for key, value in query.items() if _sent_at(key, level)}
-        body = find_body(level, sent, case_sensitive=case_sensitive)
-        answer = client.post("tools/find", json=body)
-        found[level] = list(resources_from_json(client, _CLASSES[level], answer))
-    return found
+        bodies.append(find_body(level, sent, case_sensitive=case_sensitive))
+    if use_plugin(client):
+        answers = kk_find_many(client, bodies)
+    else:
+        answers = [client.post("tools/find", json=body) for body in bodies]
+    return {
+        level: list(resources_from_json(client, _CLASSES[level], answer))
+        for level, answer in zip(levels, answers, strict=True)
+    }
 
 
 def _prune(found: dict[Level, list[_Tagged]], levels: Sequence[Level], deepest: int) -> None:
@@ -284,62 +276,3 @@ def _prune(found: dict[Level, list[_Tagged]], levels: Sequence[Level], deepest: 
     for index in range(1, len(levels)):
         above = {item.id for item in found[levels[index - 1]]}
         found[levels[index]] = [item for item in found[levels[index]] if item.parent_id in above]
-
-
-def _is_person_name(key: str) -> bool:
-    tag = int(key.replace(",", ""), 16) if "," in key else tag_for_keyword(key)
-    try:
-        return tag is not None and dictionary_VR(tag) == "PN"
-    except KeyError:  # not in pydicom's dictionary (private or virtual): not a person name
-        return False
-
-
-def _plugin_plan(
-    query: Mapping[str, str], depth: Level, case_sensitive: bool | None
-) -> Level | None:
-    """The ``Level`` the plugin's tree matches at to answer exactly like the finds, or None when
-    it cannot: filters below studies, study filters with a tree of patients only, or a person
-    name filter with the server's default case sensitivity (which the plugin cannot read)."""
-    levels = {Level.STUDY if key in _STUDY_ONLY else tag_level(key) for key in query}
-    if levels - {Level.PATIENT, Level.STUDY}:
-        return None
-    if case_sensitive is None and any(_is_person_name(key) for key in query):
-        return None
-    if Level.STUDY not in levels:
-        return Level.PATIENT
-    return None if depth is Level.PATIENT else Level.STUDY
-
-
-def _from_plugin(
-    client: Orthanc, nodes: list[Any], depth: Level
-) -> dict[Level, list[_Tagged]]:
-    """Resources from the plugin's nested nodes, which carry Orthanc's own JSON of each resource
-    (its child-ID list under ``ChildIDs``), so ``raw`` is what the REST path gives."""
-    found: dict[Level, list[_Tagged]] = {level: [] for level in _ORDER[: _ORDER.index(depth) + 1]}
-    pending: list[tuple[Level, Any, dict[str, Any] | None]] = [
-        (Level.PATIENT, node, None) for node in nodes
-    ]
-    while pending:
-        level, node, parent = pending.pop()
-        raw = _raw_of(level, node, parent)
-        children = node.get(_CHILD_KEY.get(level, ""))
-        if isinstance(children, list) and _ORDER.index(level) < _ORDER.index(depth):
-            raw.setdefault(_CHILD_KEY[level], [child.get("ID") for child in children])
-            below = _ORDER[_ORDER.index(level) + 1]
-            pending.extend((below, child, raw) for child in children)
-        found[level].extend(resources_from_json(client, _CLASSES[level], [raw]))
-    return found
-
-
-def _raw_of(level: Level, node: Any, parent: dict[str, Any] | None) -> dict[str, Any]:
-    if not isinstance(node, dict) or not isinstance(node.get("MainDicomTags"), dict):
-        raise UnexpectedContentError(f"the plugin's tree has a {level.value} node {node!r:.200}")
-    raw = {key: value for key, value in node.items() if key not in _NODE_ONLY}
-    if level in _CHILD_KEY and isinstance(node.get("ChildIDs"), list):
-        raw[_CHILD_KEY[level]] = node["ChildIDs"]
-    raw.setdefault("Type", level.value)
-    if parent is not None:
-        raw.setdefault("Parent" + str(parent["Type"]), parent["ID"])
-    if level is Level.STUDY and parent is not None:
-        raw.setdefault("PatientMainDicomTags", dict(parent["MainDicomTags"]))
-    return raw

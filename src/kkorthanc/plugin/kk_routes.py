@@ -42,6 +42,7 @@ ORDER = ["Patient", "Study", "Series", "Instance"]
 CHILDREN_KEY = {"Patient": "Studies", "Study": "Series", "Series": "Instances"}
 ALLOW = {"": "GET,DELETE", "uids": "GET", "anonymize": "POST", "modify": "POST"}
 ALLOW_METADATA = "GET,PUT,DELETE"
+MAX_FINDS = 16
 _STUDY_ONLY = frozenset({"ModalitiesInStudy", "0008,0061"})
 MAX_IDENTIFIER = 1024
 _PREFIX_RE = re.compile(r"^(/[A-Za-z0-9._-]+)+$")
@@ -347,6 +348,24 @@ def find(api: Any, level: str, query: dict[str, str], sensitive: bool = True) ->
     return found
 
 
+def find_many(api: Any, body: bytes) -> Reply:
+    """``POST /tools/find``: several ``/tools/find`` bodies in one request, their answers in order.
+
+    The answers are Orthanc's own bytes, joined into one JSON array without being decoded, so
+    the server does exactly the work of the separate finds and the client saves the round trips.
+    """
+    try:
+        bodies = json.loads(body or b"null")
+    except ValueError as error:
+        raise KkError(400, f"the body is not JSON: {error}") from None
+    if not isinstance(bodies, list) or not bodies or len(bodies) > MAX_FINDS:
+        raise KkError(400, f"the body must be a JSON array of 1 to {MAX_FINDS} /tools/find bodies")
+    if not all(isinstance(item, dict) for item in bodies):
+        raise KkError(400, "each item must be a /tools/find body (a JSON object)")
+    answers = [bytes(call(api, "RestApiPost", "/tools/find", json.dumps(item))) for item in bodies]
+    return Reply(200, b"[" + b",".join(answers) + b"]")
+
+
 def resolve(api: Any, route: str, identifier: str, patient_id: str | None) -> dict[str, Any]:
     """Orthanc's JSON of the one resource with this exact identifier.
 
@@ -454,6 +473,9 @@ def describe(prefix: str) -> dict[str, Any]:
         item + "/modify": {"post": {"summary": "Forwarded to Orthanc's modify"}},
         item + "/metadata/{name}": {"get": {"summary": "Metadata value"},
                                     "put": {"summary": "Set it"}, "delete": {"summary": "Delete"}},
+        prefix + "/tools/find": {"post": {"summary": "Several /tools/find in one request",
+                                          "description": "Body: a JSON array of /tools/find "
+                                          "bodies; answer: the array of their answers."}},
         prefix + "/tree": {"get": {"summary": "Nested tree with main tags",
                                    "description": "Query: Level (Patient|Study), Depth, "
                                    "CaseSensitive, and DICOM tag filters as in /tools/find."}},
@@ -477,6 +499,8 @@ def handle(api: Any, prefix: str, method: str, rest: str, request: dict[str, Any
         return _only(method, "GET") or Reply.json(describe(prefix))
     if rest.rstrip("/") == "/tree":
         return _only(method, "GET") or Reply.json(tree_of(api, query))
+    if rest.rstrip("/") == "/tools/find":
+        return _only(method, "POST") or find_many(api, request.get("body") or b"")
     target = parse_target(rest, query)
     refused = _only(method, allowed_methods(target))
     if refused:
