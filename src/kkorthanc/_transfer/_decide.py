@@ -56,6 +56,8 @@ class UploadPlan:
     retry_for: float = 30.0
     resume: dict[str, UploadRecord] = field(default_factory=dict)
     tracker: Tracker = field(default_factory=lambda: Tracker(None))
+    _asked_series: set[str] = field(default_factory=set)
+    _known_instances: set[str] = field(default_factory=set)
 
     @classmethod
     def build(
@@ -92,18 +94,35 @@ class UploadPlan:
         return True
 
     def find_query(self, batch: list[Item]) -> dict[str, Any] | None:
-        """The ``/tools/find`` body that lists which of ``batch`` the server already has."""
-        uids = sorted({_sop_uid(item) for item in batch if item.ids is not None} - {""})
-        if not self.skip_existing or not uids:
+        """The ``/tools/find`` body that tells which of ``batch`` the server already has, or
+        None when nothing new needs asking.
+
+        It asks for the batch's series not asked before, expanded: each lists its instances'
+        Orthanc IDs, compared with the IDs computed locally. A few series UIDs are much cheaper
+        for the server to match than one SOPInstanceUID per file.
+        """
+        if not self.skip_existing:
             return None
-        return {"Level": "Instance", "Query": {"SOPInstanceUID": "\\".join(uids)}}
+        uids = sorted(
+            {item.series_instance_uid for item in batch if _unasked(item, self._asked_series)}
+            - {""}
+        )
+        if not uids:
+            return None
+        return {"Level": "Series", "Query": {"SeriesInstanceUID": "\\".join(uids)}, "Expand": True}
 
     def skip_known(self, batch: list[Item], answer: Any) -> list[Item]:
-        """Record the items the server has (``answer`` of :meth:`find_query`); return the rest."""
-        existing = set(answer) if isinstance(answer, list) else set()
+        """Record the items the server has (from ``answer`` to :meth:`find_query`, or None, and
+        what earlier batches learnt); return the rest."""
+        if not self.skip_existing:
+            return batch
+        self._asked_series.update(item.ids.series for item in batch if item.ids is not None)
+        for series in answer if isinstance(answer, list) else []:
+            if isinstance(series, dict) and isinstance(series.get("Instances"), list):
+                self._known_instances.update(series["Instances"])
         remaining = []
         for item in batch:
-            if item.ids is not None and item.ids.instance in existing:
+            if item.ids is not None and item.ids.instance in self._known_instances:
                 record = UploadRecord(
                     item.source, TransferOutcome.SKIPPED_EXISTING, item.size, item.ids.instance
                 )
@@ -186,8 +205,8 @@ def _replace(record: UploadRecord, **changes: Any) -> UploadRecord:
     return replace(record, **changes)
 
 
-def _sop_uid(item: Item) -> str:
-    return item.sop_instance_uid if item.ids is not None else ""
+def _unasked(item: Item, asked: set[str]) -> bool:
+    return item.ids is not None and item.ids.series not in asked
 
 
 def _load_resume(resume: Any) -> dict[str, UploadRecord]:

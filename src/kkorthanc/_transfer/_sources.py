@@ -57,7 +57,7 @@ class Item:
     data: bytes | None = None
     spool: IO[bytes] | None = None
     ids: ResourceIds | None = None
-    sop_instance_uid: str = ""
+    series_instance_uid: str = ""
     problem: TransferOutcome | None = None
     detail: str | None = None
 
@@ -311,12 +311,12 @@ def _identified(item: Item, source: Path | IO[bytes], head: bytes = b"") -> Item
                 orthanc_id(patient), orthanc_id(patient, uids[0]),
                 orthanc_id(patient, *uids[:2]), orthanc_id(patient, *uids),
             )  # fmt: skip
-            item.sop_instance_uid = uids[2]
+            item.series_instance_uid = uids[1]
             return item
     try:
         dataset = pydicom.dcmread(source, stop_before_pixels=True, specific_tags=_ID_TAGS)
         item.ids = orthanc_ids(dataset)
-        item.sop_instance_uid = str(dataset.get("SOPInstanceUID", "")).rstrip(" \x00")
+        item.series_instance_uid = str(dataset.get("SeriesInstanceUID", "")).rstrip(" \x00")
     except (OrthancInputError, InvalidDicomError, EOFError, ValueError, KeyError, TypeError):
         item.ids = None
     except OSError:  # unreadable now: sending will tell

@@ -90,9 +90,8 @@ def sync_upload(client: Orthanc, *sources: Any, **options: Any) -> UploadReport:
 
 def _sync_unknown(client: Orthanc, plan: UploadPlan, batch: list[Item]) -> list[Item]:
     query = plan.find_query(batch)
-    if query is None:
-        return batch
-    return plan.skip_known(batch, client.post("tools/find", json=query, retry=True))
+    answer = None if query is None else client.post("tools/find", json=query, retry=True)
+    return plan.skip_known(batch, answer)
 
 
 def _sync_collect(plan: UploadPlan, pending: set[Future[UploadRecord]], when: str) -> None:
@@ -185,9 +184,8 @@ async def async_upload(client: AsyncOrthanc, *sources: Any, **options: Any) -> U
 
 async def _async_unknown(client: AsyncOrthanc, plan: UploadPlan, batch: list[Item]) -> list[Item]:
     query = plan.find_query(batch)
-    if query is None:
-        return batch
-    return plan.skip_known(batch, await client.post("tools/find", json=query, retry=True))
+    answer = None if query is None else await client.post("tools/find", json=query, retry=True)
+    return plan.skip_known(batch, answer)
 
 
 async def _async_collect(
