@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
-from pydicom.datadict import keyword_for_tag, tag_for_keyword
-from pydicom.dataset import Dataset
-from pydicom.multival import MultiValue
-
+from ._lazy import is_dataset
 from .errors import OrthancInputError
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
 
 __all__ = ["Finding", "ProfileAttribute", "check_anonymized", "confidentiality_profile"]
 
-TagsSource = Union[Dataset, Mapping[str, Any]]
+TagsSource = Union["Dataset", Mapping[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -138,8 +138,8 @@ def check_anonymized(
 
 
 def _normalise(source: TagsSource) -> dict[str, str]:
-    if isinstance(source, Dataset):
-        elements = [*source, *getattr(source, "file_meta", Dataset())]
+    if is_dataset(source):
+        elements = [*source, *(getattr(source, "file_meta", None) or [])]
         return {f"{e.tag.group:04X},{e.tag.element:04X}": _text(e.value) for e in elements}
     if not isinstance(source, Mapping):
         raise OrthancInputError(f"expected a pydicom Dataset or a mapping of tags, got {source!r}")
@@ -158,7 +158,7 @@ def _value(value: Any) -> Any:
 def _text(value: Any) -> str:
     if value is None:
         return ""
-    if isinstance(value, (list, tuple, MultiValue)):
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
         parts = [_text(item) for item in value]
         return "\\".join(parts) if any(parts) else ""
     return str(value).strip(" \x00")
@@ -169,6 +169,8 @@ def _tag_key(name: str, *, strict: bool = True) -> str:
     compact = text.replace(",", "").replace("(", "").replace(")", "").replace(" ", "")
     if len(compact) == 8 and all(c in "0123456789abcdefABCDEF" for c in compact):
         return f"{compact[:4]},{compact[4:]}".upper()
+    from pydicom.datadict import keyword_for_tag, tag_for_keyword
+
     tag = tag_for_keyword(text)
     if tag is None or keyword_for_tag(tag) != text:
         if not strict:

@@ -10,13 +10,12 @@ complete and the caller closes the download, leaving the pixel data unread. No I
 from __future__ import annotations
 
 import io
-from typing import Any
-
-import pydicom
-from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
+from typing import TYPE_CHECKING, Any
 
 from .errors import UnexpectedContentError
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
 
 __all__ = ["HeaderReader", "parse_dicom"]
 
@@ -117,6 +116,9 @@ def parse_dicom(data: bytes) -> Dataset:
 
 
 def _read(source: Any, *, stop_before_pixels: bool) -> Dataset:
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
     try:
         return pydicom.dcmread(source, stop_before_pixels=stop_before_pixels)
     except _IncompleteError:

@@ -10,8 +10,6 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Union
 
-from pydicom.datadict import keyword_for_tag, tag_for_keyword
-
 from ._levels import Level
 from .errors import OrthancInputError
 
@@ -98,6 +96,8 @@ def tag_key(key: str) -> str:
     match = _HEX_TAG.match(key.strip())
     if match:
         return f"{match.group(1)},{match.group(2)}".upper()
+    from pydicom.datadict import tag_for_keyword
+
     if key in _VIRTUAL_TAGS or tag_for_keyword(key) is not None:
         return key
     raise OrthancInputError(
@@ -110,6 +110,8 @@ def _keyword(key: str) -> str:
     """The keyword of a normalised key (tag numbers of known tags become keywords)."""
     if "," not in key:
         return key
+    from pydicom.datadict import keyword_for_tag
+
     group, element = key.split(",")
     return keyword_for_tag(int(group + element, 16)) or key
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import IO, NamedTuple, Union
+from typing import IO, TYPE_CHECKING, NamedTuple, Union
 
-import pydicom
-from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
-from pydicom.multival import MultiValue
-
+from ._lazy import is_dataset
 from .errors import OrthancInputError
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
 
 __all__ = ["ResourceIds", "orthanc_id", "orthanc_ids"]
 
@@ -23,7 +22,7 @@ _ID_TAGS = [
     "SOPInstanceUID",
 ]
 
-DicomSource = Union[Dataset, str, os.PathLike[str], IO[bytes]]
+DicomSource = Union["Dataset", str, os.PathLike[str], IO[bytes]]
 
 
 def _clean(value: str) -> str:
@@ -96,7 +95,7 @@ def orthanc_ids(source: DicomSource) -> ResourceIds:
         >>> orthanc_ids("CT_small.dcm").instance  # doctest: +SKIP
         'f689ddd2-662f8fe1-8b18180d-ec2a2cee-937917af'
     """
-    dataset = source if isinstance(source, Dataset) else _read_header(source)
+    dataset = source if is_dataset(source) else _read_header(source)
     patient, study, series, sop = (_text(dataset, keyword) for keyword in _ID_TAGS[1:])
     if not (study and series and sop):
         raise OrthancInputError(
@@ -116,12 +115,17 @@ def _text(dataset: Dataset, keyword: str) -> str:
     value = dataset.get(keyword, "")
     if value is None:
         return ""
+    from pydicom.multival import MultiValue
+
     if isinstance(value, MultiValue):
         return "\\".join(str(part) for part in value)
     return str(value)
 
 
 def _read_header(source: str | os.PathLike[str] | IO[bytes]) -> Dataset:
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
     try:
         return pydicom.dcmread(source, stop_before_pixels=True, specific_tags=_ID_TAGS)
     except (InvalidDicomError, EOFError, ValueError, KeyError, TypeError) as error:

@@ -11,8 +11,6 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydicom.dataset import Dataset
-
 from .._atomic_file import AtomicFile, target_file
 from .._dicom_header import HeaderReader, parse_dicom
 from .._display import png_or_none
@@ -31,6 +29,7 @@ from ._resource import AsyncResource
 
 if TYPE_CHECKING:
     import numpy.typing as npt
+    from pydicom.dataset import Dataset
 
 __all__ = ["AsyncInstanceData", "AsyncSeriesImages"]
 

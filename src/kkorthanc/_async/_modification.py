@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar
-
-import pydicom
-from pydicom.dataset import Dataset
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._base import UNSET
 from .._config import Timeout, TimeoutTypes
@@ -23,6 +20,9 @@ from .._levels import Level
 from .._ops_models import as_force_error
 from ..errors import NotFoundError, OrthancHTTPError, OrthancInputError, UnexpectedContentError
 from ._resource import AsyncResource
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
 
 __all__ = ["AUTO_JOB_INSTANCES", "AsyncModifiable", "modification_body"]
 
@@ -369,6 +369,8 @@ class AsyncModifiable(_AsyncModificationBase):
             >>> (await instance.modified_dataset(replace={"PatientName": "X"})).PatientName
             ... # doctest: +SKIP
         """
+        import pydicom
+
         return pydicom.dcmread(io.BytesIO(await self.modified_file(**options)))
 
     async def anonymized_dataset(self, **options: Any) -> Dataset:
@@ -381,4 +383,6 @@ class AsyncModifiable(_AsyncModificationBase):
         Example:
             >>> (await instance.anonymized_dataset()).PatientID  # doctest: +SKIP
         """
+        import pydicom
+
         return pydicom.dcmread(io.BytesIO(await self.anonymized_file(**options)))

@@ -12,8 +12,6 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydicom.dataset import Dataset
-
 from .._atomic_file import AtomicFile, target_file
 from .._dicom_header import HeaderReader, parse_dicom
 from .._display import png_or_none
@@ -32,6 +30,7 @@ from ._resource import Resource
 
 if TYPE_CHECKING:
     import numpy.typing as npt
+    from pydicom.dataset import Dataset
 
 __all__ = ["InstanceData", "SeriesImages"]
 

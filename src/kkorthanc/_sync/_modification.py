@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar
-
-import pydicom
-from pydicom.dataset import Dataset
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._base import UNSET
 from .._config import Timeout, TimeoutTypes
@@ -24,6 +21,9 @@ from .._levels import Level
 from .._ops_models import as_force_error
 from ..errors import NotFoundError, OrthancHTTPError, OrthancInputError, UnexpectedContentError
 from ._resource import Resource
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
 
 __all__ = ["AUTO_JOB_INSTANCES", "Modifiable", "modification_body"]
 
@@ -370,6 +370,8 @@ class Modifiable(_AsyncModificationBase):
             >>> (instance.modified_dataset(replace={"PatientName": "X"})).PatientName
             ... # doctest: +SKIP
         """
+        import pydicom
+
         return pydicom.dcmread(io.BytesIO(self.modified_file(**options)))
 
     def anonymized_dataset(self, **options: Any) -> Dataset:
@@ -382,4 +384,6 @@ class Modifiable(_AsyncModificationBase):
         Example:
             >>> (instance.anonymized_dataset()).PatientID  # doctest: +SKIP
         """
+        import pydicom
+
         return pydicom.dcmread(io.BytesIO(self.anonymized_file(**options)))

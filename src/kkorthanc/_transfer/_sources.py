@@ -21,17 +21,16 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
-
-import pydicom
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.errors import InvalidDicomError
-from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from typing import IO, TYPE_CHECKING, Any
 
 from .._ids import ResourceIds, orthanc_id, orthanc_ids
+from .._lazy import is_dataset
 from ..errors import OrthancInputError
 from ._fastids import fast_identifiers
 from ._report import TransferOutcome
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
 
 __all__ = ["SMALL_FILE", "Item", "UploadSource", "iter_items", "scan_totals"]
 
@@ -121,7 +120,7 @@ def _items_of(source: Any, counter: _Counter, include_hidden: bool) -> Iterator[
         yield from _walk(path, include_hidden, set())
     elif isinstance(source, (bytes, bytearray, memoryview)):
         yield from _from_stream(counter.label("bytes"), io.BytesIO(bytes(source)))
-    elif isinstance(source, Dataset):
+    elif is_dataset(source):
         yield from _from_dataset(source, counter.label("dataset"))
     elif hasattr(source, "read"):
         label = str(getattr(source, "name", "") or counter.label("stream"))
@@ -134,6 +133,8 @@ def _items_of(source: Any, counter: _Counter, include_hidden: bool) -> Iterator[
 
 
 def _from_dataset(dataset: Dataset, label: str) -> Iterator[Item]:
+    import pydicom
+
     buffer = io.BytesIO()
     try:
         pydicom.dcmwrite(buffer, dataset, enforce_file_format=True)
@@ -273,6 +274,8 @@ def _not_dicom_or_raw(label: str, head: bytes, stream: IO[bytes]) -> Item:
 
 
 def _rewrite_raw(label: str, stream: IO[bytes]) -> Item | None:
+    import pydicom
+
     try:
         dataset = pydicom.dcmread(stream, force=True)
         if "SOPInstanceUID" not in dataset or "SOPClassUID" not in dataset:
@@ -288,6 +291,9 @@ def _rewrite_raw(label: str, stream: IO[bytes]) -> Item | None:
 
 def _add_file_meta(dataset: Dataset) -> None:
     """Give a dataset read without a header the file meta group a DICOM file needs."""
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
     implicit, little = dataset.original_encoding
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = dataset.SOPClassUID
@@ -313,6 +319,9 @@ def _identified(item: Item, source: Path | IO[bytes], head: bytes = b"") -> Item
             )  # fmt: skip
             item.series_instance_uid = uids[1]
             return item
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
     try:
         dataset = pydicom.dcmread(source, stop_before_pixels=True, specific_tags=_ID_TAGS)
         item.ids = orthanc_ids(dataset)
