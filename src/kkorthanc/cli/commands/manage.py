@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import io
-import math
 from pathlib import Path
 from typing import Any
 
-from ...errors import MissingDependencyError, NotFoundError, OrthancHTTPError, OrthancInputError
+from ...errors import NotFoundError, OrthancHTTPError, OrthancInputError
 from .._app import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, add_command
 from .._context import Context
 from .browse import detect
@@ -84,40 +82,10 @@ def _run_preview(ctx: Context) -> int:
     if level == "Instance":
         png = client.get_bytes(("instances", resource.id, "preview"))
     elif level == "Series":
-        png = _montage(client, resource)
+        png = resource.montage(size=MONTAGE_TILE, max_frames=MONTAGE_MAX)
     else:
         raise OrthancInputError(f"preview takes an instance or a series, not a {level.lower()}")
     ctx.args.out.parent.mkdir(parents=True, exist_ok=True)
     ctx.args.out.write_bytes(png)
     ctx.info(f"wrote {ctx.args.out} ({len(png)} bytes)")
     return EXIT_OK
-
-
-def _montage(client: Any, series: Any) -> bytes:
-    try:
-        from PIL import Image
-    except ImportError as error:
-        raise MissingDependencyError(
-            "a series montage needs Pillow: pip install 'kkorthanc[images]'"
-        ) from error
-    instances = sorted(series.instances(), key=lambda item: _number(item.raw))[:MONTAGE_MAX]
-    if not instances:
-        raise OrthancInputError(f"series {series.id} has no instances")
-    side = math.ceil(math.sqrt(len(instances)))
-    rows = math.ceil(len(instances) / side)
-    sheet = Image.new("L", (side * MONTAGE_TILE, rows * MONTAGE_TILE))
-    for index, instance in enumerate(instances):
-        data = client.get_bytes(("instances", instance.id, "preview"))
-        with Image.open(io.BytesIO(data)) as tile:
-            tile = tile.convert("L")
-            tile.thumbnail((MONTAGE_TILE, MONTAGE_TILE))
-            x, y = index % side * MONTAGE_TILE, index // side * MONTAGE_TILE
-            sheet.paste(tile, (x, y))
-    out = io.BytesIO()
-    sheet.save(out, format="PNG")
-    return out.getvalue()
-
-
-def _number(raw: Any) -> int:
-    value = str((raw.get("MainDicomTags") or {}).get("InstanceNumber", "")).strip()
-    return int(value) if value.lstrip("-").isdigit() else 0
