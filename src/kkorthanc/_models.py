@@ -159,6 +159,10 @@ _SINCE: dict[str, Version] = {
 }
 
 
+# Options that older servers accept and ignore, so that asking for them gives wrong answers.
+_SILENTLY_IGNORED = frozenset({"requested_tags", "labels", "expand_values", "find_order_by"})
+
+
 @dataclass(frozen=True)
 class Capabilities:
     """What the connected server supports, so calls can refuse options it would ignore.
@@ -225,9 +229,15 @@ class Capabilities:
                 f"{self.system.version} does not run (no answer under /kk/); see docs/plugin.md"
             )
         if not self.supports(feature):
+            consequence = (
+                "the server would ignore it silently"
+                if feature in _SILENTLY_IGNORED
+                else "the route or option does not exist there"
+            )
+            since = ".".join(map(str, _SINCE[feature])) if feature in _SINCE else "a later release"
             raise UnsupportedFeatureError(
-                f"{purpose} needs the server feature {feature!r}, which Orthanc "
-                f"{self.system.version} does not have; the server would ignore it silently"
+                f"{purpose} needs the server feature {feature!r} (Orthanc {since}), which Orthanc "
+                f"{self.system.version} does not have; {consequence}"
             )
 
     def has_plugin(self, name: str) -> bool:
