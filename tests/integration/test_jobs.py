@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -87,3 +89,39 @@ def test_wait_rejects_bad_arguments(client: Any) -> None:
     job = _archive_job(client, [upload(client, ct_bytes(PatientID="JOBA"))["ID"]])
     with pytest.raises(OrthancInputError):
         job.wait(poll=0)
+
+
+def _until(job: Any, states: set[JobState], seconds: float = 30) -> JobState:
+    deadline = time.monotonic() + seconds
+    while job.refresh().state not in states:
+        assert time.monotonic() < deadline, f"job {job.id} stayed {job.state}"
+        time.sleep(0.05)
+    return job.state  # type: ignore[no-any-return]
+
+
+def test_pause_resume_and_cancel_of_a_job_that_has_not_finished(
+    orthanc_factory: Any, make_client: Any
+) -> None:
+    server = orthanc_factory(extra={"ConcurrentJobs": 1, "DicomScuTimeout": 30})
+    client = make_client(server.url, auth=server.auth)
+    instance = upload(client, ct_bytes(PatientID="JOBPAUSE"))["ID"]
+    with socket.socket() as silent:  # accepts the association's TCP connection, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        silent_peer = client.modalities.put(
+            "silent", aet="SILENT", host="127.0.0.1", port=silent.getsockname()[1]
+        )
+        blocking = silent_peer.store_job([instance])  # holds the only job slot
+        _until(blocking, {JobState.RUNNING})
+        waiting = _archive_job(client, [instance])
+        assert _until(waiting, {JobState.PENDING}) is JobState.PENDING
+        waiting.pause()
+        assert _until(waiting, {JobState.PAUSED}) is JobState.PAUSED
+        waiting.resume()
+        assert _until(waiting, {JobState.PENDING, JobState.RUNNING}) in {
+            JobState.PENDING,
+            JobState.RUNNING,
+        }
+        blocking.cancel()
+        assert _until(blocking, {JobState.FAILURE}) is JobState.FAILURE
+    assert waiting.wait(timeout=60).state is JobState.SUCCESS
