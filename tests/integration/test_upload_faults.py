@@ -14,7 +14,7 @@ from _transfer_data import make_dataset, md5, write_instances
 from kkorthanc import TransferOutcome, TransferProgress
 from kkorthanc._ids import orthanc_ids
 from kkorthanc._launcher import OrthancProcess
-from kkorthanc.errors import OrthancConnectionError, UnauthorizedError
+from kkorthanc.errors import OrthancConnectionError, ServerError, UnauthorizedError
 
 FAILED = TransferOutcome.FAILED
 
@@ -118,3 +118,20 @@ def test_server_stopped_mid_upload_then_resumed(
     for path in paths:
         data = client.get_bytes(("instances", orthanc_ids(path).instance, "file"))
         assert hashlib.md5(data).hexdigest() == md5(path)
+
+
+def test_full_storage_stops_the_batch_with_a_partial_report(
+    orthanc_factory: Any, make_client: Any, tmp_path: Path
+) -> None:
+    server = orthanc_factory(extra={"MaximumStorageSize": 1, "MaximumStorageMode": "Reject"})
+    if tuple(int(part) for part in server.version.split(".")[:3]) < (1, 11, 2):
+        pytest.skip("before 1.11.2 a full storage recycles old patients instead of refusing")
+    write_instances(tmp_path / "in", 60, patients=60)  # about 2.3 MB: over the 1 MB limit
+    client = make_client(server.url, auth=server.auth)
+    with pytest.raises(ServerError) as info:
+        client.upload(tmp_path / "in", concurrency=2)
+    assert info.value.status_code == 507
+    report = info.value.report
+    stored = report.with_outcome(TransferOutcome.STORED)
+    assert 0 < len(stored) < 60
+    assert len(client.get("instances")) == len(stored)
