@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""Upload benchmark: KkOrthanc (sync, async) against pyorthanc, orthanc-api-client and a raw
-concurrent uploader (threads + httpx, the ceiling the server allows), each on a fresh server.
+"""Upload benchmark: KkOrthanc (sync, async) against pyorthanc, orthanc-api-client and two raw
+concurrent uploaders that only POST file bytes (``raw``: 4 threads over httpx.Client, the
+ceiling the server allows; ``raw-async``: 4 tasks over httpx.AsyncClient, the ceiling of an
+asyncio client), each on a fresh server.
 
 Run ``bash benchmarks/setup.sh`` once, then ``benchmarks/.env/bin/python benchmarks/upload.py``.
 Each contender runs in its own subprocess, so its peak RSS (ru_maxrss) is its own. Contenders
@@ -23,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import _corpus
 
-CONTENDERS = ("raw", "kk-sync", "kk-async", "pyorthanc", "orthanc-api-client")
+CONTENDERS = ("raw", "raw-async", "kk-sync", "kk-async", "pyorthanc", "orthanc-api-client")
 RAW_THREADS = 4
 
 
@@ -38,6 +40,29 @@ def run_raw(url: str, folder: Path) -> None:
 
         with ThreadPoolExecutor(RAW_THREADS) as pool:
             list(pool.map(post, files))
+
+
+def run_raw_async(url: str, folder: Path) -> None:
+    """The asyncio ceiling: httpx.AsyncClient posting file bytes, RAW_THREADS at a time."""
+    import asyncio
+
+    import httpx
+
+    files = sorted(folder.glob("*.dcm"))
+
+    async def upload_all() -> None:
+        gate = asyncio.Semaphore(RAW_THREADS)
+        async with httpx.AsyncClient(base_url=url, timeout=300) as http:
+
+            async def post(path: Path) -> None:
+                async with gate:
+                    data = path.read_bytes()  # noqa: ASYNC240 - small files: cheaper than a thread
+                    response = await http.post("/instances", content=data)
+                    response.raise_for_status()
+
+            await asyncio.gather(*(post(path) for path in files))
+
+    asyncio.run(upload_all())
 
 
 def run_kk(url: str, folder: Path, kind: str) -> float:
@@ -87,6 +112,8 @@ def child(contender: str, url: str, folder: Path) -> dict[str, float]:
     second = None
     if contender == "raw":
         run_raw(url, folder)
+    elif contender == "raw-async":
+        run_raw_async(url, folder)
     elif contender.startswith("kk-"):
         second = run_kk(url, folder, contender)
     elif contender == "pyorthanc":
