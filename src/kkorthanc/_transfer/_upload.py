@@ -177,7 +177,7 @@ async def async_upload(client: AsyncOrthanc, *sources: Any, **options: Any) -> U
         await _async_drain(plan, pending)
         raise abort(error, plan.tracker.records) from error.__cause__
     except BaseException:
-        await _async_drain(plan, pending)
+        await _async_drain(plan, pending, cancel=True)
         raise
     return UploadReport(plan.tracker.records)
 
@@ -199,10 +199,15 @@ async def _async_collect(
     _record_then_raise(plan, [(task.exception(), task) for task in done])
 
 
-async def _async_drain(plan: UploadPlan, pending: set[asyncio.Task[UploadRecord]]) -> None:
-    """After a fatal error: cancel what runs, keep the outcomes of what finished."""
-    for task in pending:
-        task.cancel()
+async def _async_drain(
+    plan: UploadPlan, pending: set[asyncio.Task[UploadRecord]], *, cancel: bool = False
+) -> None:
+    """After a fatal error: let the uploads under way end (at most ``concurrency``, as the
+    thread engine does), or cancel them when interrupted; keep the outcomes of those that
+    finished, so the report says what the server has."""
+    if cancel:
+        for task in pending:
+            task.cancel()
     await asyncio.gather(*pending, return_exceptions=True)
     for task in pending:
         if not task.cancelled() and task.exception() is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +83,9 @@ def _run_preview(ctx: Context) -> int:
     if level == "Instance":
         png = client.get_bytes(("instances", resource.id, "preview"))
     elif level == "Series":
-        png = resource.montage(size=MONTAGE_TILE, max_frames=MONTAGE_MAX)
+        tiles = max(1, min(len(resource.instance_ids), MONTAGE_MAX))
+        columns = math.ceil(math.sqrt(tiles))  # a near-square grid
+        png = resource.montage(columns=columns, size=MONTAGE_TILE, max_frames=MONTAGE_MAX)
     else:
         raise OrthancInputError(f"preview takes an instance or a series, not a {level.lower()}")
     ctx.args.out.parent.mkdir(parents=True, exist_ok=True)
