@@ -6,22 +6,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._models import json_int
 from .errors import UnexpectedContentError
 
 __all__ = ["AttachmentInfo", "ResourceStatistics"]
 
 
-def _count(raw: Mapping[str, Any], key: str) -> int:
-    value = raw.get(key)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    raise UnexpectedContentError(f"expected {key!r} as a number, got {value!r}")
-
-
 def _optional(raw: Mapping[str, Any], key: str) -> int | None:
-    return None if raw.get(key) is None else _count(raw, key)
+    return None if raw.get(key) is None else json_int(raw, key)
 
 
 @dataclass(frozen=True)
@@ -68,8 +60,8 @@ class ResourceStatistics:
         if not isinstance(raw, dict):
             raise UnexpectedContentError(f"expected statistics as an object, got {raw!r:.200}")
         return cls(
-            disk_size=_count(raw, "DiskSize"),
-            uncompressed_size=_count(raw, "UncompressedSize"),
+            disk_size=json_int(raw, "DiskSize"),
+            uncompressed_size=json_int(raw, "UncompressedSize"),
             dicom_disk_size=_optional(raw, "DicomDiskSize"),
             dicom_uncompressed_size=_optional(raw, "DicomUncompressedSize"),
             count_studies=_optional(raw, "CountStudies"),
@@ -121,9 +113,9 @@ class AttachmentInfo:
             raise UnexpectedContentError(f"expected attachment info, got {raw!r:.200}")
         return cls(
             name=name,
-            content_type=_count(raw, "ContentType"),
-            uncompressed_size=_count(raw, "UncompressedSize"),
-            compressed_size=_count(raw, "CompressedSize"),
+            content_type=json_int(raw, "ContentType"),
+            uncompressed_size=json_int(raw, "UncompressedSize"),
+            compressed_size=json_int(raw, "CompressedSize"),
             uncompressed_md5=str(raw.get("UncompressedMD5", "")),
             compressed_md5=str(raw.get("CompressedMD5", "")),
             etag=etag,

@@ -37,7 +37,8 @@ def _require(raw: Mapping[str, Any], key: str, kind: type) -> Any:
     return value
 
 
-def _size(raw: Mapping[str, Any], key: str) -> int:
+def json_int(raw: Mapping[str, Any], key: str) -> int:
+    """A count or size Orthanc sends as a number or as a string of digits."""
     value = raw.get(key)
     if isinstance(value, int) and not isinstance(value, bool):
         return value
@@ -135,12 +136,12 @@ class Statistics:
             UnexpectedContentError: A count or size is missing or not a number.
         """
         return cls(
-            count_patients=_size(raw, "CountPatients"),
-            count_studies=_size(raw, "CountStudies"),
-            count_series=_size(raw, "CountSeries"),
-            count_instances=_size(raw, "CountInstances"),
-            total_disk_size=_size(raw, "TotalDiskSize"),
-            total_uncompressed_size=_size(raw, "TotalUncompressedSize"),
+            count_patients=json_int(raw, "CountPatients"),
+            count_studies=json_int(raw, "CountStudies"),
+            count_series=json_int(raw, "CountSeries"),
+            count_instances=json_int(raw, "CountInstances"),
+            total_disk_size=json_int(raw, "TotalDiskSize"),
+            total_uncompressed_size=json_int(raw, "TotalUncompressedSize"),
             raw=raw,
         )
 
