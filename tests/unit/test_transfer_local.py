@@ -75,6 +75,38 @@ def test_fast_identifiers_match_pydicom() -> None:
     assert fast["PatientID"] == dataset.PatientID
 
 
+def _bundled_files() -> list[Path]:
+    from pydicom.data import get_testdata_files
+
+    return sorted(Path(name) for name in get_testdata_files() if Path(name).is_file())
+
+
+def test_fast_identifiers_agree_with_pydicom_on_every_bundled_file() -> None:
+    """The fast path either declines (None) or reads exactly what pydicom reads."""
+    answered = 0
+    for path in _bundled_files():
+        fast = fast_identifiers(path.read_bytes()[:16384])
+        if fast is None:
+            continue
+        answered += 1
+        dataset = pydicom.dcmread(path, stop_before_pixels=True, force=True)
+        for keyword, value in fast.items():
+            expected = str(dataset.get(keyword, "") or "")
+            expected = expected.rstrip(" \0") if keyword == "PatientID" else expected.strip(" \0")
+            assert value == expected, (path.name, keyword)
+    assert answered >= 50  # the fast path is taken for most of them, not skipped
+
+
+def test_fast_identifiers_decline_what_they_cannot_read_exactly() -> None:
+    head = CT.read_bytes()[:16384]
+    assert fast_identifiers(head[:400]) is None  # cut before the identifiers
+    big_endian = head.replace(b"1.2.840.10008.1.2.1\0", b"1.2.840.10008.1.2.2\0")
+    assert fast_identifiers(big_endian) is None
+    bad_vr = bytearray(head)
+    bad_vr[136:138] = b"zz"  # the VR of the first meta element
+    assert fast_identifiers(bytes(bad_vr)) is None
+
+
 def test_zip_members_and_junk_in_memory() -> None:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:

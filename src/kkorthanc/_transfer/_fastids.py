@@ -3,8 +3,9 @@
 Reading the five identifiers Orthanc hashes (PatientID and the three UIDs, plus the character
 set) with pydicom costs about a millisecond per file, which is as long as the server takes to
 store a small file. Most files are little-endian (explicit or implicit VR) with those elements,
-in ASCII, before any sequence of undefined length: for them a few struct reads on the first
-kilobytes are enough. Anything else answers None, and the caller uses pydicom.
+in ASCII, before any sequence of undefined length: for them one struct read per element on the
+first kilobytes is enough, and the walk stops at SeriesInstanceUID, the last of them. Anything
+else answers None, and the caller uses pydicom.
 """
 
 from __future__ import annotations
@@ -16,16 +17,26 @@ __all__ = ["HEAD_BYTES", "fast_identifiers"]
 HEAD_BYTES = 16 * 1024
 _EXPLICIT_LE = "1.2.840.10008.1.2.1"
 _IMPLICIT_LE = "1.2.840.10008.1.2"
-_LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT",
-             b"UV"}  # fmt: skip
+_LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN",
+                       b"UR", b"UT", b"UV"})  # fmt: skip
+_SHORT_VRS = frozenset({b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL", b"IS",
+                        b"LO", b"LT", b"PN", b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL",
+                        b"US"})  # fmt: skip
 _WANTED = {
-    (0x0008, 0x0005): "SpecificCharacterSet",
-    (0x0008, 0x0018): "SOPInstanceUID",
-    (0x0010, 0x0020): "PatientID",
-    (0x0020, 0x000D): "StudyInstanceUID",
-    (0x0020, 0x000E): "SeriesInstanceUID",
+    0x00080005: "SpecificCharacterSet",
+    0x00080018: "SOPInstanceUID",
+    0x00100020: "PatientID",
+    0x0020000D: "StudyInstanceUID",
+    0x0020000E: "SeriesInstanceUID",
 }
+_META_END = 0x0002FFFF
+_LAST_WANTED = 0x0020000E
+_TRANSFER_SYNTAX = 0x00020010
 _ASCII_CHARSETS = {"", "ISO_IR 6", "ISO_IR 100", "ISO_IR 192"}
+_EXPLICIT = struct.Struct("<HH2sH").unpack_from
+_IMPLICIT = struct.Struct("<HHI").unpack_from
+_LONG_LENGTH = struct.Struct("<I").unpack_from
+_UNDEFINED = 0xFFFFFFFF
 
 
 def fast_identifiers(head: bytes) -> dict[str, str] | None:
@@ -37,59 +48,55 @@ def fast_identifiers(head: bytes) -> dict[str, str] | None:
     """
     if len(head) < 144 or head[128:132] != b"DICM":
         return None
-    meta = _elements(head, 132, explicit=True, stop_group=0x0002)
+    meta = _elements(head, 132, explicit=True, last=_META_END, wanted={_TRANSFER_SYNTAX: ""})
     if meta is None:
         return None
     values, offset = meta
-    syntax = values.get((0x0002, 0x0010), b"").rstrip(b"\0 ").decode("ascii", "replace")
+    syntax = values.get(_TRANSFER_SYNTAX, b"").rstrip(b"\0 ").decode("ascii", "replace")
     if syntax not in (_EXPLICIT_LE, _IMPLICIT_LE):
         return None
-    found = _elements(head, offset, explicit=syntax == _EXPLICIT_LE, stop_group=0x0020)
+    found = _elements(
+        head, offset, explicit=syntax == _EXPLICIT_LE, last=_LAST_WANTED, wanted=_WANTED
+    )
     return None if found is None else _decoded(found[0])
 
 
 def _elements(
-    data: bytes, offset: int, *, explicit: bool, stop_group: int
-) -> tuple[dict[tuple[int, int], bytes], int] | None:
-    """Walk elements from ``offset`` until past ``stop_group``; None when unsure."""
-    values: dict[tuple[int, int], bytes] = {}
-    while offset + 8 <= len(data):
-        group, element = struct.unpack_from("<HH", data, offset)
-        if group > stop_group:
+    data: bytes, offset: int, *, explicit: bool, last: int, wanted: dict[int, str]
+) -> tuple[dict[int, bytes], int] | None:
+    """Walk elements from ``offset``, keeping the ``wanted`` values, until past the tag
+    ``last``: the values and the offset reached, or None when unsure."""
+    values: dict[int, bytes] = {}
+    end = len(data)
+    while offset + 8 <= end:
+        if explicit:
+            group, element, vr, length = _EXPLICIT(data, offset)
+        else:
+            group, element, length = _IMPLICIT(data, offset)
+        tag = group << 16 | element
+        if tag > last:
             return values, offset
-        header = _header(data, offset, explicit)
-        if header is None:
-            return None
-        length, start = header
-        if length == 0xFFFFFFFF or start + length > len(data):
+        start = offset + 8
+        if explicit and vr not in _SHORT_VRS:
+            if vr not in _LONG_VRS or offset + 12 > end:
+                return None
+            length, start = _LONG_LENGTH(data, start)[0], offset + 12
+        if length == _UNDEFINED or start + length > end:
             return None  # a sequence of undefined length, or beyond what was read
-        if (group, element) in _WANTED or group == 0x0002:
-            values[(group, element)] = data[start : start + length]
+        if tag in wanted:
+            values[tag] = data[start : start + length]
         offset = start + length
     return None
 
 
-def _header(data: bytes, offset: int, explicit: bool) -> tuple[int, int] | None:
-    if not explicit:
-        return struct.unpack_from("<I", data, offset + 4)[0], offset + 8
-    vr = data[offset + 4 : offset + 6]
-    if not vr.isalpha() or not vr.isupper():
-        return None
-    if vr in _LONG_VRS:
-        if offset + 12 > len(data):
-            return None
-        return struct.unpack_from("<I", data, offset + 8)[0], offset + 12
-    return struct.unpack_from("<H", data, offset + 6)[0], offset + 8
-
-
-def _decoded(values: dict[tuple[int, int], bytes]) -> dict[str, str] | None:
+def _decoded(values: dict[int, bytes]) -> dict[str, str] | None:
     texts: dict[str, str] = {}
     for tag, keyword in _WANTED.items():
         raw = values.get(tag, b"")
-        if any(byte > 0x7F for byte in raw) or b"\\" in raw:
+        if not raw.isascii() or b"\\" in raw:
             return None  # non-ASCII or several values: pydicom decodes those exactly
         texts[keyword] = raw.decode("ascii").strip(" \0")
     if texts["SpecificCharacterSet"] not in _ASCII_CHARSETS:
         return None
-    texts["PatientID"] = values.get((0x0010, 0x0020), b"").decode("ascii").rstrip(" \0")
+    texts["PatientID"] = values.get(0x00100020, b"").decode("ascii").rstrip(" \0")
     return texts
