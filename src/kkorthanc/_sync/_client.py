@@ -101,6 +101,7 @@ class Orthanc(TransferMethods, OperationMethods, BaseOrthanc):
             use_kk_plugin=use_kk_plugin,
         )
         self._http = httpx.Client(transport=transport, **self._client_options())
+        self._transport_given = transport is not None  # the upload fast lane needs httpx's own
         self._capabilities: Capabilities | None = None
         # Attributes added by later layers go below, one block per layer, in this order:
         # resources (collections), transfer, server-side operations.

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import OrthancError, OrthancHTTPError, OrthancTransportError
 from ._decide import Body, UploadPlan, abort
+from ._poster import InstancePoster
 from ._report import ProgressCallback, Tracker, UploadRecord, UploadReport
 from ._sources import Item, iter_items, scan_totals
 
@@ -72,6 +73,7 @@ def sync_upload(client: Orthanc, *sources: Any, **options: Any) -> UploadReport:
     plan, items = _plan(sources, **options)
     if plan.verify:
         client.capabilities().require("attachment_info", "upload(verify=True)")
+    poster = InstancePoster.for_client(client)
     pending: set[Future[UploadRecord]] = set()
     with ThreadPoolExecutor(plan.concurrency, thread_name_prefix="kkorthanc-upload") as pool:
         try:
@@ -79,12 +81,16 @@ def sync_upload(client: Orthanc, *sources: Any, **options: Any) -> UploadReport:
                 for item in _sync_unknown(client, plan, batch):
                     while len(pending) >= plan.concurrency * 2:
                         _sync_collect(plan, pending, FIRST_COMPLETED)
-                    pending.add(pool.submit(_sync_send, client, plan, item))
+                    pending.add(pool.submit(_sync_send, client, plan, item, poster))
             _sync_collect(plan, pending, ALL_COMPLETED)
         except OrthancError as error:
             pool.shutdown(wait=True, cancel_futures=True)
             _sync_drain(plan, pending)
             raise abort(error, plan.tracker.records) from error.__cause__
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            if poster is not None:
+                poster.close()
     return UploadReport(plan.tracker.records)
 
 
@@ -117,14 +123,16 @@ def _sync_drain(plan: UploadPlan, pending: set[Future[UploadRecord]]) -> None:
             plan.tracker.add(future.result())
 
 
-def _sync_send(client: Orthanc, plan: UploadPlan, item: Item) -> UploadRecord:
+def _sync_send(
+    client: Orthanc, plan: UploadPlan, item: Item, poster: InstancePoster | None
+) -> UploadRecord:
     try:
         body = Body(item, hashed=plan.verify)
         try:
             small = body.load_small()
         except OSError as error:
             return plan.unreadable(item, error)
-        record = _sync_post(client, plan, item, body, small)
+        record = _sync_post(client, plan, item, body, poster if small else None)
         if plan.verify and record.instance_id and record.md5:
             path = ("instances", record.instance_id, "attachments", "dicom", "md5")
             record = plan.checked(record, client.get(path))
@@ -134,14 +142,19 @@ def _sync_send(client: Orthanc, plan: UploadPlan, item: Item) -> UploadRecord:
 
 
 def _sync_post(
-    client: Orthanc, plan: UploadPlan, item: Item, body: Body, small: bool
+    client: Orthanc, plan: UploadPlan, item: Item, body: Body, poster: InstancePoster | None
 ) -> UploadRecord:
+    """Send one body (through the fast lane when it is given and the body is in memory),
+    retrying transport failures within the plan's budget."""
     failing_since: float | None = None
     while True:
         body.restart()
-        data = body.data if small else body.chunks()
         try:
-            answer = client.post("instances", data=data, headers=body.headers(), retry=False)
+            if poster is not None and body.data is not None:
+                answer = poster.post(body.data)
+            else:
+                data = body.data if body.data is not None else body.chunks()
+                answer = client.post("instances", data=data, headers=body.headers(), retry=False)
             return plan.stored(item, answer, body.md5)
         except OrthancHTTPError as error:
             return plan.refused(item, error)
@@ -165,13 +178,14 @@ async def async_upload(client: AsyncOrthanc, *sources: Any, **options: Any) -> U
     plan, items = _plan(sources, **options)
     if plan.verify:
         (await client.capabilities()).require("attachment_info", "upload(verify=True)")
+    lane = _Lane.for_client(client, plan.concurrency)
     pending: set[asyncio.Task[UploadRecord]] = set()
     try:
         while (batch := await asyncio.to_thread(_next_batch, plan, items)) is not None:
             for item in await _async_unknown(client, plan, batch):
                 while len(pending) >= plan.concurrency:
                     await _async_collect(plan, pending, asyncio.FIRST_COMPLETED)
-                pending.add(asyncio.create_task(_async_send(client, plan, item)))
+                pending.add(asyncio.create_task(_async_send(client, plan, item, lane)))
         await _async_collect(plan, pending, asyncio.ALL_COMPLETED)
     except OrthancError as error:
         await _async_drain(plan, pending)
@@ -179,7 +193,31 @@ async def async_upload(client: AsyncOrthanc, *sources: Any, **options: Any) -> U
     except BaseException:
         await _async_drain(plan, pending, cancel=True)
         raise
+    finally:
+        if lane is not None:
+            lane.close()
     return UploadReport(plan.tracker.records)
+
+
+class _Lane:
+    """The fast lane for asyncio: the poster's blocking requests in a few threads of its own,
+    which cost the client less CPU per request than httpx's asyncio stack."""
+
+    def __init__(self, poster: InstancePoster, concurrency: int) -> None:
+        self.poster = poster
+        self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="kkorthanc-upload")
+
+    @classmethod
+    def for_client(cls, client: AsyncOrthanc, concurrency: int) -> _Lane | None:
+        poster = InstancePoster.for_client(client)
+        return None if poster is None else cls(poster, concurrency)
+
+    async def post(self, body: bytes) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.pool, self.poster.post, body)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.poster.close()
 
 
 async def _async_unknown(client: AsyncOrthanc, plan: UploadPlan, batch: list[Item]) -> list[Item]:
@@ -214,7 +252,9 @@ async def _async_drain(
             plan.tracker.add(task.result())
 
 
-async def _async_send(client: AsyncOrthanc, plan: UploadPlan, item: Item) -> UploadRecord:
+async def _async_send(
+    client: AsyncOrthanc, plan: UploadPlan, item: Item, lane: _Lane | None
+) -> UploadRecord:
     try:
         body = Body(item, hashed=plan.verify)
         try:
@@ -222,7 +262,7 @@ async def _async_send(client: AsyncOrthanc, plan: UploadPlan, item: Item) -> Upl
             small = body.load_small() if item.is_small() else False
         except OSError as error:
             return plan.unreadable(item, error)
-        record = await _async_post(client, plan, item, body, small)
+        record = await _async_post(client, plan, item, body, lane if small else None)
         if plan.verify and record.instance_id and record.md5:
             path = ("instances", record.instance_id, "attachments", "dicom", "md5")
             record = plan.checked(record, await client.get(path))
@@ -232,14 +272,21 @@ async def _async_send(client: AsyncOrthanc, plan: UploadPlan, item: Item) -> Upl
 
 
 async def _async_post(
-    client: AsyncOrthanc, plan: UploadPlan, item: Item, body: Body, small: bool
+    client: AsyncOrthanc, plan: UploadPlan, item: Item, body: Body, lane: _Lane | None
 ) -> UploadRecord:
+    """Send one body (through the fast lane when it is given and the body is in memory),
+    retrying transport failures within the plan's budget."""
     failing_since: float | None = None
     while True:
         body.restart()
-        data = body.data if small else body.achunks()
         try:
-            answer = await client.post("instances", data=data, headers=body.headers(), retry=False)
+            if lane is not None and body.data is not None:
+                answer = await lane.post(body.data)
+            else:
+                data = body.data if body.data is not None else body.achunks()
+                answer = await client.post(
+                    "instances", data=data, headers=body.headers(), retry=False
+                )
             return plan.stored(item, answer, body.md5)
         except OrthancHTTPError as error:
             return plan.refused(item, error)

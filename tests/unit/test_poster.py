@@ -1,0 +1,170 @@
+"""The upload fast lane (``_transfer/_poster.py``) against small local HTTP endpoints.
+
+Real sockets, no Orthanc: what Orthanc itself answers through the lane is checked by the
+integration tests, which upload through it on both server versions.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import httpx
+import pytest
+
+import kkorthanc
+from kkorthanc._transfer import _poster
+from kkorthanc._transfer._poster import InstancePoster
+from kkorthanc.errors import (
+    BadRequestError,
+    OrthancConnectionError,
+    OrthancTimeoutError,
+    UnexpectedContentError,
+)
+
+_ORTHANC_ERROR = json.dumps({
+    "HttpError": "Bad Request", "Message": "Bad file format", "OrthancStatus": 15,
+    "OrthancError": "Bad file format",
+}).encode()  # fmt: skip
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as Orthanc does
+    seen: ClassVar[list[dict[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.seen.append({"path": self.path, "headers": dict(self.headers), "body": body})
+        mode = self.server.mode  # type: ignore[attr-defined]
+        if mode == "error":
+            self._answer(400, _ORTHANC_ERROR)
+        elif mode == "garbage":
+            self._answer(200, b"{not json")
+        else:
+            self._answer(200, json.dumps({"ID": "abc", "Status": "Success"}).encode())
+        if mode == "close":  # drop the connection without saying so, as an idle timeout does
+            self.close_connection = True
+
+    def _answer(self, status: int, content: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(content)))
+        self.end_headers()
+        self.wfile.write(content)
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+@pytest.fixture
+def endpoint() -> Iterator[Any]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.mode = "ok"  # type: ignore[attr-defined]
+    server.daemon_threads = True
+    _Handler.seen = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def _url(server: Any) -> str:
+    return f"http://127.0.0.1:{server.server_address[1]}/orthanc"
+
+
+def test_lane_sends_the_clients_headers_to_the_clients_route(endpoint: Any) -> None:
+    client = kkorthanc.Orthanc(_url(endpoint), auth=("alice", "s3cret"), headers={"X-Site": "a"})
+    poster = InstancePoster.for_client(client)
+    assert poster is not None
+    assert poster.post(b"DICM body") == {"ID": "abc", "Status": "Success"}
+    poster.close()
+    sent = _Handler.seen[0]
+    assert sent["path"] == "/orthanc/instances"
+    assert sent["body"] == b"DICM body"
+    headers = {key.lower(): value for key, value in sent["headers"].items()}
+    assert headers["authorization"] == httpx.BasicAuth("alice", "s3cret")._auth_header
+    assert headers["content-type"] == "application/dicom"
+    assert headers["x-site"] == "a"
+    assert headers["user-agent"].startswith("KkOrthanc")
+
+
+def test_lane_keeps_a_token(endpoint: Any) -> None:
+    poster = InstancePoster.for_client(kkorthanc.Orthanc(_url(endpoint), token="t0k"))
+    assert poster is not None
+    poster.post(b"x")
+    poster.close()
+    assert _Handler.seen[0]["headers"]["Authorization"] == "Bearer t0k"
+
+
+def test_lane_is_not_used_where_httpx_must_be() -> None:
+    def hook(request: httpx.Request) -> None:
+        return None
+
+    class Custom(httpx.Auth):
+        pass
+
+    transport = httpx.MockTransport(lambda request: httpx.Response(200))
+    assert InstancePoster.for_client(kkorthanc.Orthanc("https://o:8042")) is None
+    assert InstancePoster.for_client(kkorthanc.Orthanc("http://o", transport=transport)) is None
+    hooked = kkorthanc.Orthanc("http://o", event_hooks={"request": [hook]})
+    assert InstancePoster.for_client(hooked) is None
+    assert InstancePoster.for_client(kkorthanc.Orthanc("http://o", auth=Custom())) is None
+    assert InstancePoster.for_client(kkorthanc.AsyncOrthanc("http://o")) is not None
+
+
+def test_error_answers_are_the_clients_errors(endpoint: Any) -> None:
+    endpoint.mode = "error"
+    poster = InstancePoster.for_client(kkorthanc.Orthanc(_url(endpoint)))
+    assert poster is not None
+    with pytest.raises(BadRequestError) as info:
+        poster.post(b"x")
+    assert info.value.status_code == 400
+    assert info.value.message == "Bad file format"
+    assert info.value.orthanc_status == 15
+    endpoint.mode = "garbage"
+    with pytest.raises(UnexpectedContentError):
+        poster.post(b"x")
+    poster.close()
+
+
+def test_a_connection_the_server_dropped_is_replaced(
+    endpoint: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    endpoint.mode = "close"
+    poster = InstancePoster.for_client(kkorthanc.Orthanc(_url(endpoint)))
+    assert poster is not None
+    assert poster.post(b"1")["Status"] == "Success"
+    assert poster.post(b"2")["Status"] == "Success"  # the check before reuse saw it closed
+    # The server closing the connection just after the check: sent again on a new one.
+    monkeypatch.setattr(_poster, "_usable", lambda sock: True)
+    assert poster.post(b"3")["Status"] == "Success"
+    poster.close()
+    assert [sent["body"] for sent in _Handler.seen] == [b"1", b"2", b"3"]
+
+
+def test_unreachable_and_silent_servers_give_transport_errors() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    poster = InstancePoster.for_client(kkorthanc.Orthanc(f"http://127.0.0.1:{port}"))
+    assert poster is not None
+    with pytest.raises(OrthancConnectionError) as refused:
+        poster.post(b"x")
+    # The upload engine takes an OSError cause for a local read error: it must not see one.
+    assert not isinstance(refused.value.__cause__, OSError)
+    assert not isinstance(refused.value.__context__, OSError)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        client = kkorthanc.Orthanc(url, timeout=kkorthanc.Timeout(read=0.3, write=0.3))
+        poster = InstancePoster.for_client(client)
+        assert poster is not None
+        with pytest.raises(OrthancTimeoutError):
+            poster.post(b"x")
+        poster.close()
