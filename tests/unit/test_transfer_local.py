@@ -136,3 +136,15 @@ def test_report_jsonl_round_trip(tmp_path: Path) -> None:
     (tmp_path / "bad.jsonl").write_text("{not json\n")
     with pytest.raises(OrthancInputError):
         UploadReport.read_jsonl(tmp_path / "bad.jsonl")
+
+
+def test_batches_start_small_then_grow() -> None:
+    """The first uploads start after 16 headers are read, not 256; later batches ask less often."""
+    from kkorthanc._transfer._decide import UploadPlan
+
+    plan = UploadPlan()
+    sizes = []
+    for _ in range(7):
+        sizes.append(plan.batch_size)
+        plan.batch_started()
+    assert sizes == [16, 32, 64, 128, 256, 256, 256]

@@ -34,6 +34,7 @@ __all__ = ["Body", "FileChangedError", "UploadPlan", "abort"]
 _FATAL_ORTHANC_STATUSES = frozenset({14, 19, 32, 2001})
 _FATAL_HTTP_STATUSES = frozenset({401, 403, 507})
 _MAX_BATCH = 256
+_FIRST_BATCH = 16
 
 
 class FileChangedError(OSError):
@@ -58,6 +59,7 @@ class UploadPlan:
     tracker: Tracker = field(default_factory=lambda: Tracker(None))
     _asked_series: set[str] = field(default_factory=set)
     _known_instances: set[str] = field(default_factory=set)
+    _batches: int = 0
 
     @classmethod
     def build(
@@ -78,8 +80,13 @@ class UploadPlan:
 
     @property
     def batch_size(self) -> int:
-        """How many candidates are checked against the server in one request."""
-        return _MAX_BATCH
+        """How many candidates are checked against the server in the next request: 16 at
+        first, so the first uploads start at once, then twice as many each batch, up to 256."""
+        return min(_MAX_BATCH, _FIRST_BATCH << min(self._batches, 8))
+
+    def batch_started(self) -> None:
+        """Count a batch, so the next one may be larger."""
+        self._batches += 1
 
     def triage(self, item: Item) -> bool:
         """Record what needs no request (problems, resumed files); True when it must go on."""

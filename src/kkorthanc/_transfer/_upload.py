@@ -55,12 +55,13 @@ def _next_batch(plan: UploadPlan, items: Iterator[Item]) -> list[Item] | None:
     members, bytes) reach ``_BATCH_MEMORY``, so memory stays bounded whatever the sources.
     """
     batch: list[Item] = []
-    held = 0
+    held, size = 0, plan.batch_size
+    plan.batch_started()
     for item in items:
         if plan.triage(item):
             batch.append(item)
             held += len(item.data or b"") + (item.size or 0 if item.spool else 0)
-        if len(batch) >= plan.batch_size or held >= _BATCH_MEMORY:
+        if len(batch) >= size or held >= _BATCH_MEMORY:
             return batch
     return batch or None
 
