@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import OrthancError, OrthancHTTPError, OrthancTransportError
 from ._decide import Body, UploadPlan, abort
-from ._poster import InstancePoster
+from ._lane import FastLane, ThreadedLane
 from ._report import ProgressCallback, Tracker, UploadRecord, UploadReport
 from ._sources import Item, iter_items, scan_totals
 
@@ -74,7 +74,7 @@ def sync_upload(client: Orthanc, *sources: Any, **options: Any) -> UploadReport:
     plan, items = _plan(sources, **options)
     if plan.verify:
         client.capabilities().require("attachment_info", "upload(verify=True)")
-    poster = InstancePoster.for_client(client)
+    lane = FastLane.for_client(client)
     pending: set[Future[UploadRecord]] = set()
     with ThreadPoolExecutor(plan.concurrency, thread_name_prefix="kkorthanc-upload") as pool:
         try:
@@ -82,7 +82,7 @@ def sync_upload(client: Orthanc, *sources: Any, **options: Any) -> UploadReport:
                 for item in _sync_unknown(client, plan, batch):
                     while len(pending) >= plan.concurrency * 2:
                         _sync_collect(plan, pending, FIRST_COMPLETED)
-                    pending.add(pool.submit(_sync_send, client, plan, item, poster))
+                    pending.add(pool.submit(_sync_send, client, plan, item, lane))
             _sync_collect(plan, pending, ALL_COMPLETED)
         except OrthancError as error:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -90,8 +90,8 @@ def sync_upload(client: Orthanc, *sources: Any, **options: Any) -> UploadReport:
             raise abort(error, plan.tracker.records) from error.__cause__
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-            if poster is not None:
-                poster.close()
+            if lane is not None:
+                lane.close()
     return UploadReport(plan.tracker.records)
 
 
@@ -125,7 +125,7 @@ def _sync_drain(plan: UploadPlan, pending: set[Future[UploadRecord]]) -> None:
 
 
 def _sync_send(
-    client: Orthanc, plan: UploadPlan, item: Item, poster: InstancePoster | None
+    client: Orthanc, plan: UploadPlan, item: Item, lane: FastLane | None
 ) -> UploadRecord:
     try:
         body = Body(item, hashed=plan.verify)
@@ -133,7 +133,7 @@ def _sync_send(
             small = body.load_small()
         except OSError as error:
             return plan.unreadable(item, error)
-        record = _sync_post(client, plan, item, body, poster if small else None)
+        record = _sync_post(client, plan, item, body, lane if small else None)
         if plan.verify and record.instance_id and record.md5:
             path = ("instances", record.instance_id, "attachments", "dicom", "md5")
             record = plan.checked(record, client.get(path))
@@ -143,7 +143,7 @@ def _sync_send(
 
 
 def _sync_post(
-    client: Orthanc, plan: UploadPlan, item: Item, body: Body, poster: InstancePoster | None
+    client: Orthanc, plan: UploadPlan, item: Item, body: Body, lane: FastLane | None
 ) -> UploadRecord:
     """Send one body (through the fast lane when it is given and the body is in memory),
     retrying transport failures within the plan's budget."""
@@ -151,8 +151,8 @@ def _sync_post(
     while True:
         body.restart()
         try:
-            if poster is not None and body.data is not None:
-                answer = poster.post(body.data)
+            if lane is not None and body.data is not None:
+                answer = lane.post(body.data)
             else:
                 data = body.data if body.data is not None else body.chunks()
                 answer = client.post("instances", data=data, headers=body.headers(), retry=False)
@@ -179,7 +179,7 @@ async def async_upload(client: AsyncOrthanc, *sources: Any, **options: Any) -> U
     plan, items = _plan(sources, **options)
     if plan.verify:
         (await client.capabilities()).require("attachment_info", "upload(verify=True)")
-    lane = _Lane.for_client(client, plan.concurrency)
+    lane = ThreadedLane.for_client(client, plan.concurrency)
     pending: set[asyncio.Task[UploadRecord]] = set()
     try:
         while (batch := await asyncio.to_thread(_next_batch, plan, items)) is not None:
@@ -198,27 +198,6 @@ async def async_upload(client: AsyncOrthanc, *sources: Any, **options: Any) -> U
         if lane is not None:
             lane.close()
     return UploadReport(plan.tracker.records)
-
-
-class _Lane:
-    """The fast lane for asyncio: the poster's blocking requests in a few threads of its own,
-    which cost the client less CPU per request than httpx's asyncio stack."""
-
-    def __init__(self, poster: InstancePoster, concurrency: int) -> None:
-        self.poster = poster
-        self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="kkorthanc-upload")
-
-    @classmethod
-    def for_client(cls, client: AsyncOrthanc, concurrency: int) -> _Lane | None:
-        poster = InstancePoster.for_client(client)
-        return None if poster is None else cls(poster, concurrency)
-
-    async def post(self, body: bytes) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self.pool, self.poster.post, body)
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
-        self.poster.close()
 
 
 async def _async_unknown(client: AsyncOrthanc, plan: UploadPlan, batch: list[Item]) -> list[Item]:
@@ -254,7 +233,7 @@ async def _async_drain(
 
 
 async def _async_send(
-    client: AsyncOrthanc, plan: UploadPlan, item: Item, lane: _Lane | None
+    client: AsyncOrthanc, plan: UploadPlan, item: Item, lane: ThreadedLane | None
 ) -> UploadRecord:
     try:
         body = Body(item, hashed=plan.verify)
@@ -273,7 +252,7 @@ async def _async_send(
 
 
 async def _async_post(
-    client: AsyncOrthanc, plan: UploadPlan, item: Item, body: Body, lane: _Lane | None
+    client: AsyncOrthanc, plan: UploadPlan, item: Item, body: Body, lane: ThreadedLane | None
 ) -> UploadRecord:
     """Send one body (through the fast lane when it is given and the body is in memory),
     retrying transport failures within the plan's budget."""

@@ -1,7 +1,7 @@
-"""The upload fast lane (``_transfer/_poster.py``) against small local HTTP endpoints.
+"""The transfer fast lane (``_transfer/_lane.py``) against small local HTTP endpoints.
 
 Real sockets, no Orthanc: what Orthanc itself answers through the lane is checked by the
-integration tests, which upload through it on both server versions.
+integration tests, which upload and export through it on both server versions.
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ import httpx
 import pytest
 
 import kkorthanc
-from kkorthanc._transfer import _poster
-from kkorthanc._transfer._poster import InstancePoster
+from kkorthanc._transfer import _lane
+from kkorthanc._transfer._lane import FastLane
 from kkorthanc.errors import (
     BadRequestError,
+    NotFoundError,
     OrthancConnectionError,
     OrthancTimeoutError,
     UnexpectedContentError,
@@ -48,6 +49,23 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._answer(200, json.dumps({"ID": "abc", "Status": "Success"}).encode())
         if mode == "close":  # drop the connection without saying so, as an idle timeout does
             self.close_connection = True
+
+    def do_GET(self) -> None:
+        self.seen.append({"path": self.path, "headers": dict(self.headers), "body": b""})
+        mode = self.server.mode  # type: ignore[attr-defined]
+        if mode == "error":
+            self._answer(404, b'{"Message": "Unknown resource"}')
+            return
+        content = bytes(range(256)) * 4000  # about 1 MB: several chunks
+        self.send_response(200)
+        self.send_header("Content-Type", "application/dicom")
+        self.send_header("Content-Length", str(len(content)))
+        self.end_headers()
+        if mode == "cut":  # half the body, then the connection drops
+            self.wfile.write(content[: len(content) // 2])
+            self.close_connection = True
+            return
+        self.wfile.write(content)
 
     def _answer(self, status: int, content: bytes) -> None:
         self.send_response(status)
@@ -79,7 +97,7 @@ def _url(server: Any) -> str:
 
 def test_lane_sends_the_clients_headers_to_the_clients_route(endpoint: Any) -> None:
     client = kkorthanc.Orthanc(_url(endpoint), auth=("alice", "s3cret"), headers={"X-Site": "a"})
-    poster = InstancePoster.for_client(client)
+    poster = FastLane.for_client(client)
     assert poster is not None
     assert poster.post(b"DICM body") == {"ID": "abc", "Status": "Success"}
     poster.close()
@@ -94,7 +112,7 @@ def test_lane_sends_the_clients_headers_to_the_clients_route(endpoint: Any) -> N
 
 
 def test_lane_keeps_a_token(endpoint: Any) -> None:
-    poster = InstancePoster.for_client(kkorthanc.Orthanc(_url(endpoint), token="t0k"))
+    poster = FastLane.for_client(kkorthanc.Orthanc(_url(endpoint), token="t0k"))
     assert poster is not None
     poster.post(b"x")
     poster.close()
@@ -109,17 +127,17 @@ def test_lane_is_not_used_where_httpx_must_be() -> None:
         pass
 
     transport = httpx.MockTransport(lambda request: httpx.Response(200))
-    assert InstancePoster.for_client(kkorthanc.Orthanc("https://o:8042")) is None
-    assert InstancePoster.for_client(kkorthanc.Orthanc("http://o", transport=transport)) is None
+    assert FastLane.for_client(kkorthanc.Orthanc("https://o:8042")) is None
+    assert FastLane.for_client(kkorthanc.Orthanc("http://o", transport=transport)) is None
     hooked = kkorthanc.Orthanc("http://o", event_hooks={"request": [hook]})
-    assert InstancePoster.for_client(hooked) is None
-    assert InstancePoster.for_client(kkorthanc.Orthanc("http://o", auth=Custom())) is None
-    assert InstancePoster.for_client(kkorthanc.AsyncOrthanc("http://o")) is not None
+    assert FastLane.for_client(hooked) is None
+    assert FastLane.for_client(kkorthanc.Orthanc("http://o", auth=Custom())) is None
+    assert FastLane.for_client(kkorthanc.AsyncOrthanc("http://o")) is not None
 
 
 def test_error_answers_are_the_clients_errors(endpoint: Any) -> None:
     endpoint.mode = "error"
-    poster = InstancePoster.for_client(kkorthanc.Orthanc(_url(endpoint)))
+    poster = FastLane.for_client(kkorthanc.Orthanc(_url(endpoint)))
     assert poster is not None
     with pytest.raises(BadRequestError) as info:
         poster.post(b"x")
@@ -136,12 +154,12 @@ def test_a_connection_the_server_dropped_is_replaced(
     endpoint: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     endpoint.mode = "close"
-    poster = InstancePoster.for_client(kkorthanc.Orthanc(_url(endpoint)))
+    poster = FastLane.for_client(kkorthanc.Orthanc(_url(endpoint)))
     assert poster is not None
     assert poster.post(b"1")["Status"] == "Success"
     assert poster.post(b"2")["Status"] == "Success"  # the check before reuse saw it closed
     # The server closing the connection just after the check: sent again on a new one.
-    monkeypatch.setattr(_poster, "_usable", lambda sock: True)
+    monkeypatch.setattr(_lane, "_usable", lambda sock: True)
     assert poster.post(b"3")["Status"] == "Success"
     poster.close()
     assert [sent["body"] for sent in _Handler.seen] == [b"1", b"2", b"3"]
@@ -151,7 +169,7 @@ def test_unreachable_and_silent_servers_give_transport_errors() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    poster = InstancePoster.for_client(kkorthanc.Orthanc(f"http://127.0.0.1:{port}"))
+    poster = FastLane.for_client(kkorthanc.Orthanc(f"http://127.0.0.1:{port}"))
     assert poster is not None
     with pytest.raises(OrthancConnectionError) as refused:
         poster.post(b"x")
@@ -163,8 +181,51 @@ def test_unreachable_and_silent_servers_give_transport_errors() -> None:
         silent.listen()
         url = f"http://127.0.0.1:{silent.getsockname()[1]}"
         client = kkorthanc.Orthanc(url, timeout=kkorthanc.Timeout(read=0.3, write=0.3))
-        poster = InstancePoster.for_client(client)
+        poster = FastLane.for_client(client)
         assert poster is not None
         with pytest.raises(OrthancTimeoutError):
             poster.post(b"x")
         poster.close()
+
+
+def test_fetch_pours_the_body_into_the_writer_it_opens(endpoint: Any) -> None:
+    lane = FastLane.for_client(kkorthanc.Orthanc(_url(endpoint), token="t"))
+    assert lane is not None
+    received: list[bytes] = []
+    lane.fetch(("instances", "a b", "file"), lambda: received.append)
+    lane.fetch(("instances", "c", "file"), lambda: received.append)  # the same connection
+    lane.close()
+    assert b"".join(received) == (bytes(range(256)) * 4000) * 2
+    assert len(received) > 2
+    assert [seen["path"] for seen in _Handler.seen] == [
+        "/orthanc/instances/a%20b/file",
+        "/orthanc/instances/c/file",
+    ]
+    assert _Handler.seen[0]["headers"]["Authorization"] == "Bearer t"
+    assert "Content-Type" not in _Handler.seen[0]["headers"]
+
+
+def test_fetch_errors_open_nothing(endpoint: Any) -> None:
+    lane = FastLane.for_client(kkorthanc.Orthanc(_url(endpoint)))
+    assert lane is not None
+    opened: list[bool] = []
+
+    def opener() -> Any:
+        opened.append(True)
+        return lambda chunk: None
+
+    endpoint.mode = "error"
+    with pytest.raises(NotFoundError) as info:
+        lane.fetch(("instances", "x", "file"), opener)
+    assert info.value.message == "Unknown resource"
+    assert opened == []
+    endpoint.mode = "cut"
+    with pytest.raises(OrthancConnectionError) as cut:
+        lane.fetch(("instances", "x", "file"), opener)
+    assert not isinstance(cut.value.__context__, OSError)
+    assert opened == [True]  # the caller discards what was written
+    endpoint.mode = "ok"
+    received: list[bytes] = []
+    lane.fetch(("instances", "y", "file"), lambda: received.append)  # a new connection
+    assert len(b"".join(received)) == 1024000
+    lane.close()

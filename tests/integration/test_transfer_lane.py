@@ -1,5 +1,5 @@
-"""The upload fast lane against real servers: kept-alive connections Orthanc closes, and the
-httpx path kept wherever the caller's settings need it."""
+"""The transfer fast lane against real servers: kept-alive connections Orthanc closes, exact
+bytes both ways, and the httpx path kept wherever the caller's settings need it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import httpx
 from _transfer_data import make_dataset, md5, write_instances
 
 import kkorthanc
-from kkorthanc._transfer._poster import InstancePoster
+from kkorthanc._transfer._lane import FastLane
 
 
 def _auth(orthanc: Any) -> tuple[str, str] | None:
@@ -21,7 +21,7 @@ def _auth(orthanc: Any) -> tuple[str, str] | None:
 def test_lane_outlives_orthancs_keep_alive_timeout(orthanc: Any, tmp_path: Path) -> None:
     paths = write_instances(tmp_path, 2)
     with kkorthanc.Orthanc(orthanc.url, auth=_auth(orthanc)) as client:
-        poster = InstancePoster.for_client(client)
+        poster = FastLane.for_client(client)
         assert poster is not None
         try:
             assert poster.post(paths[0].read_bytes())["Status"] == "Success"
@@ -59,3 +59,28 @@ def test_event_hooks_see_every_upload_request(
     client = make_client(orthanc.url, auth=_auth(orthanc), event_hooks={"request": [hook]})
     assert client.upload(tmp_path).counts == {"stored": 4}
     assert seen.count("POST /instances") == 4
+
+
+def test_export_through_the_lane_and_through_httpx(
+    make_client: Any, orthanc: Any, client_kind: str, tmp_path: Path
+) -> None:
+    sources = write_instances(tmp_path / "in", 5, patients=2)
+    seen: list[str] = []
+
+    def note(request: httpx.Request) -> None:
+        seen.append(request.url.path)
+
+    async def anote(request: httpx.Request) -> None:
+        note(request)
+
+    hook = note if client_kind == "sync" else anote
+    lane_client = make_client(orthanc.url, auth=_auth(orthanc))
+    hooked = make_client(orthanc.url, auth=_auth(orthanc), event_hooks={"request": [hook]})
+    lane_client.upload(tmp_path / "in")
+    patients = [("Patient", patient) for patient in lane_client.get("patients")]
+    expected = sorted(md5(path) for path in sources)
+    for name, client in (("lane", lane_client), ("httpx", hooked)):
+        report = client.export(patients, tmp_path / name, layout="flat")
+        assert report.counts == {"downloaded": 5}
+        assert sorted(md5(path) for path in (tmp_path / name).iterdir()) == expected
+    assert len([path for path in seen if path.endswith("/file")]) == 5
