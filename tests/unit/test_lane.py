@@ -229,3 +229,60 @@ def test_fetch_errors_open_nothing(endpoint: Any) -> None:
     lane.fetch(("instances", "y", "file"), lambda: received.append)  # a new connection
     assert len(b"".join(received)) == 1024000
     lane.close()
+
+
+@pytest.mark.parametrize(
+    ("answer", "body"),
+    [
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+         b"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\n", b"hello world"),
+        (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", b"ok"),
+        (b"HTTP/1.0 200 OK\r\n\r\nuntil the end", b"until the end"),
+    ],
+)  # fmt: skip
+def test_wire_reads_every_framing(answer: bytes, body: bytes) -> None:
+    from kkorthanc._transfer._wire import WireConnection
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+
+        def serve() -> None:
+            peer, _ = listener.accept()
+            with peer:
+                peer.recv(65536)
+                peer.sendall(answer)
+
+        thread = threading.Thread(target=serve)
+        thread.start()
+        connection = WireConnection("127.0.0.1", listener.getsockname()[1], 5, 5)
+        reply = connection.request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", None)
+        assert reply.status == 200
+        assert reply.read() == body
+        assert reply.read() == b""
+        thread.join()
+        connection.close()
+
+
+def test_wire_refuses_garbage() -> None:
+    import http.client
+
+    from kkorthanc._transfer._wire import WireConnection
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+
+        def serve() -> None:
+            peer, _ = listener.accept()
+            with peer:
+                peer.recv(65536)
+                peer.sendall(b"SSH-2.0-OpenSSH\r\n\r\n")
+
+        thread = threading.Thread(target=serve)
+        thread.start()
+        connection = WireConnection("127.0.0.1", listener.getsockname()[1], 5, 5)
+        with pytest.raises(http.client.BadStatusLine):
+            connection.request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", None)
+        thread.join()
+        connection.close()

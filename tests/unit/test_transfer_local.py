@@ -148,3 +148,19 @@ def test_batches_start_small_then_grow() -> None:
         sizes.append(plan.batch_size)
         plan.batch_started()
     assert sizes == [16, 32, 64, 128, 256, 256, 256]
+
+
+def test_inside_follows_links_out_of_the_export_folder(tmp_path: Path) -> None:
+    from kkorthanc._transfer._naming import inside
+
+    root, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    (root / "p").mkdir(parents=True)
+    elsewhere.mkdir()
+    (root / "away").symlink_to(elsewhere)
+    (root / "p" / "file.dcm").symlink_to(elsewhere / "x.dcm")
+    cache: dict[Path, Path] = {}
+    assert inside(root, Path("p/new.dcm"), cache) == root.resolve() / "p" / "new.dcm"
+    assert inside(root, Path("p/other.dcm"), cache) == root.resolve() / "p" / "other.dcm"
+    for escaping in ("away/a.dcm", "p/file.dcm", "../x.dcm"):
+        with pytest.raises(OrthancInputError):
+            inside(root, Path(escaping), cache)

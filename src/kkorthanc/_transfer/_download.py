@@ -196,11 +196,12 @@ def plan_paths(
         }
         rows.append((tuple(owners.values()), owners, tags, instance))
     items = []
+    resolved: dict[Path, Path] = {}
     for _, owners, tags, instance in sorted(rows, key=lambda row: row[0]):
         relative = assigner.assign(owners, tags)
         size = instance.get("FileSize")
         items.append(ExportItem(instance["ID"], size if isinstance(size, int) else None,
-                                inside(root, relative)))  # fmt: skip
+                                inside(root, relative, resolved)))  # fmt: skip
     return items
 
 

@@ -7,6 +7,7 @@ rewritten, and every path is checked to stay inside the export folder.
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 import unicodedata
@@ -42,6 +43,7 @@ _LEVEL_OF = {keyword: level for level, words in LEVEL_KEYWORDS.items() for keywo
 _DEPTH = {"Patient": 0, "Study": 1, "Series": 2, "Instance": 3}
 
 
+@functools.lru_cache(maxsize=4096)  # an export repeats its patients', studies' and series' values
 def sanitize(value: str, *, fallback: str = "_") -> str:
     """Turn one DICOM value into one safe file or folder name.
 
@@ -114,6 +116,11 @@ class PathAssigner:
 
     def __init__(self, layout: str) -> None:
         self.segments = layout_template(layout)
+        last = len(self.segments) - 1
+        self._parsed = [
+            (_segment_level(segment, index == last), _parse(segment))
+            for index, segment in enumerate(self.segments)
+        ]
         self._owners: dict[tuple[str, str], str] = {}
         self._names: dict[tuple[str, str], str] = {}
 
@@ -125,9 +132,8 @@ class PathAssigner:
             tags: DICOM values by keyword (missing ones count as empty).
         """
         parent = ""
-        for index, segment in enumerate(self.segments):
-            level = _segment_level(segment, index == len(self.segments) - 1)
-            name = self._unique(parent, _render(segment, tags), owners.get(level, ""))
+        for level, parsed in self._parsed:
+            name = self._unique(parent, _render(parsed, tags), owners.get(level, ""))
             parent = f"{parent}/{name}" if parent else name
         return Path(parent)
 
@@ -145,22 +151,41 @@ class PathAssigner:
         return candidate
 
 
-def _render(segment: str, tags: Mapping[str, str]) -> str:
+def _parse(segment: str) -> list[tuple[str, str | None]]:
+    return [(literal, field or None) for literal, field, _, _ in string.Formatter().parse(segment)]
+
+
+def _render(parsed: list[tuple[str, str | None]], tags: Mapping[str, str]) -> str:
     parts = []
-    for literal, field, _, _ in string.Formatter().parse(segment):
+    for literal, field in parsed:
         parts.append(literal)
         if field:
             parts.append(sanitize(str(tags.get(field) or ""), fallback=""))
     return sanitize("".join(parts))
 
 
-def inside(root: Path, relative: Path) -> Path:
-    """``root / relative``, checked to stay inside ``root``.
+def inside(root: Path, relative: Path, resolved: dict[Path, Path] | None = None) -> Path:
+    """``root / relative``, checked to stay inside ``root`` (symbolic links followed).
+
+    Args:
+        root: The export folder.
+        relative: A path made of sanitized names.
+        resolved: A cache of resolved folders, for many files in few folders.
 
     Raises:
         OrthancInputError: The path would leave ``root`` (never with sanitized names).
     """
-    target = (root / relative).resolve()
-    if not target.is_relative_to(root.resolve()):
+    resolved = {} if resolved is None else resolved
+    target = _resolved(root / relative.parent, resolved) / relative.name
+    if relative.name in ("", ".", "..") or target.is_symlink():
+        target = target.resolve()
+    if not target.is_relative_to(_resolved(root, resolved)):
         raise OrthancInputError(f"export path {relative} leaves the folder {root}")
     return target
+
+
+def _resolved(folder: Path, cache: dict[Path, Path]) -> Path:
+    known = cache.get(folder)
+    if known is None:
+        known = cache[folder] = folder.resolve()
+    return known
