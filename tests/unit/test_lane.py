@@ -10,6 +10,7 @@ import http.server
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -41,7 +42,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.seen.append({"path": self.path, "headers": dict(self.headers), "body": body})
         mode = self.server.mode  # type: ignore[attr-defined]
-        if mode == "error":
+        if mode == "slow":  # answers after the client gave up
+            time.sleep(0.6)
+            self._answer(200, b'{"ID": "late", "Status": "Success"}')
+        elif mode == "error":
             self._answer(400, _ORTHANC_ERROR)
         elif mode == "garbage":
             self._answer(200, b"{not json")
@@ -286,3 +290,17 @@ def test_wire_refuses_garbage() -> None:
             connection.request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", None)
         thread.join()
         connection.close()
+
+
+def test_a_late_answer_is_never_taken_for_the_next_one(endpoint: Any) -> None:
+    """After a timeout the connection is dropped: its late answer must not answer the next
+    request."""
+    client = kkorthanc.Orthanc(_url(endpoint), timeout=kkorthanc.Timeout(read=0.2, write=0.2))
+    lane = FastLane.for_client(client)
+    assert lane is not None
+    endpoint.mode = "slow"
+    with pytest.raises(OrthancTimeoutError):
+        lane.post(b"1")
+    endpoint.mode = "ok"  # sent at once: the old connection's answer is still to come
+    assert lane.post(b"2") == {"ID": "abc", "Status": "Success"}
+    lane.close()

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from pydicom.data import get_testdata_file
 
-from kkorthanc import Orthanc, TransferOutcome
+from kkorthanc import AsyncOrthanc, Orthanc, TransferOutcome
 from kkorthanc.errors import ServerError, UnauthorizedError
 
 CT = Path(str(get_testdata_file("CT_small.dcm", download=False)))
@@ -53,3 +55,56 @@ def test_fatal_answers_stop_with_the_partial_report(
         with pytest.raises(error) as info:
             client.upload([CT, CT], skip_existing=False, concurrency=1)
     assert len(info.value.report) == 0  # type: ignore[attr-defined]
+
+
+_CANNOT_WRITE = {
+    "OrthancStatus": 2001,
+    "Message": "Unable to create a subdirectory or a file in the file storage",
+}
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_storage_hiccup_is_sent_once_more(kind: str) -> None:
+    """Orthanc can fail one of two uploads creating the same storage folder at once."""
+    answers = [httpx.Response(500, json=_CANNOT_WRITE), httpx.Response(200, json=_STORED)]
+    posts: list[int] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/tools/find":
+            return httpx.Response(200, json=[])
+        posts.append(1)
+        return answers.pop(0)
+
+    report = _upload(kind, handle, CT)
+    assert [record.outcome for record in report] == [TransferOutcome.STORED]
+    assert len(posts) == 2
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_storage_that_cannot_write_twice_stops_the_upload(kind: str) -> None:
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/tools/find":
+            return httpx.Response(200, json=[])
+        return httpx.Response(500, json=_CANNOT_WRITE)
+
+    with pytest.raises(ServerError) as info:
+        _upload(kind, handle, CT)
+    assert info.value.orthanc_status == 2001
+
+
+_STORED = {"ID": "x", "Status": "Success"}
+
+
+def _upload(kind: str, handle: Any, *sources: Any) -> Any:
+    transport_options = {"retries": 0}
+    if kind == "sync":
+        with Orthanc("http://orthanc.test", transport=httpx.MockTransport(handle),
+                     **transport_options) as client:  # fmt: skip
+            return client.upload(*sources, concurrency=1)
+
+    async def run() -> Any:
+        async with AsyncOrthanc("http://orthanc.test", transport=httpx.MockTransport(handle),
+                                **transport_options) as client:  # fmt: skip
+            return await client.upload(*sources, concurrency=1)
+
+    return asyncio.run(run())

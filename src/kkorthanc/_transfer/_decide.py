@@ -33,6 +33,8 @@ __all__ = ["Body", "FileChangedError", "UploadPlan", "abort"]
 # cannot create a file in the storage.
 _FATAL_ORTHANC_STATUSES = frozenset({14, 19, 32, 2001})
 _FATAL_HTTP_STATUSES = frozenset({401, 403, 507})
+_STORAGE_WRITE_STATUSES = frozenset({14, 2001})  # cannot write a file; cannot create it
+_STORAGE_PAUSE = 0.2
 _MAX_BATCH = 256
 _FIRST_BATCH = 16
 
@@ -173,6 +175,18 @@ class UploadPlan:
             item.source, TransferOutcome.REJECTED, item.size, instance,
             status_code=error.status_code, detail=detail,
         )  # fmt: skip
+
+    def storage_pause(self, error: OrthancHTTPError, resent: bool) -> float | None:
+        """The pause before sending once more a file the server could not write, or None.
+
+        Orthanc's file storage checks a folder's existence before creating it, so two uploads
+        creating the same folder of a young storage at once can fail one of them ("Unable to
+        create a subdirectory or a file in the file storage"). Such a failure is retried once;
+        only a second one counts as the storage being unwritable, which stops the upload.
+        """
+        if resent or error.orthanc_status not in _STORAGE_WRITE_STATUSES:
+            return None
+        return _STORAGE_PAUSE
 
     def retry_delay(self, error: OrthancTransportError, failing_since: float) -> float | None:
         """The pause before sending again, or None when the retry budget is spent."""

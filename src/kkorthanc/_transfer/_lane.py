@@ -106,7 +106,11 @@ class FastLane:
             answer = self._start(head, body)
             status, headers, content = answer.status, answer.getheaders(), answer.read()
         except (OSError, http.client.HTTPException) as error:
+            self._forget()  # a late answer on it would be taken for the next request's
             failure = _as_httpx(error, request)
+        except BaseException:
+            self._forget()
+            raise
         if failure is not None:  # raised here, so the socket error is not taken as the context
             raise _mapped(failure, request)
         logger.debug("POST %s -> %d", request.url, status)
@@ -144,6 +148,9 @@ class FastLane:
         except (OSError, http.client.HTTPException) as error:
             self._forget()
             failure = _as_httpx(error, httpx.Request("GET", url))
+        except BaseException:
+            self._forget()
+            raise
         if failure is not None:  # raised here, so the socket error is not taken as the context
             raise _mapped(failure, failure.request)
         response = httpx.Response(

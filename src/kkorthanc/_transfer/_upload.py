@@ -148,6 +148,7 @@ def _sync_post(
     """Send one body (through the fast lane when it is given and the body is in memory),
     retrying transport failures within the plan's budget."""
     failing_since: float | None = None
+    resent = False
     while True:
         body.restart()
         try:
@@ -158,7 +159,11 @@ def _sync_post(
                 answer = client.post("instances", data=data, headers=body.headers(), retry=False)
             return plan.stored(item, answer, body.md5)
         except OrthancHTTPError as error:
-            return plan.refused(item, error)
+            pause = plan.storage_pause(error, resent)
+            if pause is None:
+                return plan.refused(item, error)
+            resent = True
+            time.sleep(pause)
         except OrthancTransportError as error:
             if isinstance(error.__cause__, OSError) or isinstance(error.__context__, OSError):
                 return plan.unreadable(item, OSError(str(error)))
@@ -257,6 +262,7 @@ async def _async_post(
     """Send one body (through the fast lane when it is given and the body is in memory),
     retrying transport failures within the plan's budget."""
     failing_since: float | None = None
+    resent = False
     while True:
         body.restart()
         try:
@@ -269,7 +275,11 @@ async def _async_post(
                 )
             return plan.stored(item, answer, body.md5)
         except OrthancHTTPError as error:
-            return plan.refused(item, error)
+            pause = plan.storage_pause(error, resent)
+            if pause is None:
+                return plan.refused(item, error)
+            resent = True
+            await asyncio.sleep(pause)
         except OrthancTransportError as error:
             if isinstance(error.__cause__, OSError) or isinstance(error.__context__, OSError):
                 return plan.unreadable(item, OSError(str(error)))
