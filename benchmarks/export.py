@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Export benchmark: KkOrthanc's ``export`` (sync, async) against a raw concurrent downloader
-(threads + httpx GET of every ``/instances/{id}/file``, written to disk, nothing else).
+"""Export benchmark: KkOrthanc's ``export`` (sync, async) against two raw concurrent downloaders
+that GET every ``/instances/{id}/file`` and write it to disk, nothing else: ``raw`` (4 threads
+over httpx.Client) and ``raw-http.client`` (4 threads over http.client keep-alive connections).
 
 Run ``bash benchmarks/setup.sh`` once, then ``benchmarks/.env/bin/python benchmarks/export.py``.
 One fresh server is filled with a corpus (see ``_corpus.py``); each contender exports it into an
@@ -23,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import _corpus
 
-CONTENDERS = ("raw", "kk-sync", "kk-async")
+CONTENDERS = ("raw", "raw-http.client", "kk-sync", "kk-async")
 THREADS = 4
 
 
@@ -42,6 +43,31 @@ def run_raw(url: str, target: Path) -> None:
 
         with ThreadPoolExecutor(THREADS) as pool:
             list(pool.map(fetch, ids))
+
+
+def run_raw_http_client(url: str, target: Path) -> None:
+    import http.client
+    import threading
+    from urllib.parse import urlsplit
+
+    import httpx
+
+    ids = httpx.get(f"{url}/instances").json()
+    where, local = urlsplit(url), threading.local()
+
+    def fetch(orthanc_id: str) -> None:
+        if not hasattr(local, "connection"):
+            local.connection = http.client.HTTPConnection(where.hostname, where.port, timeout=300)
+        local.connection.request("GET", f"/instances/{orthanc_id}/file")
+        answer = local.connection.getresponse()
+        if answer.status != 200:
+            raise RuntimeError(f"{orthanc_id}: {answer.status}")
+        with (target / f"{orthanc_id}.dcm").open("wb") as sink:
+            while chunk := answer.read(256 * 1024):
+                sink.write(chunk)
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        list(pool.map(fetch, ids))
 
 
 def run_kk(url: str, target: Path, kind: str) -> float:
@@ -77,6 +103,8 @@ def child(contender: str, url: str, target: Path) -> dict[str, float]:
     second = run_kk(url, target, contender) if contender.startswith("kk-") else 0.0
     if contender == "raw":
         run_raw(url, target)
+    elif contender == "raw-http.client":
+        run_raw_http_client(url, target)
     seconds = time.perf_counter() - start - second
     files = list(target.rglob("*.dcm"))
     return {
@@ -139,14 +167,16 @@ def main(argv: list[str] | None = None) -> int:
     for corpus in args.corpus or list(_corpus.CORPORA):
         results = measure_corpus(corpus, list(CONTENDERS), args.repeat)
         raw = results["raw"]["seconds"]
+        lean = results["raw-http.client"]["seconds"]
         print(f"\n### export {corpus}\n")
-        print("| contender | files | s | files/s | MB/s | peak RSS MB | vs raw | 2nd run s |")
-        print("|---|---|---|---|---|---|---|---|")
+        print("| contender | files | s | files/s | MB/s | peak RSS MB | vs raw "
+              "| vs raw-http.client | 2nd run s |")  # fmt: skip
+        print("|---|---|---|---|---|---|---|---|---|")
         for name, r in results.items():
             s = r["seconds"]
             print(f"| {name} | {r['files']:.0f} | {s:.2f} | {r['files'] / s:.0f} "
                   f"| {r['bytes'] / 1e6 / s:.1f} | {r['rss_mb']:.0f} | {raw / s:.2f} "
-                  f"| {r['second_seconds']:.2f} |")  # fmt: skip
+                  f"| {lean / s:.2f} | {r['second_seconds']:.2f} |")  # fmt: skip
     return 0
 
 
