@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -138,6 +139,7 @@ def measure_corpus(
             for contender in [name for _ in range(repeat) for name in contenders]:
                 target = Path(data) / f"out-{contender}"
                 target.mkdir()
+                os.sync()  # no contender pays for the write-back of the one before it
                 done = subprocess.run(
                     [sys.executable, __file__, "--child", contender, srv.url, str(target)],
                     capture_output=True, text=True, check=False,

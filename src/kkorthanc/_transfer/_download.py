@@ -86,11 +86,12 @@ def download_target(
 class PartFile:
     """A temporary file next to the target, renamed over it once complete."""
 
-    def __init__(self, target: Path) -> None:
+    def __init__(self, target: Path, made: set[Path] | None = None) -> None:
         self.target = target
         self.part = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
         self.size = 0
         self._stream: IO[bytes] | None = None
+        self._made = made  # folders already created, shared by the files of an export
 
     def open(self) -> PartFile:
         """Create the folder and the temporary file.
@@ -99,7 +100,11 @@ class PartFile:
             TransferTargetError: The folder or the file cannot be created.
         """
         try:
-            self.target.parent.mkdir(parents=True, exist_ok=True)
+            folder = self.target.parent
+            if self._made is None or folder not in self._made:
+                folder.mkdir(parents=True, exist_ok=True)
+                if self._made is not None:
+                    self._made.add(folder)
             self._stream = self.part.open("wb")
         except OSError as error:
             raise _target_error(self.target, error) from error
@@ -196,12 +201,12 @@ def plan_paths(
         }
         rows.append((tuple(owners.values()), owners, tags, instance))
     items = []
-    resolved: dict[Path, Path] = {}
+    folders: dict[str, Path] = {}
     for _, owners, tags, instance in sorted(rows, key=lambda row: row[0]):
-        relative = assigner.assign(owners, tags)
+        relative = assigner.assign_text(owners, tags)
         size = instance.get("FileSize")
         items.append(ExportItem(instance["ID"], size if isinstance(size, int) else None,
-                                inside(root, relative, resolved)))  # fmt: skip
+                                inside(root, relative, folders)))  # fmt: skip
     return items
 
 

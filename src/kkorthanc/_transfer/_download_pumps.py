@@ -93,8 +93,10 @@ def _sync_complete(client: Orthanc, level: Level, orthanc_id: str, path: Path) -
     return bool(client.get(("instances", orthanc_id)).get("FileSize") == _size_of(path))
 
 
-def _sync_stream_to(client: Orthanc, route: tuple[str, ...], path: Path) -> int:
-    part = PartFile(path)
+def _sync_stream_to(
+    client: Orthanc, route: tuple[str, ...], path: Path, made: set[Path] | None = None
+) -> int:
+    part = PartFile(path, made)
     with client.stream("GET", route) as response:
         part.open()
         try:
@@ -124,7 +126,10 @@ def sync_export(
     tracker = Tracker(progress, len(items), sum(item.size or 0 for item in items))
     lane = FastLane.for_client(client)
     with ThreadPoolExecutor(concurrency, thread_name_prefix="kkorthanc-export") as pool:
-        futures = [pool.submit(_sync_fetch, client, item, skip_existing, lane) for item in items]
+        made: set[Path] = set()
+        futures = [
+            pool.submit(_sync_fetch, client, item, skip_existing, lane, made) for item in items
+        ]
         try:
             for future in as_completed(futures):
                 tracker.add(future.result())
@@ -155,24 +160,30 @@ def _sync_plan(
 
 
 def _sync_fetch(
-    client: Orthanc, item: ExportItem, skip_existing: bool, lane: FastLane | None
+    client: Orthanc,
+    item: ExportItem,
+    skip_existing: bool,
+    lane: FastLane | None,
+    made: set[Path],
 ) -> DownloadRecord:
     if skip_existing and item.is_complete():
         return item.record(TransferOutcome.SKIPPED_EXISTING)
     route = ("instances", item.orthanc_id, "file")
     try:
         if lane is not None:
-            size = _sync_lane_to(lane, route, item.path)
+            size = _sync_lane_to(lane, route, item.path, made)
         else:
-            size = _sync_stream_to(client, route, item.path)
+            size = _sync_stream_to(client, route, item.path, made)
     except (OrthancHTTPError, OrthancTransportError) as error:
         return export_failure(item, error)
     return item.record(TransferOutcome.DOWNLOADED, size=size)
 
 
-def _sync_lane_to(lane: FastLane, route: tuple[str, ...], path: Path) -> int:
+def _sync_lane_to(
+    lane: FastLane, route: tuple[str, ...], path: Path, made: set[Path] | None = None
+) -> int:
     """Like :func:`_sync_stream_to`, through the fast lane."""
-    part = PartFile(path)
+    part = PartFile(path, made)
     try:
         lane.fetch(route, lambda: part.open().write)
         part.commit()
@@ -218,8 +229,10 @@ async def _async_complete(client: AsyncOrthanc, level: Level, orthanc_id: str, p
     return bool(answer.get("FileSize") == _size_of(path))
 
 
-async def _async_stream_to(client: AsyncOrthanc, route: tuple[str, ...], path: Path) -> int:
-    part = PartFile(path)
+async def _async_stream_to(
+    client: AsyncOrthanc, route: tuple[str, ...], path: Path, made: set[Path] | None = None
+) -> int:
+    part = PartFile(path, made)
     async with client.stream("GET", route) as response:
         part.open()
         try:
@@ -249,8 +262,10 @@ async def async_export(
     tracker = Tracker(progress, len(items), sum(item.size or 0 for item in items))
     gate = asyncio.Semaphore(concurrency)
     lane = ThreadedLane.for_client(client, concurrency)
+    made: set[Path] = set()
     tasks = [
-        asyncio.create_task(_async_fetch(client, item, skip_existing, gate, lane)) for item in items
+        asyncio.create_task(_async_fetch(client, item, skip_existing, gate, lane, made))
+        for item in items
     ]
     try:
         for next_done in asyncio.as_completed(tasks):
@@ -290,6 +305,7 @@ async def _async_fetch(
     skip_existing: bool,
     gate: asyncio.Semaphore,
     lane: ThreadedLane | None,
+    made: set[Path],
 ) -> DownloadRecord:
     if skip_existing and item.is_complete():
         return item.record(TransferOutcome.SKIPPED_EXISTING)
@@ -297,17 +313,19 @@ async def _async_fetch(
     async with gate:
         try:
             if lane is not None:
-                size = await _async_lane_to(lane, route, item.path)
+                size = await _async_lane_to(lane, route, item.path, made)
             else:
-                size = await _async_stream_to(client, route, item.path)
+                size = await _async_stream_to(client, route, item.path, made)
         except (OrthancHTTPError, OrthancTransportError) as error:
             return export_failure(item, error)
     return item.record(TransferOutcome.DOWNLOADED, size=size)
 
 
-async def _async_lane_to(lane: ThreadedLane, route: tuple[str, ...], path: Path) -> int:
+async def _async_lane_to(
+    lane: ThreadedLane, route: tuple[str, ...], path: Path, made: set[Path] | None = None
+) -> int:
     """Like :func:`_async_stream_to`, through the fast lane (the file is written in its thread)."""
-    part = PartFile(path)
+    part = PartFile(path, made)
     try:
         await lane.fetch(route, lambda: part.open().write)
         part.commit()

@@ -8,6 +8,7 @@ rewritten, and every path is checked to stay inside the export folder.
 from __future__ import annotations
 
 import functools
+import os
 import re
 import string
 import unicodedata
@@ -131,11 +132,15 @@ class PathAssigner:
             owners: The Orthanc ID of the instance and of its parents, by level name.
             tags: DICOM values by keyword (missing ones count as empty).
         """
+        return Path(self.assign_text(owners, tags))
+
+    def assign_text(self, owners: Mapping[str, str], tags: Mapping[str, str]) -> str:
+        """:meth:`assign`, as text with ``/`` separators."""
         parent = ""
         for level, parsed in self._parsed:
             name = self._unique(parent, _render(parsed, tags), owners.get(level, ""))
             parent = f"{parent}/{name}" if parent else name
-        return Path(parent)
+        return parent
 
     def _unique(self, parent: str, name: str, owner: str) -> str:
         known = self._names.get((parent, owner))
@@ -164,28 +169,29 @@ def _render(parsed: list[tuple[str, str | None]], tags: Mapping[str, str]) -> st
     return sanitize("".join(parts))
 
 
-def inside(root: Path, relative: Path, resolved: dict[Path, Path] | None = None) -> Path:
+def inside(root: Path, relative: Path | str, folders: dict[str, Path] | None = None) -> Path:
     """``root / relative``, checked to stay inside ``root`` (symbolic links followed).
 
     Args:
         root: The export folder.
         relative: A path made of sanitized names.
-        resolved: A cache of resolved folders, for many files in few folders.
+        folders: A cache of checked folders, for many files in few folders.
 
     Raises:
         OrthancInputError: The path would leave ``root`` (never with sanitized names).
     """
-    resolved = {} if resolved is None else resolved
-    target = _resolved(root / relative.parent, resolved) / relative.name
-    if relative.name in ("", ".", "..") or target.is_symlink():
-        target = target.resolve()
-    if not target.is_relative_to(_resolved(root, resolved)):
-        raise OrthancInputError(f"export path {relative} leaves the folder {root}")
+    folders = {} if folders is None else folders
+    parent, name = os.path.split(str(relative))
+    folder = folders.get(parent)
+    if folder is None:
+        folder = folders[parent] = _checked(root, (root / parent).resolve(), relative)
+    target = folder / name
+    if name in ("", ".", "..") or target.is_symlink():
+        target = _checked(root, target.resolve(), relative)
     return target
 
 
-def _resolved(folder: Path, cache: dict[Path, Path]) -> Path:
-    known = cache.get(folder)
-    if known is None:
-        known = cache[folder] = folder.resolve()
-    return known
+def _checked(root: Path, resolved: Path, relative: Path | str) -> Path:
+    if not resolved.is_relative_to(root.resolve()):
+        raise OrthancInputError(f"export path {relative} leaves the folder {root}")
+    return resolved
