@@ -6,6 +6,7 @@ integration tests, which upload and export through it on both server versions.
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import socket
@@ -245,6 +246,24 @@ def test_fetch_errors_open_nothing(endpoint: Any) -> None:
     ],
 )  # fmt: skip
 def test_wire_reads_every_framing(answer: bytes, body: bytes) -> None:
+    with _canned(answer) as connection:
+        reply = connection.request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", None)
+        assert reply.status == 200
+        assert reply.read() == body
+        assert reply.read() == b""
+
+
+def test_wire_refuses_garbage() -> None:
+    import http.client
+
+    with _canned(b"SSH-2.0-OpenSSH\r\n\r\n") as connection:
+        with pytest.raises(http.client.BadStatusLine):
+            connection.request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", None)
+
+
+@contextlib.contextmanager
+def _canned(answer: bytes) -> Iterator[Any]:
+    """A WireConnection to a peer that reads one request and sends ``answer``."""
     from kkorthanc._transfer._wire import WireConnection
 
     with socket.socket() as listener:
@@ -260,36 +279,11 @@ def test_wire_reads_every_framing(answer: bytes, body: bytes) -> None:
         thread = threading.Thread(target=serve)
         thread.start()
         connection = WireConnection("127.0.0.1", listener.getsockname()[1], 5, 5)
-        reply = connection.request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", None)
-        assert reply.status == 200
-        assert reply.read() == body
-        assert reply.read() == b""
-        thread.join()
-        connection.close()
-
-
-def test_wire_refuses_garbage() -> None:
-    import http.client
-
-    from kkorthanc._transfer._wire import WireConnection
-
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen()
-
-        def serve() -> None:
-            peer, _ = listener.accept()
-            with peer:
-                peer.recv(65536)
-                peer.sendall(b"SSH-2.0-OpenSSH\r\n\r\n")
-
-        thread = threading.Thread(target=serve)
-        thread.start()
-        connection = WireConnection("127.0.0.1", listener.getsockname()[1], 5, 5)
-        with pytest.raises(http.client.BadStatusLine):
-            connection.request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", None)
-        thread.join()
-        connection.close()
+        try:
+            yield connection
+        finally:
+            thread.join()
+            connection.close()
 
 
 def test_a_late_answer_is_never_taken_for_the_next_one(endpoint: Any) -> None:
