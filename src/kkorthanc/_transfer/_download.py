@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import IO, Any, Union
 
 from .._levels import Level
@@ -84,7 +85,10 @@ def download_target(
 
 
 class PartFile:
-    """A temporary file next to the target, renamed over it once complete."""
+    """A temporary file next to the target, renamed over it once complete.
+
+    As a context manager it commits when the block ends normally and discards on an error.
+    """
 
     def __init__(self, target: Path, made: set[Path] | None = None) -> None:
         self.target = target
@@ -122,6 +126,21 @@ class PartFile:
         except OSError as error:
             raise _target_error(self.target, error) from error
         self.size += len(chunk)
+
+    def __enter__(self) -> PartFile:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Rename over the target when the block ended normally, else delete."""
+        if exc_type is None:
+            self.commit()
+        else:
+            self.discard()
 
     def commit(self) -> None:
         """Close and rename over the target."""

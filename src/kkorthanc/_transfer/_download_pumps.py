@@ -96,16 +96,10 @@ def _sync_complete(client: Orthanc, level: Level, orthanc_id: str, path: Path) -
 def _sync_stream_to(
     client: Orthanc, route: tuple[str, ...], path: Path, made: set[Path] | None = None
 ) -> int:
-    part = PartFile(path, made)
-    with client.stream("GET", route) as response:
+    with PartFile(path, made) as part, client.stream("GET", route) as response:
         part.open()
-        try:
-            for chunk in response.iter_bytes(CHUNK):
-                part.write(chunk)
-            part.commit()
-        except BaseException:
-            part.discard()
-            raise
+        for chunk in response.iter_bytes(CHUNK):
+            part.write(chunk)
     return part.size
 
 
@@ -183,13 +177,8 @@ def _sync_lane_to(
     lane: FastLane, route: tuple[str, ...], path: Path, made: set[Path] | None = None
 ) -> int:
     """Like :func:`_sync_stream_to`, through the fast lane."""
-    part = PartFile(path, made)
-    try:
+    with PartFile(path, made) as part:
         lane.fetch(route, lambda: part.open().write)
-        part.commit()
-    except BaseException:
-        part.discard()
-        raise
     return part.size
 
 
@@ -232,16 +221,11 @@ async def _async_complete(client: AsyncOrthanc, level: Level, orthanc_id: str, p
 async def _async_stream_to(
     client: AsyncOrthanc, route: tuple[str, ...], path: Path, made: set[Path] | None = None
 ) -> int:
-    part = PartFile(path, made)
-    async with client.stream("GET", route) as response:
-        part.open()
-        try:
+    with PartFile(path, made) as part:
+        async with client.stream("GET", route) as response:
+            part.open()
             async for chunk in response.aiter_bytes(CHUNK):
                 part.write(chunk)
-            part.commit()
-        except BaseException:
-            part.discard()
-            raise
     return part.size
 
 
@@ -325,11 +309,6 @@ async def _async_lane_to(
     lane: ThreadedLane, route: tuple[str, ...], path: Path, made: set[Path] | None = None
 ) -> int:
     """Like :func:`_async_stream_to`, through the fast lane (the file is written in its thread)."""
-    part = PartFile(path, made)
-    try:
+    with PartFile(path, made) as part:
         await lane.fetch(route, lambda: part.open().write)
-        part.commit()
-    except BaseException:
-        part.discard()
-        raise
     return part.size

@@ -119,10 +119,7 @@ class FastLane:
                 return json.loads(content)
             except ValueError:
                 pass  # decode_body raises the client's error for it
-        response = httpx.Response(status, headers=headers, content=content, request=request)
-        if response.is_success:
-            return decode_body(response)
-        raise error_from_response(response)
+        return _decoded(status, headers, content, request)
 
     def fetch(self, route: tuple[str, ...], opened: Callable[[], Callable[[bytes], None]]) -> None:
         """``GET route`` and pass its body, in chunks, to the writer ``opened()`` returns, which
@@ -153,10 +150,7 @@ class FastLane:
             raise
         if failure is not None:  # raised here, so the socket error is not taken as the context
             raise _mapped(failure, failure.request)
-        response = httpx.Response(
-            status, headers=headers, content=content, request=httpx.Request("GET", url)
-        )
-        raise error_from_response(response)
+        _decoded(status, headers, content, httpx.Request("GET", url))  # an error: it raises
 
     def _pour(self, answer: WireAnswer, write: Callable[[bytes], None]) -> None:
         """Pass the body on; on any failure (the file, or the connection) forget the
@@ -246,6 +240,16 @@ class ThreadedLane:
 def _header_block(headers: dict[str, str]) -> bytes:
     """Header lines, each ending with CRLF (the blank line is added per request)."""
     return "".join(f"{name}: {value}\r\n" for name, value in headers.items()).encode("latin-1")
+
+
+def _decoded(
+    status: int, headers: list[tuple[str, str]], content: bytes, request: httpx.Request
+) -> Any:
+    """The answer as the client decodes it, or the client's error for an error status."""
+    response = httpx.Response(status, headers=headers, content=content, request=request)
+    if response.is_success:
+        return decode_body(response)
+    raise error_from_response(response)
 
 
 def _is_json(headers: list[tuple[str, str]]) -> bool:
