@@ -243,3 +243,29 @@ def test_preview_of_a_study_is_refused(run: Run, tmp_path: Path, loaded: dict[st
     assert status == 2
     assert "instance or a series" in err
     assert not (tmp_path / "x.png").exists()
+
+
+@pytest.fixture
+def immutable_folder(tmp_path: Path) -> Any:
+    """An existing folder that even root cannot write into (``chattr +i``)."""
+    import subprocess
+
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available here")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+def test_download_into_a_read_only_folder_exits_8(
+    run: Run, loaded: dict[str, str], immutable_folder: Path
+) -> None:
+    study = kkorthanc.orthanc_id("1CT1", CT_STUDY_UID)
+    for mode in ((), ("--zip",)):
+        status, _, err = run("download", study, *mode, "--out", str(immutable_folder))
+        assert status == 8, err
+        assert str(immutable_folder) in err
+    assert list(immutable_folder.iterdir()) == []

@@ -30,8 +30,14 @@ LAYOUTS = {
     "{Modality} {SeriesNumber} {SeriesDescription}/{InstanceNumber} {SOPInstanceUID}.dcm",
 }
 MAX_NAME_BYTES = 120
-_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"{p}{n}" for p in ("COM", "LPT") for n in range(10)}
-_UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
+# Windows device names, also with an extension: COM and LPT take the digits 0-9 and the
+# superscripts 1-3, which Windows treats as the same digits.
+_RESERVED = {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$", "CLOCK$"} | {
+    f"{port}{digit}" for port in ("COM", "LPT") for digit in "0123456789\u00b9\u00b2\u00b3"
+}
+# Separators, ASCII control and reserved characters, C1 controls, and the Unicode bidirectional
+# controls (which make "gpj.exe" look like "exe.jpg").
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f-\x9f<>:"/\\|?*\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]')
 
 LEVEL_KEYWORDS = {
     "Patient": ("PatientID", "PatientName", "PatientBirthDate", "PatientSex"),
@@ -48,9 +54,10 @@ _DEPTH = {"Patient": 0, "Study": 1, "Series": 2, "Instance": 3}
 def sanitize(value: str, *, fallback: str = "_") -> str:
     """Turn one DICOM value into one safe file or folder name.
 
-    Separators, control and reserved characters become ``_``; leading and trailing dots and
-    spaces are removed; ``.``, ``..`` and Windows device names are changed; the name is cut to
-    120 UTF-8 bytes.
+    Separators, control characters (bidirectional controls such as U+202E included) and
+    reserved characters become ``_``; leading and trailing dots and spaces are removed; ``.``,
+    ``..`` and Windows device names (``CON``, ``CONIN$``, ``COM1``, ``COM\u00b9``...) are
+    changed; the name is cut to 120 UTF-8 bytes.
 
     Example:
         >>> sanitize("../x"), sanitize("A/B"), sanitize("con.txt"), sanitize("")
@@ -60,7 +67,7 @@ def sanitize(value: str, *, fallback: str = "_") -> str:
     text = _UNSAFE.sub("_", text)
     text = re.sub(r"\s+", " ", text).strip(" .")
     text = re.sub(r"_+", "_", text)
-    if text.split(".")[0].upper() in _RESERVED:
+    if text.split(".")[0].rstrip(" ").upper() in _RESERVED:
         text = "_" + text
     encoded = text.encode("utf-8")[:MAX_NAME_BYTES]
     text = encoded.decode("utf-8", errors="ignore").strip(" .")

@@ -228,6 +228,8 @@ def explain(error: BaseException) -> tuple[int, str]:
         )
     if isinstance(error, errors.OrthancInputError):
         return EXIT_USAGE, str(error)
+    if isinstance(error, errors.TransferTargetError):
+        return EXIT_FILE, str(error)
     if isinstance(error, LauncherError):
         return EXIT_LOCAL_SERVER, str(error)
     if isinstance(error, OSError):

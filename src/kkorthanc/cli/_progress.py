@@ -26,7 +26,7 @@ def format_bytes(count: float) -> str:
 
 
 def _duration(seconds: float) -> str:
-    seconds = int(seconds)
+    seconds = max(int(seconds), 0)
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
@@ -84,17 +84,26 @@ class Progress:
             self.stream.flush()
 
     def line(self) -> str:
-        """The current state as one line of text."""
+        """The current state as one line of text.
+
+        The total and the time left are shown only while the count is within the total: an
+        archive can hold more files than were counted before it was opened.
+        """
         elapsed = max(time.monotonic() - self._start, 1e-6)
-        count = f"{self.done}/{self.total}" if self.total else f"{self.done}"
+        total = self._known_total()
+        count = f"{self.done}/{total}" if total else f"{self.done}"
         parts = [f"{self.label}: {count} files", format_bytes(self.nbytes)]
         parts.append(f"{format_bytes(self.nbytes / elapsed)}/s")
         if self.failed:
             parts.append(f"{self.failed} failed")
-        if self.total and self.done:
-            left = elapsed / self.done * (self.total - self.done)
+        if total and self.done:
+            left = elapsed / self.done * (total - self.done)
             parts.append(f"{_duration(left)} left")
         return ", ".join(parts)
+
+    def _known_total(self) -> int | None:
+        """The total, unless the count already passed it (then it was not the total)."""
+        return self.total if self.total and self.done <= self.total else None
 
     def _draw(self, *, final: bool) -> None:
         if not self.enabled:
@@ -107,13 +116,15 @@ class Progress:
                 self.stream.write("\r" + (self._bar() + self.line())[:width].ljust(width))
                 self.stream.flush()
             return
-        step = self.done * _PLAIN_STEPS // self.total if self.total else self.done // 100
+        total = self._known_total()
+        step = self.done * _PLAIN_STEPS // total if total else self.done // 100
         if step != self._last_step or (final and self.done != self._last_done):
             self._last_step, self._last_done = step, self.done
             self.stream.write(self.line() + "\n")
 
     def _bar(self) -> str:
-        if not self.total:
+        total = self._known_total()
+        if not total:
             return ""
-        filled = int(20 * self.done / self.total)
+        filled = int(20 * self.done / total)
         return "[" + "#" * filled + "." * (20 - filled) + "] "
