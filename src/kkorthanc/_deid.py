@@ -1,8 +1,9 @@
 """Checking an anonymized dataset against the DICOM basic confidentiality profile. Pure: no I/O.
 
-The profile's attribute list (PS3.15 Annex E, Table E.1-1, the common attributes) ships with the
-package as data (``_deid_profile.json``): tag, keyword and the standard's action code (``X``
-remove, ``Z`` zero-length or dummy, ``D`` dummy, ``U`` new UID, or combinations such as ``X/Z/D``).
+The profile's attribute list (PS3.15 2024e Annex E, Table E.1-1: every row that names one attribute;
+the repeating-group and private-attribute rows are not covered yet) ships with the package as
+data (``_deid_profile.json``): tag, keyword and the standard's action code (``X`` remove,
+``Z`` zero-length or dummy, ``D`` dummy, ``U`` new UID, or combinations such as ``X/Z/D``).
 """
 
 from __future__ import annotations

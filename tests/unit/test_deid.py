@@ -31,6 +31,15 @@ def test_profile_covers_the_common_identifying_attributes() -> None:
     assert all(len(attribute.tag) == 9 for attribute in confidentiality_profile())
 
 
+def test_profile_has_the_2024e_rows_orthanc_1_10_keeps() -> None:
+    # Orthanc 1.10.1 (profile 2021b) and 1.12.7 keep these; Table E.1-1 (2024e) says remove
+    actions = {attribute.keyword: attribute.action for attribute in confidentiality_profile()}
+    for keyword in ["DateOfManufacture", "DateOfInstallation", "IssuerOfClinicalTrialSiteID",
+                    "ROICreatorSequence", "CalibrationDate", "StudyArrivalDate"]:  # fmt: skip
+        assert actions[keyword] == "X", keyword
+    assert len(actions) >= 600
+
+
 def test_untouched_dataset_is_reported_with_its_original_values() -> None:
     dataset = _ct()
     findings = check_anonymized(dataset, original=dataset)
