@@ -38,6 +38,7 @@ from ._sync._peers import Peer
 from ._sync._resources import Instance, Patient, Series, Study
 from ._sync._tree import Tree
 from ._transfer import (
+    ArchiveLimits,
     DownloadRecord,
     DownloadReport,
     TransferOutcome,
@@ -65,6 +66,7 @@ __version__ = "0.2.0.dev0"
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
+    "ArchiveLimits",
     "AsyncInstance",
     "AsyncJob",
     "AsyncModality",

@@ -158,7 +158,7 @@ def test_download_exports_dicom_files(run: Run, tmp_path: Path, loaded: dict[str
     status, _, _ = run("download", study, patient, "--out", str(out), "--layout", "flat",
                        "--report", str(report))  # fmt: skip
     assert status == 0
-    files = sorted(out.iterdir())
+    files = sorted(out.glob("*.dcm"))
     assert len(files) == 2
     uids = {pydicom.dcmread(path).StudyInstanceUID for path in files}
     assert CT_STUDY_UID in uids
@@ -269,3 +269,19 @@ def test_download_into_a_read_only_folder_exits_8(
         assert status == 8, err
         assert str(immutable_folder) in err
     assert list(immutable_folder.iterdir()) == []
+
+
+def test_download_conflicts_exit_1_until_overwrite(
+    run: Run, tmp_path: Path, loaded: dict[str, str]
+) -> None:
+    study = kkorthanc.orthanc_id("1CT1", CT_STUDY_UID)
+    out = tmp_path / "z"
+    out.mkdir()
+    (out / f"{study}.zip").write_bytes(b"")  # a 0-byte file where the archive goes
+    status, _, err = run("download", study, "--zip", "--out", str(out))
+    assert status == 1 and "conflict" in err and "--overwrite" in err
+    assert (out / f"{study}.zip").read_bytes() == b""
+    assert run("download", study, "--zip", "--out", str(out), "--overwrite")[0] == 0
+    assert zipfile.is_zipfile(out / f"{study}.zip")
+    status, out_text, _ = run("-o", "json", "download", study, "--zip", "--out", str(out))
+    assert status == 0 and "skipped_existing" in out_text

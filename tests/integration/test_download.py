@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +21,8 @@ from kkorthanc._transfer import TransferTargetError
 from kkorthanc.errors import NotFoundError, OrthancInputError, UnauthorizedError
 
 DOWNLOADED = TransferOutcome.DOWNLOADED
+CONFLICT = TransferOutcome.CONFLICT
+SKIPPED = TransferOutcome.SKIPPED_EXISTING
 
 
 def _upload(client: Any, tmp_path: Path, count: int = 4, patients: int = 2) -> list[Path]:
@@ -53,9 +61,13 @@ def test_skip_existing_complete_file(client: Any, tmp_path: Path) -> None:
     client.download(("Instance", instance), tmp_path / "a.dcm")
     again = client.download(("Instance", instance), tmp_path / "a.dcm")
     assert again.records[0].outcome is TransferOutcome.SKIPPED_EXISTING
+    assert again.records[0].md5 == md5(paths[0])
     (tmp_path / "a.dcm").write_bytes(b"half")
     third = client.download(("Instance", instance), tmp_path / "a.dcm")
-    assert third.records[0].outcome is DOWNLOADED
+    assert third.records[0].outcome is CONFLICT and not third.ok
+    assert (tmp_path / "a.dcm").read_bytes() == b"half"
+    fourth = client.download(("Instance", instance), tmp_path / "a.dcm", overwrite=True)
+    assert fourth.records[0].outcome is DOWNLOADED
     assert md5(tmp_path / "a.dcm") == md5(paths[0])
 
 
@@ -75,7 +87,7 @@ def test_export_tree_flat_and_template(client: Any, tmp_path: Path) -> None:
     report = client.export(resources, tmp_path / "tree", progress=seen.append)
     assert report.counts == {"downloaded": 6}
     assert seen[-1].files_done == seen[-1].files_total == 6
-    files = sorted(p for p in (tmp_path / "tree").rglob("*") if p.is_file())
+    files = sorted(p for p in (tmp_path / "tree").rglob("*.dcm") if p.is_file())
     assert len(files) == 6
     assert {f.relative_to(tmp_path / "tree").parts[0] for f in files} == {
         "P0 CompressedSamples CT1",
@@ -97,8 +109,12 @@ def test_export_resumes_and_skips_complete_files(client: Any, tmp_path: Path) ->
     Path(first.records[0].path).unlink()
     Path(first.records[1].path).write_bytes(b"truncated")
     second = client.export([study], tmp_path / "out", layout="flat")
-    assert second.counts == {"downloaded": 2, "skipped_existing": 2}
-    assert sorted(md5(Path(r.path)) for r in second) == sorted(md5(p) for p in paths)
+    assert second.counts == {"downloaded": 1, "skipped_existing": 2, "conflict": 1}
+    (conflict,) = second.with_outcome(CONFLICT)
+    assert conflict.path == first.records[1].path and "overwrite" in str(conflict.detail)
+    third = client.export([study], tmp_path / "out", layout="flat", overwrite=True)
+    assert third.counts == {"downloaded": 1, "skipped_existing": 3}
+    assert sorted(md5(Path(r.path)) for r in third) == sorted(md5(p) for p in paths)
 
 
 def test_patient_id_with_dot_dot_stays_inside(client: Any, tmp_path: Path) -> None:
@@ -156,3 +172,129 @@ def test_export_with_wrong_credentials_stops(
     with pytest.raises(UnauthorizedError):
         intruder.export([("Instance", orthanc_ids(paths[0]).instance)], tmp_path / "o")
     assert not any((tmp_path / "o").rglob("*.dcm"))
+
+
+# ---- issue 11: "complete" is decided from content; what an export writes is private ------------
+
+
+def _forge_same_size(path: Path) -> None:
+    """Change one byte in the middle (the pixel data) of a file, keeping its size."""
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("level", ["Study", "Series"])
+def test_archive_target_is_judged_by_its_instances(client: Any, tmp_path: Path, level: str) -> None:
+    paths = _upload(client, tmp_path, 4, 2)
+    mine, other = orthanc_ids(paths[0]), orthanc_ids(paths[1])
+    mine_id = mine.study if level == "Study" else mine.series
+    other_id = other.study if level == "Study" else other.series
+    target = tmp_path / "archive.zip"
+    for planted in (b"", None):  # a 0-byte file, then an archive of another resource
+        if planted is None:
+            client.download((level, other_id), target, overwrite=True)
+        else:
+            target.write_bytes(planted)
+        before = md5(target)
+        report = client.download((level, mine_id), target)
+        assert [r.outcome for r in report] == [CONFLICT] and not report.ok
+        assert "overwrite" in str(report.records[0].detail)
+        assert md5(target) == before  # left as it is
+    replaced = client.download((level, mine_id), target, overwrite=True)
+    assert [r.outcome for r in replaced] == [DOWNLOADED]
+    with zipfile.ZipFile(target) as opened:
+        members = [opened.open(info) for info in opened.infolist() if not info.is_dir()]
+        assert sorted(orthanc_ids(m).instance for m in members) == sorted(
+            orthanc_ids(p).instance for p in paths[::2]
+        )
+    again = client.download((level, mine_id), target)
+    assert [r.outcome for r in again] == [SKIPPED] and again.ok
+
+
+def test_media_archive_is_skipped_only_when_genuine(client: Any, tmp_path: Path) -> None:
+    paths = _upload(client, tmp_path, 2, 1)
+    patient = ("Patient", orthanc_ids(paths[0]).patient)
+    target = tmp_path / "media.zip"
+    client.download(patient, target, media=True)
+    assert client.download(patient, target, media=True).records[0].outcome is SKIPPED
+    with zipfile.ZipFile(target, "a") as opened:
+        opened.writestr("EXTRA/IM9", paths[0].read_bytes())
+    assert client.download(patient, target, media=True).records[0].outcome is CONFLICT
+
+
+def test_same_size_different_instance_file_is_a_conflict(client: Any, tmp_path: Path) -> None:
+    paths = _upload(client, tmp_path, 3, 1)
+    study = ("Study", orthanc_ids(paths[0]).study)
+    first = client.export([study], tmp_path / "out", layout="flat")
+    assert first.counts == {"downloaded": 3}
+    forged, touched = Path(first.records[0].path), Path(first.records[1].path)
+    size, stamp = forged.stat().st_size, forged.stat()
+    _forge_same_size(forged)
+    os.utime(forged, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))  # same size, same mtime
+    os.utime(touched)  # only touched: same content, so still skipped (after hashing)
+    assert forged.stat().st_size == size
+    second = client.export([study], tmp_path / "out", layout="flat")
+    assert second.counts == {"conflict": 1, "skipped_existing": 2}
+    assert second.with_outcome(CONFLICT)[0].path == str(forged)
+    third = client.export([study], tmp_path / "out", layout="flat", overwrite=True)
+    assert third.counts == {"downloaded": 1, "skipped_existing": 2}
+    assert sorted(md5(Path(r.path)) for r in third) == sorted(md5(p) for p in paths)
+    one = ("Instance", first.records[2].resource)
+    single = tmp_path / "single.dcm"
+    single.write_bytes(Path(first.records[2].path).read_bytes())
+    _forge_same_size(single)
+    assert client.download(one, single).records[0].outcome is CONFLICT
+
+
+def test_export_rerun_without_manifest_verifies_every_file(client: Any, tmp_path: Path) -> None:
+    paths = _upload(client, tmp_path, 3, 1)
+    study = ("Study", orthanc_ids(paths[0]).study)
+    client.export([study], tmp_path / "out", layout="flat")
+    manifest = tmp_path / "out" / ".kkorthanc-export.json"
+    assert manifest.is_file() and stat.S_IMODE(manifest.stat().st_mode) == 0o600
+    manifest.unlink()
+    again = client.export([study], tmp_path / "out", layout="flat")
+    assert again.counts == {"skipped_existing": 3}
+    assert sorted(str(r.md5) for r in again) == sorted(md5(p) for p in paths)
+    assert manifest.is_file()  # rebuilt from the verified files
+    manifest.write_text('{"version": 1, "files": "forged"}')
+    assert client.export([study], tmp_path / "out", layout="flat").counts == {"skipped_existing": 3}
+
+
+def _nobody_can_read(path: Path) -> bool:
+    command = ["runuser", "-u", "nobody", "--", "head", "-c", "1", str(path)]
+    return subprocess.run(command, capture_output=True, check=False).returncode == 0
+
+
+@pytest.fixture
+def open_parent() -> Iterator[Path]:
+    """A 0755 folder that every local user can walk into (pytest's tmp_path is 0700)."""
+    folder = Path(tempfile.mkdtemp(prefix="kk-open-", dir="/tmp"))
+    folder.chmod(0o755)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder)
+
+
+def test_exported_files_are_private_from_creation(
+    client: Any, tmp_path: Path, open_parent: Path
+) -> None:
+    paths = _upload(client, tmp_path, 2, 1)
+    study = ("Study", orthanc_ids(paths[0]).study)
+    parent = open_parent
+    report = client.export([study], parent / "export" / "tree")
+    client.download(study, f"{parent / 'zips'}{os.sep}")
+    written = [Path(r.path) for r in report] + list((parent / "zips").iterdir())
+    written.append(parent / "export" / "tree" / ".kkorthanc-export.json")
+    for path in written:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+        assert not _nobody_can_read(path)
+    for folder in [p for p in parent.rglob("*") if p.is_dir()]:
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    # the attack: a file made readable by the owner is readable by nobody (the check is real)
+    probe = parent / "probe"
+    probe.write_bytes(b"x")
+    probe.chmod(0o644)
+    assert _nobody_can_read(probe)

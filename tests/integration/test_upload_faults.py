@@ -27,13 +27,31 @@ def test_unreadable_file_and_fifo_do_not_stop_the_batch(client: Any, tmp_path: P
     write_instances(tmp_path / "in", 2)
     # Root reads any file whatever its mode: /proc/self/mem is a regular file that answers EIO.
     os.symlink("/proc/self/mem", tmp_path / "in" / "unreadable")
-    os.mkfifo(tmp_path / "in" / "fifo")
+    os.mkfifo(tmp_path / "in" / "fifo")  # no writer: opening it for reading would block
     report = by_name(client.upload(tmp_path / "in"))
-    assert report["unreadable"].outcome is FAILED
-    assert "OSError" in report["unreadable"].detail
-    assert report["fifo"].outcome is TransferOutcome.NOT_DICOM
+    assert report["unreadable"].outcome is TransferOutcome.SKIPPED  # a link out of the tree
+    assert "symbolic link to '/proc/self/mem'" in report["unreadable"].detail
+    assert report["fifo"].outcome is TransferOutcome.SKIPPED
+    assert "FIFO" in report["fifo"].detail
     assert report["img0000"].outcome is TransferOutcome.STORED
     assert len(client.get("instances")) == 2
+
+
+def test_links_out_of_the_tree_and_special_files_are_skipped(client: Any, tmp_path: Path) -> None:
+    outside = write_instances(tmp_path / "outside", 2)
+    write_instances(tmp_path / "in", 1)
+    os.symlink(tmp_path / "outside", tmp_path / "in" / "to_outside")
+    os.symlink(outside[0], tmp_path / "in" / "one_outside")
+    os.symlink("/proc/kmsg", tmp_path / "in" / "kmsg")
+    os.mkfifo(tmp_path / "in" / "fifo")
+    report = by_name(client.upload(tmp_path / "in"))
+    for name in ("to_outside", "one_outside", "kmsg"):
+        assert report[name].outcome is TransferOutcome.SKIPPED
+    assert report["fifo"].outcome is TransferOutcome.SKIPPED
+    assert len(client.get("instances")) == 1  # nothing from outside the tree
+    followed = by_name(client.upload(tmp_path / "in", follow_links=True))
+    assert followed["kmsg"].outcome is TransferOutcome.NOT_DICOM  # size 0: never read
+    assert len(client.get("instances")) == 3
 
 
 def test_folder_vanishing_mid_walk(

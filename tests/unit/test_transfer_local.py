@@ -14,7 +14,7 @@ from kkorthanc import TransferOutcome, UploadRecord, UploadReport
 from kkorthanc._ids import orthanc_ids
 from kkorthanc._transfer._fastids import fast_identifiers
 from kkorthanc._transfer._naming import PathAssigner, layout_template, sanitize
-from kkorthanc._transfer._sources import iter_items, sniff
+from kkorthanc._transfer._sources import SourceOptions, iter_items, sniff
 from kkorthanc.errors import OrthancInputError
 
 CT = Path(str(get_testdata_file("CT_small.dcm", download=False)))
@@ -122,7 +122,10 @@ def test_symlink_loop_is_walked_once(tmp_path: Path) -> None:
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "ct").write_bytes(CT.read_bytes())
     (tmp_path / "d" / "loop").symlink_to(tmp_path / "d")
-    assert [Path(item.source).name for item in iter_items(tmp_path)] == ["ct"]
+    followed = iter_items(tmp_path, SourceOptions(follow_links=True))
+    assert [Path(item.source).name for item in followed] == ["ct"]
+    by_default = {Path(item.source).name: item.problem for item in iter_items(tmp_path)}
+    assert by_default == {"ct": None, "loop": TransferOutcome.SKIPPED}
 
 
 def test_report_jsonl_round_trip(tmp_path: Path) -> None:

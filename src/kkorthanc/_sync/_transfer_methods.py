@@ -10,6 +10,7 @@ import os
 from typing import TYPE_CHECKING, cast
 
 from .._transfer import (
+    ArchiveLimits,
     DownloadReport,
     ExportLayout,
     ProgressCallback,
@@ -43,13 +44,18 @@ class TransferMethods:
         verify: bool = False,
         retry_for: float = 30.0,
         include_hidden: bool = False,
+        follow_links: bool = False,
+        archive_limits: ArchiveLimits | None = None,
         progress: ProgressCallback | None = None,
     ) -> UploadReport:
         """Upload DICOM files, folders, archives, bytes, file objects or pydicom datasets.
 
         Files are recognised by content, not by name: folders are walked recursively (hidden
-        files skipped unless ``include_hidden``), ZIP, tar, gzip, bzip2 and xz archives are read
-        as streams, nested in folders or in each other. ``concurrency`` requests run at once
+        files skipped unless ``include_hidden``; symbolic links below the paths given are
+        ``skipped`` unless ``follow_links``; FIFOs, devices and sockets are ``skipped`` and
+        never read), ZIP, tar, gzip, bzip2 and xz archives are read as streams, nested in
+        folders or in each other, within ``archive_limits``: an archive that expands too much
+        (a zip bomb) is ``rejected`` with the limit it crossed. ``concurrency`` requests run at once
         over one connection pool, and bodies are streamed, so memory stays flat. Every file ends
         with exactly one :class:`~kkorthanc.TransferOutcome` in the report; a bad file never
         stops the batch.
@@ -62,12 +68,18 @@ class TransferMethods:
                 instances it has, by Orthanc IDs computed from each file's header, and send
                 only the others.
             resume: The report of an interrupted upload (or its JSON-lines path): files it
-                lists as stored are not read or sent again; their records are carried over.
+                lists as stored are not sent again, once the server confirms it has each one
+                (the instance computed from the file's header, asked with the same batched
+                ``/tools/find`` as ``skip_existing``); their records are carried over. A file
+                the server lacks, or whose header gives no identifiers, is sent.
             verify: Compare the server's MD5 of every stored file with the MD5 of the bytes
                 sent (Orthanc 1.10.0+); a difference makes the outcome ``failed``.
             retry_for: Seconds a file may keep failing with transport errors before giving up;
                 when the server stays unreachable that long, the whole upload stops.
             include_hidden: Also upload files and folders whose names start with ``.``.
+            follow_links: Follow symbolic links below the paths given, wherever they point
+                (loops are walked once). A path given is always followed.
+            archive_limits: What one archive may expand to (default: ``ArchiveLimits()``).
             progress: Called with a :class:`~kkorthanc.TransferProgress` after each file
                 (from the calling thread).
 
@@ -75,7 +87,8 @@ class TransferMethods:
             The :class:`~kkorthanc.UploadReport`: one record per file found.
 
         Raises:
-            OrthancInputError: A source that does not exist or cannot be uploaded, bad options.
+            OrthancInputError: A source that does not exist or cannot be uploaded, bad options
+                (``archive_limits`` not an :class:`~kkorthanc.ArchiveLimits`).
             UnauthorizedError: Credentials refused: raised at once; ``error.report`` holds the
                 partial report (so do the two errors below).
             ForbiddenError: The server refuses uploads.
@@ -98,6 +111,8 @@ class TransferMethods:
             verify=verify,
             retry_for=retry_for,
             include_hidden=include_hidden,
+            follow_links=follow_links,
+            archive_limits=archive_limits,
             progress=progress,
         )
 

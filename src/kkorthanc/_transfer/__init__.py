@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ._download import ResourceRef, ResourceRefs, TransferTargetError
 from ._download_pumps import async_download, async_export, sync_download, sync_export
+from ._limits import ArchiveLimits
 from ._naming import ExportLayout, sanitize
 from ._report import (
     DownloadRecord,
@@ -23,6 +24,7 @@ from ._sources import UploadSource
 from ._upload import async_upload, sync_upload
 
 __all__ = [
+    "ArchiveLimits",
     "DownloadRecord",
     "DownloadReport",
     "ExportLayout",

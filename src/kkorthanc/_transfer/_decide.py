@@ -24,8 +24,8 @@ from ..errors import (
     OrthancTransportError,
     UnauthorizedError,
 )
+from ._items import CHUNK, FileChangedError, Item
 from ._report import DONE_OUTCOMES, Tracker, TransferOutcome, UploadRecord, UploadReport
-from ._sources import CHUNK, Item
 
 __all__ = ["Body", "FileChangedError", "UploadPlan", "abort"]
 
@@ -37,10 +37,6 @@ _STORAGE_WRITE_STATUSES = frozenset({14, 2001})  # cannot write a file; cannot c
 _STORAGE_PAUSE = 0.2
 _MAX_BATCH = 256
 _FIRST_BATCH = 16
-
-
-class FileChangedError(OSError):
-    """A local file changed size while it was being sent (the request is aborted)."""
 
 
 def abort(error: OrthancError, records: list[UploadRecord]) -> OrthancError:
@@ -91,16 +87,26 @@ class UploadPlan:
         self._batches += 1
 
     def triage(self, item: Item) -> bool:
-        """Record what needs no request (problems, resumed files); True when it must go on."""
+        """Record what needs no request (problems); True when the item must go on.
+
+        A file a resume report lists as stored is not trusted on the report's word: it goes on,
+        marked ``resumed``, and :meth:`skip_known` carries its record over only if the server
+        has the instance computed from the file's header (and the same as the report says).
+        """
         if item.problem is not None:
             self.tracker.add(UploadRecord(item.source, item.problem, item.size, detail=item.detail))
             return False
         previous = self.resume.get(item.source)
-        if previous is not None:
-            self.tracker.add(previous)
-            item.close()
-            return False
+        if (
+            previous is not None
+            and item.ids is not None
+            and previous.instance_id in (None, item.ids.instance)
+        ):
+            item.resumed = previous
         return True
+
+    def _asks(self, item: Item) -> bool:
+        return item.ids is not None and (self.skip_existing or item.resumed is not None)
 
     def find_query(self, batch: list[Item]) -> dict[str, Any] | None:
         """The ``/tools/find`` body that tells which of ``batch`` the server already has, or
@@ -108,38 +114,50 @@ class UploadPlan:
 
         It asks for the batch's series not asked before, expanded: each lists its instances'
         Orthanc IDs, compared with the IDs computed locally. A few series UIDs are much cheaper
-        for the server to match than one SOPInstanceUID per file.
+        for the server to match than one SOPInstanceUID per file. Without ``skip_existing``,
+        only the series of resumed files are asked, to check them.
         """
-        if not self.skip_existing:
-            return None
-        uids = sorted(
-            {item.series_instance_uid for item in batch if _unasked(item, self._asked_series)}
-            - {""}
-        )
+        asked = self._asked_series
+        uids = {
+            item.series_instance_uid
+            for item in batch
+            if self._asks(item) and _unasked(item, asked)
+        } - {""}  # fmt: skip
         if not uids:
             return None
-        return {"Level": "Series", "Query": {"SeriesInstanceUID": "\\".join(uids)}, "Expand": True}
+        query = {"SeriesInstanceUID": "\\".join(sorted(uids))}
+        return {"Level": "Series", "Query": query, "Expand": True}
 
     def skip_known(self, batch: list[Item], answer: Any) -> list[Item]:
         """Record the items the server has (from ``answer`` to :meth:`find_query`, or None, and
         what earlier batches learnt); return the rest."""
-        if not self.skip_existing:
-            return batch
-        self._asked_series.update(item.ids.series for item in batch if item.ids is not None)
+        self._asked_series.update(
+            item.ids.series for item in batch if item.ids is not None and self._asks(item)
+        )
         for series in answer if isinstance(answer, list) else []:
             if isinstance(series, dict) and isinstance(series.get("Instances"), list):
                 self._known_instances.update(series["Instances"])
         remaining = []
         for item in batch:
-            if item.ids is not None and item.ids.instance in self._known_instances:
-                record = UploadRecord(
-                    item.source, TransferOutcome.SKIPPED_EXISTING, item.size, item.ids.instance
-                )
+            record = self._known_record(item)
+            if record is None:
+                remaining.append(item)
+            else:
                 self.tracker.add(record)
                 item.close()
-            else:
-                remaining.append(item)
         return remaining
+
+    def _known_record(self, item: Item) -> UploadRecord | None:
+        """The record of an item the server has (resumed, or skipped), else None."""
+        if item.ids is None or item.ids.instance not in self._known_instances:
+            return None
+        if item.resumed is not None:
+            return _replace(item.resumed, instance_id=item.ids.instance)
+        if not self.skip_existing:
+            return None
+        return UploadRecord(
+            item.source, TransferOutcome.SKIPPED_EXISTING, item.size, item.ids.instance
+        )
 
     def stored(self, item: Item, answer: Any, md5: str | None) -> UploadRecord:
         """The record of a 200 answer to ``POST /instances``."""
@@ -307,8 +325,7 @@ class Body:
         if self.item.spool is not None:
             self.item.spool.seek(0)
             return _Unclosing(self.item.spool)
-        assert self.item.path is not None
-        return self.item.path.open("rb")
+        return self.item.open_file()
 
     def _checked(self, chunk: bytes, remaining: int, stream: Any) -> bytes:
         last = len(chunk) >= remaining

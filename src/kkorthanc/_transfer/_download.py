@@ -7,14 +7,16 @@ temporary file in the same folder, renamed at the end, after the HTTP status was
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Union
 
+from .._atomic_file import create_private, private_folder
 from .._levels import Level
 from ..errors import (
     ForbiddenError,
@@ -27,17 +29,30 @@ from ..errors import (
 )
 from ._naming import PathAssigner, inside
 from ._report import DownloadRecord, DownloadReport, Tracker, TransferOutcome
+from ._verify import (
+    Action,
+    ExportManifest,
+    Verdict,
+    conflict_detail,
+    decide,
+    export_verdict,
+    settle,
+)
 
 __all__ = [
     "ExportItem",
+    "ExportRun",
+    "PartFile",
     "ResourceRef",
     "ResourceRefs",
     "TransferTargetError",
     "archive_route",
     "download_target",
     "export_failure",
+    "export_root",
     "plan_paths",
     "resolve",
+    "single_record",
 ]
 
 ResourceRef = Union[str, tuple[Union[str, Level], str], Any]
@@ -87,6 +102,10 @@ def download_target(
 class PartFile:
     """A temporary file next to the target, renamed over it once complete.
 
+    The file is 0600 and new folders 0700 from their creation. The MD5 of the bytes is computed
+    as they are written; after the rename, ``status`` is the file's stamp (taken from the open
+    file, so it is the stamp of what was written).
+
     As a context manager it commits when the block ends normally and discards on an error.
     """
 
@@ -94,11 +113,18 @@ class PartFile:
         self.target = target
         self.part = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
         self.size = 0
+        self.status: os.stat_result | None = None
+        self._md5 = hashlib.md5(usedforsecurity=False)
         self._stream: IO[bytes] | None = None
         self._made = made  # folders already created, shared by the files of an export
 
+    @property
+    def md5(self) -> str:
+        """The MD5 (hex) of the bytes written so far."""
+        return self._md5.hexdigest()
+
     def open(self) -> PartFile:
-        """Create the folder and the temporary file.
+        """Create the folder (0700) and the temporary file (0600).
 
         Raises:
             TransferTargetError: The folder or the file cannot be created.
@@ -106,10 +132,10 @@ class PartFile:
         try:
             folder = self.target.parent
             if self._made is None or folder not in self._made:
-                folder.mkdir(parents=True, exist_ok=True)
+                private_folder(folder)
                 if self._made is not None:
                     self._made.add(folder)
-            self._stream = self.part.open("wb")
+            self._stream = create_private(self.part)
         except OSError as error:
             raise _target_error(self.target, error) from error
         return self
@@ -125,6 +151,7 @@ class PartFile:
             self._stream.write(chunk)
         except OSError as error:
             raise _target_error(self.target, error) from error
+        self._md5.update(chunk)
         self.size += len(chunk)
 
     def __enter__(self) -> PartFile:
@@ -143,10 +170,20 @@ class PartFile:
             self.discard()
 
     def commit(self) -> None:
-        """Close and rename over the target."""
+        """Rename over the target and close.
+
+        Raises:
+            TransferTargetError: The target cannot be replaced (e.g. a folder is in the way).
+        """
         assert self._stream is not None
+        try:
+            self._stream.flush()
+            os.replace(self.part, self.target)
+        except OSError as error:
+            self.discard()
+            raise _target_error(self.target, error) from error
+        self.status = os.fstat(self._stream.fileno())
         self._stream.close()
-        os.replace(self.part, self.target)
 
     def discard(self) -> None:
         """Close and delete the temporary file (after a failure)."""
@@ -163,23 +200,109 @@ def _target_error(target: Path, error: OSError) -> TransferTargetError:
 
 @dataclass(frozen=True)
 class ExportItem:
-    """One instance of an export: its ID, size on the server and file."""
+    """One instance of an export: its ID, size and attachment on the server, and its file."""
 
     orthanc_id: str
     size: int | None
     path: Path
-
-    def is_complete(self) -> bool:
-        """Whether the file is already there with the size the server gives."""
-        try:
-            return self.size is not None and self.path.stat().st_size == self.size
-        except OSError:
-            return False
+    file_uuid: str | None = None
 
     def record(self, outcome: TransferOutcome, **more: Any) -> DownloadRecord:
         """A record for this instance."""
         size = more.pop("size", self.size)
         return DownloadRecord(self.orthanc_id, "Instance", str(self.path), outcome, size, **more)
+
+    def conflict(self) -> DownloadRecord:
+        """The record of a different file found at this instance's path."""
+        detail = conflict_detail(self.path, "this instance (its MD5 differs from the server's)")
+        return self.record(TransferOutcome.CONFLICT, detail=detail)
+
+
+@dataclass
+class ExportRun:
+    """What the files of one export share: the options, the manifest, the folders made."""
+
+    skip_existing: bool
+    overwrite: bool
+    manifest: ExportManifest
+    made: set[Path] = field(default_factory=set)
+
+    def look(self, item: ExportItem) -> tuple[Verdict, str | None]:
+        """The verdict on the item's file without asking the server (UNKNOWN: ask it)."""
+        if self.overwrite and not self.skip_existing:
+            return Verdict.DIFFERENT, None  # replaced whatever it is: nothing to compare
+        key = self.manifest.key(item.path, item.orthanc_id, item.file_uuid)
+        return export_verdict(self.manifest, key, item.size, item.path)
+
+    def compare(self, item: ExportItem, server_md5: str) -> tuple[Verdict, str | None]:
+        """The verdict once the server's MD5 is known."""
+        key = self.manifest.key(item.path, item.orthanc_id, item.file_uuid)
+        return settle(self.manifest, key, item.path, server_md5)
+
+    def settled(self, item: ExportItem, verdict: Verdict, md5: str | None) -> DownloadRecord | None:
+        """The record of a file left in place (skipped or in conflict), or None: download it."""
+        action = decide(verdict, skip_existing=self.skip_existing, overwrite=self.overwrite)
+        if action is Action.SKIP:
+            return item.record(TransferOutcome.SKIPPED_EXISTING, md5=md5)
+        if action is Action.CONFLICT:
+            return item.conflict()
+        return None
+
+    def downloaded(self, item: ExportItem, part: PartFile) -> DownloadRecord:
+        """The record of a file written (remembered in the manifest)."""
+        if part.status is not None:
+            key = self.manifest.key(item.path, item.orthanc_id, item.file_uuid)
+            self.manifest.note(key, part.md5, part.status)
+        return item.record(TransferOutcome.DOWNLOADED, size=part.size, md5=part.md5)
+
+    def save(self) -> None:
+        """Write the manifest.
+
+        Raises:
+            TransferTargetError: It cannot be written.
+        """
+        try:
+            self.manifest.save()
+        except OSError as error:
+            raise _target_error(self.manifest.path, error) from error
+
+
+def export_root(target: str | os.PathLike[str]) -> Path:
+    """The export folder, created 0700 if missing, checked to be writable (resolved).
+
+    Raises:
+        TransferTargetError: It cannot be created or written.
+    """
+    root = Path(target)
+    try:
+        private_folder(root)
+    except OSError as error:
+        raise TransferTargetError(f"cannot create {root}: {error}", path=str(root)) from error
+    if not os.access(root, os.W_OK):
+        raise TransferTargetError(f"cannot write into {root}", path=str(root))
+    return root.resolve()
+
+
+def single_record(
+    level: Level,
+    orthanc_id: str,
+    path: Path,
+    action: Action,
+    part: PartFile | None,
+    *,
+    archive: bool,
+    md5: str | None = None,
+) -> DownloadRecord:
+    """The record of a one-resource download: written (``part``), skipped or in conflict."""
+    if action is Action.CONFLICT:
+        what = "an archive of exactly this resource's instances" if archive else "this instance"
+        return DownloadRecord(orthanc_id, level.value, str(path), TransferOutcome.CONFLICT,
+                              detail=conflict_detail(path, what))  # fmt: skip
+    if part is None:
+        return DownloadRecord(orthanc_id, level.value, str(path), TransferOutcome.SKIPPED_EXISTING,
+                              path.stat().st_size, md5=md5)  # fmt: skip
+    return DownloadRecord(orthanc_id, level.value, str(path), TransferOutcome.DOWNLOADED,
+                          part.size, md5=None if archive else part.md5)  # fmt: skip
 
 
 def plan_paths(
@@ -223,9 +346,10 @@ def plan_paths(
     folders: dict[str, Path] = {}
     for _, owners, tags, instance in sorted(rows, key=lambda row: row[0]):
         relative = assigner.assign_text(owners, tags)
-        size = instance.get("FileSize")
+        size, uuid = instance.get("FileSize"), instance.get("FileUuid")
         items.append(ExportItem(instance["ID"], size if isinstance(size, int) else None,
-                                inside(root, relative, folders)))  # fmt: skip
+                                inside(root, relative, folders),
+                                uuid if isinstance(uuid, str) else None))  # fmt: skip
     return items
 
 

@@ -29,7 +29,9 @@ class TransferOutcome(str, enum.Enum):
 
     Upload outcomes: ``STORED``, ``ALREADY_STORED`` (sent, the server had it),
     ``SKIPPED_EXISTING`` (not sent: the server had it), ``NOT_DICOM``, ``REJECTED`` (the server
-    refused it), ``FAILED`` (a transport or local error after retries). Download outcomes:
+    refused it, or an archive crossed its :class:`~kkorthanc.ArchiveLimits`), ``FAILED`` (a
+    transport or local error after retries), ``SKIPPED`` (not read: a symbolic link not
+    followed, a FIFO, a device; the detail says why). Download outcomes:
     ``DOWNLOADED``, ``SKIPPED_EXISTING`` (a complete file was already there), ``FAILED``.
 
     Example:
@@ -43,6 +45,7 @@ class TransferOutcome(str, enum.Enum):
     NOT_DICOM = "not_dicom"
     REJECTED = "rejected"
     FAILED = "failed"
+    SKIPPED = "skipped"
     DOWNLOADED = "downloaded"
 
     @property

@@ -10,11 +10,12 @@ from collections.abc import Iterator
 from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
-from ..errors import OrthancError, OrthancHTTPError, OrthancTransportError
+from ..errors import OrthancError, OrthancHTTPError, OrthancInputError, OrthancTransportError
 from ._decide import Body, UploadPlan, abort
 from ._lane import FastLane, ThreadedLane
+from ._limits import ArchiveLimits
 from ._report import ProgressCallback, Tracker, UploadRecord, UploadReport
-from ._sources import Item, iter_items, scan_totals
+from ._sources import Item, SourceOptions, iter_items, scan_totals
 
 if TYPE_CHECKING:
     from .._async._client import AsyncOrthanc
@@ -35,7 +36,14 @@ def _plan(
     retry_for: float,
     progress: ProgressCallback | None,
     include_hidden: bool,
+    follow_links: bool = False,
+    archive_limits: ArchiveLimits | None = None,
 ) -> tuple[UploadPlan, Iterator[Item]]:
+    if archive_limits is not None and not isinstance(archive_limits, ArchiveLimits):
+        raise OrthancInputError(
+            f"archive_limits takes an ArchiveLimits, got {type(archive_limits).__name__}"
+        )
+    options = SourceOptions(include_hidden, follow_links, archive_limits or ArchiveLimits())
     plan = UploadPlan.build(
         resume=resume,
         concurrency=concurrency,
@@ -43,9 +51,9 @@ def _plan(
         skip_existing=skip_existing,
         verify=verify,
     )
-    totals = scan_totals(sources, include_hidden=include_hidden) if progress else None
+    totals = scan_totals(sources, options) if progress else None
     plan.tracker = Tracker(progress, *(totals or (None, None)))
-    return plan, iter_items(list(sources), include_hidden=include_hidden)
+    return plan, iter_items(list(sources), options)
 
 
 def _next_batch(plan: UploadPlan, items: Iterator[Item]) -> list[Item] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -77,6 +78,11 @@ def register(subparsers: Any) -> None:
     )
     download.add_argument("--report", type=Path, metavar="FILE", help="one JSON line per file")
     download.add_argument("--concurrency", type=int, default=4, metavar="N")
+    download.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace files whose content differs from the server's (else: conflict, exit 1)",
+    )
 
 
 class _Journal:
@@ -114,11 +120,14 @@ class _Journal:
             self._stream = None
 
 
+_BAD = ("failed", "rejected", "conflict")  # outcomes that are not ``ok``: exit 1
+
+
 def _callback(progress: Progress, journal: _Journal | None = None) -> Any:
     def show(snapshot: kkorthanc.TransferProgress) -> None:
         if journal is not None:
             journal.note(snapshot)
-        failed = sum(snapshot.counts.get(key, 0) for key in ("failed", "rejected"))
+        failed = sum(snapshot.counts.get(key, 0) for key in _BAD)
         progress.update(snapshot.files_done, snapshot.files_total, snapshot.bytes_done, failed)
 
     return show
@@ -151,7 +160,7 @@ def _run_upload(ctx: Context) -> int:
 
 
 def _summary(ctx: Context, report: Any, items: list[tuple[str, str, str | None]]) -> int:
-    bad = [item for item in items if item[1] in ("failed", "rejected")]
+    bad = [item for item in items if item[1] in _BAD]
     ctx.record({"files": len(items), **report.counts, "ok": report.ok})
     for source, outcome, detail in bad[:50]:
         ctx.info(f"{outcome}: {source}: {detail or ''}".rstrip(": "))
@@ -161,17 +170,17 @@ def _summary(ctx: Context, report: Any, items: list[tuple[str, str, str | None]]
 
 
 def _run_download(ctx: Context) -> int:
-    """Download or export; exit 1 when some files failed."""
+    """Download or export; exit 1 when some files failed or conflict with files there."""
     args = ctx.args
     client = ctx.client()
     resources = [detect(client, orthanc_id) for orthanc_id in args.ids]
     progress = ctx.progress("download", len(resources) if args.zip or args.media else None)
     try:
         if args.zip or args.media:
-            args.out.mkdir(parents=True, exist_ok=True)
+            folder = f"{args.out}{os.sep}"  # a folder: created 0700 if missing
             records: list[Any] = []
             for resource in resources:
-                one = client.download(resource, args.out, media=args.media)
+                one = client.download(resource, folder, media=args.media, overwrite=args.overwrite)
                 records.extend(one)
                 progress.advance(nbytes=sum(r.size or 0 for r in one), failed=not one.ok)
             report = kkorthanc.DownloadReport(records)
@@ -181,6 +190,7 @@ def _run_download(ctx: Context) -> int:
                 args.out,
                 layout=args.layout,
                 concurrency=args.concurrency,
+                overwrite=args.overwrite,
                 progress=_callback(progress),
             )
     finally:
