@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import ssl
+import warnings
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Union
 
@@ -20,9 +22,9 @@ from ._config import (
     resolve_config,
 )
 from ._urls import PathTypes
-from .errors import OrthancInputError
+from .errors import InsecureTransportWarning, OrthancInputError
 
-__all__ = ["BaseOrthanc", "ParamTypes", "RequestData", "is_streamed"]
+__all__ = ["BaseOrthanc", "ParamTypes", "RequestData", "is_streamed", "verifies_certificates"]
 
 logger = logging.getLogger("kkorthanc")
 
@@ -88,6 +90,14 @@ class BaseOrthanc:
             cert=cert,
             retries=retries,
         )
+        if not verifies_certificates(self._config):
+            warnings.warn(
+                f"TLS certificate verification is off for {self._config.base_url}: anyone on "
+                f"the network path can read and change this traffic (credentials and patient "
+                f"data included); trust the server's CA with verify='ca.pem' instead",
+                InsecureTransportWarning,
+                stacklevel=3,
+            )
 
     @property
     def url(self) -> str:
@@ -173,6 +183,17 @@ class BaseOrthanc:
             )
             return delay
         return None
+
+
+def verifies_certificates(config: ClientConfig) -> bool:
+    """False when an ``https://`` server's certificate goes unchecked (``verify=False``, or an
+    ``ssl.SSLContext`` with ``CERT_NONE``); True otherwise, plain ``http://`` included."""
+    if config.base_url.scheme != "https":
+        return True
+    verify = config.verify
+    if isinstance(verify, ssl.SSLContext):
+        return verify.verify_mode != ssl.CERT_NONE
+    return verify is not False
 
 
 def _query(params: ParamTypes | None) -> dict[str, str]:

@@ -13,7 +13,14 @@ import httpx
 from ._urls import BaseURL
 from .errors import OrthancInputError
 
-__all__ = ["ClientConfig", "Retry", "Timeout", "resolve_config"]
+__all__ = [
+    "ClientConfig",
+    "Retry",
+    "Timeout",
+    "read_secret_file",
+    "resolve_config",
+    "secret_from_environment",
+]
 
 DEFAULT_URL = "http://localhost:8042"
 USER_AGENT = "KkOrthanc"
@@ -139,7 +146,8 @@ def resolve_config(
     retries: RetryTypes,
 ) -> ClientConfig:
     """Build a :class:`ClientConfig` from constructor arguments and, when ``url`` is None, from
-    ``ORTHANC_URL``, ``ORTHANC_USERNAME``, ``ORTHANC_PASSWORD`` and ``ORTHANC_TOKEN``."""
+    ``ORTHANC_URL``, ``ORTHANC_USERNAME``, ``ORTHANC_PASSWORD`` and ``ORTHANC_TOKEN`` (or
+    ``ORTHANC_PASSWORD_FILE`` and ``ORTHANC_TOKEN_FILE``, files holding them)."""
     if url is None:
         url = os.environ.get("ORTHANC_URL") or DEFAULT_URL
         auth, token = _auth_from_environment(auth, token)
@@ -166,11 +174,51 @@ def resolve_config(
 def _auth_from_environment(auth: AuthTypes, token: str | None) -> tuple[AuthTypes, str | None]:
     if auth is not None or token is not None:
         return auth, token
-    user, password = os.environ.get("ORTHANC_USERNAME"), os.environ.get("ORTHANC_PASSWORD")
-    env_token = os.environ.get("ORTHANC_TOKEN") or None
+    user = os.environ.get("ORTHANC_USERNAME")
+    env_token = secret_from_environment("ORTHANC_TOKEN") or None
     if user:
-        return (user, password or ""), env_token
+        return (user, secret_from_environment("ORTHANC_PASSWORD") or ""), env_token
     return None, env_token
+
+
+def secret_from_environment(name: str) -> str | None:
+    """The secret in variable ``name``, else in the file named by ``name + "_FILE"``
+    (``ORTHANC_PASSWORD_FILE``: its first line), else None.
+
+    Raises:
+        OrthancInputError: The file cannot be read, or its first line is empty.
+
+    Example:
+        >>> os.environ["EXAMPLE_SECRET"] = "s3cret"
+        >>> secret_from_environment("EXAMPLE_SECRET")
+        's3cret'
+    """
+    value = os.environ.get(name)
+    if value:
+        return value
+    path = os.environ.get(f"{name}_FILE")
+    return read_secret_file(path, f"{name}_FILE") if path else None
+
+
+def read_secret_file(path: str | os.PathLike[str], origin: str) -> str:
+    """The first line of file ``path`` (a password or a token), without its line end; ``origin``
+    names where the path came from, for the error message.
+
+    Raises:
+        OrthancInputError: The file cannot be read, or its first line is empty.
+
+    Example:
+        >>> read_secret_file("/run/secrets/orthanc", "--password-file")  # doctest: +SKIP
+        's3cret'
+    """
+    try:
+        with open(path, encoding="utf-8") as stream:
+            line = stream.readline().rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as error:
+        raise OrthancInputError(f"cannot read {origin} {os.fspath(path)}: {error}") from error
+    if not line:
+        raise OrthancInputError(f"{origin} {os.fspath(path)}: the first line is empty")
+    return line
 
 
 def _build_auth(auth: AuthTypes, token: str | None) -> tuple[httpx.Auth | None, str]:

@@ -37,6 +37,9 @@ a message.
         ├── InvalidURLError              a server URL that cannot be used
         └── ChrootPathError              a path outside the chroot of a chrooted Orthanc
 
+One warning, not an error: :class:`InsecureTransportWarning` (a ``UserWarning``), issued when a
+client is created for an ``https://`` server with certificate verification turned off.
+
 A bulk transfer that stops on an error (wrong credentials, server gone, target not writable)
 attaches what it did so far as ``error.report`` (an ``UploadReport`` or ``DownloadReport``).
 
@@ -62,6 +65,7 @@ __all__ = [
     "DicomNetworkError",
     "ForbiddenError",
     "ForceRequiredError",
+    "InsecureTransportWarning",
     "InvalidURLError",
     "JobFailedError",
     "LauncherError",
@@ -398,3 +402,25 @@ class OrthancStartError(LauncherError):
 
 class ChrootPathError(OrthancInputError):
     """A path given to an Orthanc that runs in a chroot lies outside that chroot."""
+
+
+class InsecureTransportWarning(UserWarning):
+    """A client talks to an ``https://`` server without checking its certificate.
+
+    Issued once per client, when it is created with ``verify=False`` (or an ``ssl.SSLContext``
+    that verifies nothing): anyone on the path can then read or change what is sent, credentials
+    and patient data included. Trust a self-signed server with ``verify="ca.pem"`` instead; or,
+    knowingly, silence it with ``warnings.filterwarnings("ignore", category=...)``.
+
+    Raises:
+        Nothing: it is a warning category.
+
+    Example:
+        >>> import warnings
+        >>> from kkorthanc import Orthanc
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     Orthanc("https://pacs.example.org", verify=False).close()
+        >>> caught[0].category.__name__
+        'InsecureTransportWarning'
+    """

@@ -224,4 +224,6 @@ def test_tls_failure_and_a_trusted_ca(tls_server: tuple[str, Path], make_client:
         make_client(url, retries=0).system()
     assert "CERTIFICATE_VERIFY_FAILED" in str(caught.value)
     assert make_client(url, verify=str(cert)).system().version == "1.12.7"
-    assert make_client(url, verify=False).system().api_version == 27
+    with pytest.warns(errors.InsecureTransportWarning, match="verification is off"):
+        insecure = make_client(url, verify=False)
+    assert insecure.system().api_version == 27

@@ -109,3 +109,33 @@ def test_a_new_configuration_is_private(config: Path) -> None:
     assert stat.S_IMODE(config.stat().st_mode) == 0o600
     assert stat.S_IMODE(config.parent.stat().st_mode) == 0o700
     assert load_profile("lab") == {"url": "http://lab:8042", "password": "s3cret"}
+
+
+def test_password_and_token_come_from_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import argparse
+
+    from kkorthanc._config import resolve_config
+    from kkorthanc.cli._context import Context
+
+    monkeypatch.setenv("KKORTHANC_CONFIG", str(tmp_path / "none.toml"))
+    secret = tmp_path / "secret"
+    secret.write_text("s3 cret\n")
+    options = {"url": "http://pacs:8042", "user": "alice", "password_stdin": False,
+               "password_file": str(secret), "token": None, "token_file": None,
+               "insecure": False, "ca": None, "timeout": None, "profile": None}  # fmt: skip
+    assert Context(argparse.Namespace(**options)).client_options()["auth"] == ("alice", "s3 cret")
+    options.update(user=None, password_file=None, token_file=str(secret))
+    assert Context(argparse.Namespace(**options)).client_options()["token"] == "s3 cret"
+    for name in ("ORTHANC_URL", "ORTHANC_PASSWORD", "ORTHANC_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ORTHANC_USERNAME", "bob")
+    monkeypatch.setenv("ORTHANC_PASSWORD_FILE", str(secret))
+    config = resolve_config(None, auth=None, token=None, headers=None, timeout=5,
+                            verify=True, cert=None, retries=0)  # fmt: skip
+    assert config.auth is not None and config.auth_kind == "basic"
+    monkeypatch.setenv("ORTHANC_PASSWORD_FILE", str(tmp_path / "missing"))
+    with pytest.raises(errors.OrthancInputError, match="ORTHANC_PASSWORD_FILE"):
+        resolve_config(None, auth=None, token=None, headers=None, timeout=5,
+                       verify=True, cert=None, retries=0)  # fmt: skip

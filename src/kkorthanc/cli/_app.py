@@ -71,7 +71,21 @@ def _connection_options(group: Any, keep: dict[str, Any]) -> None:
     group.add_argument(
         "--password-stdin", action="store_true", help="read the password from stdin", **keep
     )
-    group.add_argument("--token", help="bearer token (env ORTHANC_TOKEN)", **keep)
+    group.add_argument(
+        "--password-file",
+        metavar="FILE",
+        help="read the password from the first line of FILE (env ORTHANC_PASSWORD_FILE)",
+        **keep,
+    )
+    group.add_argument(
+        "--token", help="bearer token (visible in ps: prefer --token-file or env)", **keep
+    )
+    group.add_argument(
+        "--token-file",
+        metavar="FILE",
+        help="read the bearer token from the first line of FILE (env ORTHANC_TOKEN_FILE)",
+        **keep,
+    )
     group.add_argument("--insecure", action="store_true", help="skip TLS verification", **keep)
     group.add_argument("--ca", metavar="FILE", help="trust this CA bundle", **keep)
     group.add_argument("--timeout", type=float, metavar="SECONDS", help="request timeout", **keep)

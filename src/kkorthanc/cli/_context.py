@@ -6,12 +6,14 @@ import argparse
 import getpass
 import os
 import sys
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 import kkorthanc
 
-from ..errors import OrthancInputError
+from .._config import read_secret_file, secret_from_environment
+from ..errors import InsecureTransportWarning, OrthancInputError
 from ._output import render_record, render_rows
 from ._profiles import load_profile
 from ._progress import Progress
@@ -69,8 +71,28 @@ class Context:
             3
         """
         if self._client is None:
-            self._client = kkorthanc.Orthanc(**self.client_options())
+            options = self.client_options()
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", InsecureTransportWarning)
+                self._client = kkorthanc.Orthanc(**options)
+            self._pass_on(caught, self._client.url)
         return self._client
+
+    def _pass_on(self, caught: list[warnings.WarningMessage], url: str) -> None:
+        """One stderr line for disabled TLS verification (even with ``--quiet``); any other
+        warning goes on as it came."""
+        for warning in caught:
+            if issubclass(warning.category, InsecureTransportWarning):
+                self.stderr.write(
+                    f"kkorthanc: warning: TLS certificate verification is off for {url} "
+                    f"(--insecure, or insecure = true in the profile): anyone on the network path "
+                    f"can read and change this traffic; trust its certificate with --ca FILE\n"
+                )
+                self.stderr.flush()
+            else:
+                warnings.warn_explicit(
+                    warning.message, warning.category, warning.filename, warning.lineno
+                )
 
     def client_options(self) -> dict[str, Any]:
         """The client's constructor arguments: options, then profile, then ORTHANC_* variables.
@@ -83,7 +105,7 @@ class Context:
         profile = load_profile(explicit) if explicit or use_default else {}
         url = self.option("url") or profile.get("url")
         user = self.option("user") or profile.get("user")
-        token = self.option("token") or profile.get("token")
+        token = self._token(profile)
         options: dict[str, Any] = {"url": url}
         if user:
             options["auth"] = (user, self._password(profile))
@@ -95,20 +117,28 @@ class Context:
             options["timeout"] = float(timeout)
         return options
 
+    def _token(self, profile: Mapping[str, Any]) -> str | None:
+        if self.option("token_file"):
+            return read_secret_file(self.option("token_file"), "--token-file")
+        token = self.option("token") or profile.get("token")
+        return str(token) if token else None
+
     def _password(self, profile: Mapping[str, Any]) -> str:
         if self.option("password_stdin"):
             line = self.stdin.readline().rstrip("\r\n")
             if not line:
                 raise OrthancInputError("--password-stdin read an empty line")
             return line
-        password = profile.get("password") or os.environ.get("ORTHANC_PASSWORD")
+        if self.option("password_file"):
+            return read_secret_file(self.option("password_file"), "--password-file")
+        password = profile.get("password") or secret_from_environment("ORTHANC_PASSWORD")
         if password:
             return str(password)
         if self.stdin.isatty():
             return getpass.getpass(f"Password for {self.option('user')}: ")
         raise OrthancInputError(
-            "--user needs a password: pipe it with --password-stdin, set ORTHANC_PASSWORD, "
-            "or store it in a profile"
+            "--user needs a password: pipe it with --password-stdin, name a file with "
+            "--password-file, set ORTHANC_PASSWORD(_FILE), or store it in a profile"
         )
 
     def _verify(self, profile: Mapping[str, Any]) -> bool | str:
