@@ -123,14 +123,21 @@ class AsyncTransferMethods:
         level: str | None = None,
         media: bool = False,
         skip_existing: bool = True,
+        overwrite: bool = False,
         progress: ProgressCallback | None = None,
     ) -> DownloadReport:
         """Download one resource, streamed to disk: an instance's DICOM file, or a ZIP archive
         (``media=True``: with a DICOMDIR) of a patient, study or series.
 
         The HTTP status is checked before anything is written, and the bytes go to a temporary
-        file in the target's folder, renamed once complete: ``target`` never holds an error page
-        or half a file.
+        file in the target's folder (0600 from its creation; a missing folder is made 0700),
+        renamed once complete: ``target`` never holds an error page or half a file.
+
+        A file already at the target is judged by its content: an instance file with the
+        server's MD5, or an archive holding exactly the resource's instances (read from its
+        members' headers), is the same; anything else (an empty file, another archive, another
+        instance of the same size) is a ``conflict``: left as it is and reported, unless
+        ``overwrite``.
 
         Args:
             resource: A resource object, ``(level, orthanc_id)``, or an Orthanc ID with ``level``.
@@ -138,8 +145,9 @@ class AsyncTransferMethods:
                 Orthanc ID, ``.dcm`` or ``.zip``).
             level: The level of a bare Orthanc ID.
             media: Download the DICOMDIR media archive (``/media``) instead of ``/archive``.
-            skip_existing: Leave a complete file in place (same size as on the server for an
-                instance; any archive, since archives appear only when complete).
+            skip_existing: Leave a file with the server's content in place (``False``
+                downloads it again).
+            overwrite: Replace a file with other content instead of reporting a ``conflict``.
             progress: Called with a :class:`~kkorthanc.TransferProgress` when done.
 
         Returns:
@@ -163,6 +171,7 @@ class AsyncTransferMethods:
             level=level,
             media=media,
             skip_existing=skip_existing,
+            overwrite=overwrite,
             progress=progress,
         )
 
@@ -174,6 +183,7 @@ class AsyncTransferMethods:
         layout: ExportLayout = "tree",
         concurrency: int = 4,
         skip_existing: bool = True,
+        overwrite: bool = False,
         progress: ProgressCallback | None = None,
     ) -> DownloadReport:
         """Export every instance of some resources into a folder, one DICOM file each.
@@ -183,15 +193,23 @@ class AsyncTransferMethods:
         (``"{PatientID}/{StudyDate}/{SeriesNumber}/{SOPInstanceUID}.dcm"``). Values are
         sanitized (no separators, no ``..``, no reserved names, 120 bytes at most): a PatientID
         of ``../x`` stays inside ``target``. Names that collide get ``_2``, ``_3``... in the
-        order of Orthanc IDs, so a re-run gives the same paths, and files already complete
-        (same size as on the server) are skipped: an interrupted export resumes.
+        order of Orthanc IDs, so a re-run gives the same paths. Files are 0600 and the folders
+        the export creates 0700, from their creation.
+
+        A file already at an instance's path is skipped only when it has the server's MD5:
+        the export keeps a manifest (``.kkorthanc-export.json``, 0600) of the MD5 and stamp
+        (size, inode, modification and change times) of every file it wrote, so the re-run
+        of an unchanged export reads no file and asks nothing per instance; a file whose stamp
+        changed is hashed and compared with the server's MD5. A file with other content is a
+        ``conflict`` (left as it is) unless ``overwrite``. An interrupted export resumes.
 
         Args:
             resources: Resource objects, or ``(level, orthanc_id)`` pairs, at any level.
             target: The export folder (created if needed).
             layout: ``"flat"``, ``"tree"``, or a template.
             concurrency: How many files are downloaded at once.
-            skip_existing: Leave complete files in place.
+            skip_existing: Leave files with the server's content in place.
+            overwrite: Replace files with other content instead of reporting conflicts.
             progress: Called with a :class:`~kkorthanc.TransferProgress` after each file.
 
         Returns:
@@ -216,5 +234,6 @@ class AsyncTransferMethods:
             layout=layout,
             concurrency=concurrency,
             skip_existing=skip_existing,
+            overwrite=overwrite,
             progress=progress,
         )

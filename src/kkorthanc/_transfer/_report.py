@@ -32,7 +32,9 @@ class TransferOutcome(str, enum.Enum):
     refused it, or an archive crossed its :class:`~kkorthanc.ArchiveLimits`), ``FAILED`` (a
     transport or local error after retries), ``SKIPPED`` (not read: a symbolic link not
     followed, a FIFO, a device; the detail says why). Download outcomes:
-    ``DOWNLOADED``, ``SKIPPED_EXISTING`` (a complete file was already there), ``FAILED``.
+    ``DOWNLOADED``, ``SKIPPED_EXISTING`` (the file there already had the server's content: same
+    MD5, or for an archive the same instances), ``CONFLICT`` (another file is there: left as it
+    is, not ``ok``; ``overwrite=True`` replaces it), ``FAILED``.
 
     Example:
         >>> TransferOutcome("stored") is TransferOutcome.STORED
@@ -47,11 +49,16 @@ class TransferOutcome(str, enum.Enum):
     FAILED = "failed"
     SKIPPED = "skipped"
     DOWNLOADED = "downloaded"
+    CONFLICT = "conflict"
 
     @property
     def ok(self) -> bool:
         """Whether the file or resource is where it should be now."""
-        return self not in (TransferOutcome.REJECTED, TransferOutcome.FAILED)
+        return self not in (
+            TransferOutcome.REJECTED,
+            TransferOutcome.FAILED,
+            TransferOutcome.CONFLICT,
+        )
 
 
 # Upload outcomes after which the server holds the instance: a resumed upload skips them.
@@ -100,7 +107,9 @@ class DownloadRecord:
         outcome: The :class:`TransferOutcome`.
         size: Bytes written or found.
         status_code: The HTTP status of a failure, when it came from the server.
-        detail: Why it failed.
+        detail: Why it failed, or what the conflict is.
+        md5: The MD5 of the instance file written or found identical (exports and instance
+            downloads), when known.
 
     Example:
         >>> DownloadRecord("f689...", "Instance", "a.dcm", TransferOutcome.DOWNLOADED).outcome
@@ -114,6 +123,7 @@ class DownloadRecord:
     size: int | None = None
     status_code: int | None = None
     detail: str | None = None
+    md5: str | None = None
 
 
 RecordT = TypeVar("RecordT", UploadRecord, DownloadRecord)
@@ -136,7 +146,7 @@ class _Report(Generic[RecordT]):
 
     @property
     def ok(self) -> bool:
-        """True when no record is ``rejected`` or ``failed``."""
+        """True when no record is ``rejected``, ``failed`` or ``conflict``."""
         return all(record.outcome.ok for record in self.records)
 
     def with_outcome(self, *outcomes: TransferOutcome | str) -> list[RecordT]:
