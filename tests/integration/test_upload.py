@@ -152,9 +152,7 @@ def test_preamble_less_dataset_is_uploaded(client: Any, tmp_path: Path) -> None:
     assert client.get("instances") == [orthanc_ids(dataset).instance]
 
 
-def test_report_jsonl_round_trip_and_resume_checks_the_server(
-    client: Any, tmp_path: Path
-) -> None:
+def test_report_jsonl_round_trip_and_resume_checks_the_server(client: Any, tmp_path: Path) -> None:
     write_instances(tmp_path / "in", 4)
     (tmp_path / "in" / "junk").write_text("x")
     first = client.upload(tmp_path / "in")

@@ -159,11 +159,11 @@ def _from_stream(
         if kind == "dicom":
             yield _in_memory_or_spooled(label, stream)
             return
-        if kind in ARCHIVE_KINDS:
-            yield from _archive(kind, label, stream, options, reading)
-        else:
-            yield _not_dicom_or_raw(label, head, stream)
-        stream.close()
+        with stream:  # closed even when an archive limit ends the walk of this archive
+            if kind in ARCHIVE_KINDS:
+                yield from _archive(kind, label, stream, options, reading)
+            else:
+                yield _not_dicom_or_raw(label, head, stream)
     except OSError as error:
         yield failed(label, error)
 
