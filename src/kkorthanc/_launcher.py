@@ -58,6 +58,7 @@ __all__ = [
     "OrthancProcess",
     "OrthancStartError",
     "build_config",
+    "dicom_access",
     "free_port",
     "free_ports",
 ]
@@ -73,6 +74,7 @@ PYTHON_PLUGIN = "libOrthancPython.so"
 _SEARCH_DIRS = ("/usr/sbin", "/usr/local/sbin", "/usr/bin", "/usr/local/bin")
 _PORT_IN_USE = "privileged or already in use"
 _START_TRIES = 3
+DICOM_ACCEPT = ("known", "any")
 _LOG_TAIL_LINES = 40
 
 
@@ -258,8 +260,13 @@ def build_config(
     stable_age: int = 2,
     binary: OrthancBinary | None = None,
     extra: Mapping[str, Any] | None = None,
+    dicom_accept: str = "any",
 ) -> dict[str, Any]:
     """Build an Orthanc JSON configuration for a server whose files all live in ``data_dir``.
+
+    The DICOM port listens on every interface (Orthanc cannot bind it to one); these throw-away
+    servers keep Orthanc's open default unless ``dicom_accept="known"`` (see
+    :func:`dicom_access`; ``kkorthanc server start`` closes it).
 
     Args:
         data_dir: Host directory for the index and storage (inside the chroot for chroot binaries).
@@ -274,12 +281,15 @@ def build_config(
         stable_age: Seconds without new instances before a resource becomes stable.
         binary: The Orthanc that will read this configuration (translates paths for a chroot).
         extra: Options merged last, overriding everything above.
+        dicom_accept: ``"known"`` (only registered modalities) or ``"any"`` (Orthanc's own
+            default: C-ECHO and C-STORE from any AE title on any host).
 
     Returns:
         The configuration, ready for :meth:`OrthancProcess.start`.
 
     Raises:
         ChrootPathError: ``data_dir`` or ``python_script`` is outside the binary's chroot.
+        ValueError: An unknown ``dicom_accept``.
 
     Example:
         >>> build_config(Path("/tmp/o"), http_port=8042, dicom_port=4242)["StorageDirectory"]
@@ -304,7 +314,7 @@ def build_config(
         "OrthancPeers": {},
         "ConcurrentJobs": 2,
         "SaveJobs": False,
-        "DicomCheckCalledAet": False,
+        **dicom_access(dicom_accept),
     }
     if python_script is not None:
         config["PythonScript"] = binary.inner_path(python_script)
@@ -313,6 +323,38 @@ def build_config(
     config["Plugins"] = plugin_paths
     config.update(extra or {})
     return config
+
+
+def dicom_access(accept: str) -> dict[str, bool]:
+    """The Orthanc options deciding who may associate with the DICOM port.
+
+    ``"known"``: only the modalities in ``DicomModalities`` (or added through ``/modalities``),
+    checked by calling AE title and by host (``DicomCheckModalityHost``: the registered
+    ``Host`` must be the peer's IP address as written, e.g. ``127.0.0.1``, not ``localhost``),
+    and only when they call this server's own AE title (``DicomCheckCalledAet``).
+    ``"any"``: Orthanc's defaults, C-ECHO and C-STORE from any AE title on any host.
+    C-FIND, C-MOVE and C-GET from unknown peers stay refused in both.
+
+    Raises:
+        ValueError: ``accept`` is neither ``"known"`` nor ``"any"``.
+
+    Example:
+        >>> dicom_access("known")["DicomAlwaysAllowStore"]
+        False
+    """
+    if accept not in DICOM_ACCEPT:
+        raise ValueError(f"DICOM access must be one of {', '.join(DICOM_ACCEPT)}, not {accept!r}")
+    anyone = accept == "any"
+    return {
+        "DicomAlwaysAllowEcho": anyone,
+        "DicomAlwaysAllowStore": anyone,
+        "DicomAlwaysAllowFind": False,
+        "DicomAlwaysAllowFindWorklist": False,
+        "DicomAlwaysAllowGet": False,
+        "DicomAlwaysAllowMove": False,
+        "DicomCheckModalityHost": not anyone,
+        "DicomCheckCalledAet": not anyone,
+    }
 
 
 _LIVE: set[OrthancProcess] = set()

@@ -43,7 +43,14 @@ from ._local import (
     start_server,
     stop_server,
 )
-from ._options import PLUGINS, ServerOptions, effective_config, parse_setting, parse_user
+from ._options import (
+    PLUGINS,
+    ServerOptions,
+    dicom_summary,
+    effective_config,
+    parse_setting,
+    parse_user,
+)
 from ._postgres import LocalPostgres
 
 __all__ = [
@@ -56,6 +63,7 @@ __all__ = [
     "ServerOptions",
     "ServerStatus",
     "compose_files",
+    "dicom_summary",
     "effective_config",
     "is_alive",
     "parse_setting",

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import importlib
 import json
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._launcher import OrthancBinary, OrthancNotInstalledError, build_config
+from .._launcher import (
+    DICOM_ACCEPT,
+    OrthancBinary,
+    OrthancNotInstalledError,
+    build_config,
+    dicom_access,
+)
 from ..errors import OrthancInputError
 
 __all__ = [
     "CONFIG_NAME",
     "PLUGINS",
     "ServerOptions",
+    "dicom_summary",
     "effective_config",
     "parse_setting",
     "parse_user",
@@ -66,6 +72,10 @@ class ServerOptions:
         postgres: A PostgreSQL connection URI for the index, or ``"local"`` for a private
             cluster inside ``data_dir``; None keeps SQLite.
         name: The server's ``Name``.
+        dicom_accept: Who may associate with the DICOM port: ``"known"`` (only the registered
+            modalities, from their registered host, calling this server's AE title) or
+            ``"any"`` (any AE title from any host: Orthanc's own default). None keeps the
+            ``config_file``'s choice, else ``"known"``.
 
     Raises:
         OrthancInputError: From :meth:`validate` (and :func:`effective_config`) for
@@ -89,6 +99,7 @@ class ServerOptions:
     remote: bool = False
     postgres: str | None = None
     name: str = "KkOrthanc"
+    dicom_accept: str | None = None
 
     @property
     def binary(self) -> OrthancBinary:
@@ -155,6 +166,11 @@ give --user NAME:PASSWORD too
         if unknown:
             raise OrthancInputError(
                 f"unknown plugin {', '.join(unknown)}; choose from {', '.join(sorted(PLUGINS))}"
+            )
+        if self.dicom_accept is not None and self.dicom_accept not in DICOM_ACCEPT:
+            raise OrthancInputError(
+                f"--dicom-accept must be one of {', '.join(DICOM_ACCEPT)}, "
+                f"not {self.dicom_accept!r}"
             )
         for port in (self.http_port, self.dicom_port):
             if port is not None and not 0 < port < 65536:
@@ -227,6 +243,7 @@ def effective_config(
     users = {**(file_config.get("RegisteredUsers") or {}), **options.users}
     extra = {**_SERVER_DEFAULTS}
     extra.update({k: v for k, v in file_config.items() if k not in _OWNED_KEYS})
+    extra.update(dicom_access(options.dicom_accept) if options.dicom_accept else {})
     extra.update(_postgres_section(postgres_uri))
     extra.update(options.settings)
     config = build_config(
@@ -241,11 +258,38 @@ def effective_config(
         python_script=_kk_script(options) if "kk" in options.plugins else None,
         binary=options.binary,
         extra=extra,
+        dicom_accept=options.dicom_accept or "known",
     )
     plugins = [*config["Plugins"], *(file_config.get("Plugins") or [])]
     config["Plugins"] = list(dict.fromkeys(plugins))
     _check_remote(config)
     return config
+
+
+def dicom_summary(config: Mapping[str, Any]) -> str:
+    """One sentence saying who may associate with the DICOM port of ``config``.
+
+    Raises:
+        Nothing.
+
+    Example:
+        >>> dicom_summary({"DicomPort": 4242, "DicomAet": "ORTHANC", "DicomModalities": {},
+        ...     "DicomCheckModalityHost": True, "DicomCheckCalledAet": True})
+        'DICOM port 4242 (AET ORTHANC) accepts only registered modalities (none yet: \
+`kkorthanc modality add`), from their registered host, calling AET ORTHANC'
+    """
+    port, aet = config.get("DicomPort", DEFAULT_DICOM_PORT), config.get("DicomAet", DEFAULT_AET)
+    head = f"DICOM port {port} (AET {aet})"
+    if config.get("DicomServerEnabled") is False:
+        return f"{head} is disabled"
+    if config.get("DicomAlwaysAllowStore", True) or config.get("DicomAlwaysAllowEcho", True):
+        return f"{head} accepts C-ECHO and C-STORE from ANY AE title on ANY host"
+    count = len(config.get("DicomModalities") or {})
+    known = f"{count} in DicomModalities" if count else "none yet: `kkorthanc modality add`"
+    checks = [" from their registered host"] if config.get("DicomCheckModalityHost") else []
+    if config.get("DicomCheckCalledAet"):
+        checks.append(f" calling AET {aet}")
+    return f"{head} accepts only registered modalities ({known})," + ",".join(checks)
 
 
 def _plugin_libraries(options: ServerOptions, check: bool) -> list[str]:
@@ -268,18 +312,16 @@ def _plugin_libraries(options: ServerOptions, check: bool) -> list[str]:
 
 def _kk_script(options: ServerOptions) -> Path:
     try:
-        script_path = importlib.import_module("kkorthanc.plugin").script_path
+        plugin = importlib.import_module("kkorthanc.plugin")
     except (ImportError, AttributeError) as error:
         raise OrthancNotInstalledError(
             "the KkOrthanc Orthanc plugin (kkorthanc.plugin) is not part of this installation"
         ) from error
-    source = Path(script_path())
+    source = Path(plugin.script_path())
     if options.chroot is None:
         return source
-    target = Path(options.data_dir) / KK_SCRIPT_NAME
-    Path(options.data_dir).mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target)
-    return target
+    # the script imports its companion modules from its own folder: copy them with it
+    return Path(plugin.install_script(Path(options.data_dir), KK_SCRIPT_NAME))
 
 
 def _postgres_section(uri: str | None) -> dict[str, Any]:

@@ -171,6 +171,12 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--remote", action="store_true", help="accept other machines (needs --user)"
     )
+    parser.add_argument(
+        "--dicom-accept",
+        choices=("known", "any"),
+        help="who may use the DICOM port: 'known' registered modalities only (default), "
+        "or 'any' AE title from any host",
+    )
 
 
 def _options(ctx: Context) -> server.ServerOptions:
@@ -189,6 +195,7 @@ def _options(ctx: Context) -> server.ServerOptions:
         chroot=getattr(args, "chroot", None),
         remote=args.remote,
         postgres=args.postgres,
+        dicom_accept=args.dicom_accept,
     )
 
 
@@ -233,6 +240,7 @@ def _report_start(ctx: Context, status: server.ServerStatus, env: dict[str, str]
     ctx.info(
         f"Orthanc {status.version} runs at {status.url} (pid {status.pid}); configuration, "
         f"storage and log in {status.data_dir}\n"
+        f"{server.dicom_summary(server.read_config(status.data_dir))}\n"
         f"Stop it with: kkorthanc server stop --data {shlex.quote(str(status.data_dir))}\n"
         "Connect other kkorthanc commands (or the Python client) with:"
     )
