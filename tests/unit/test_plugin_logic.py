@@ -13,7 +13,7 @@ import pytest
 
 import kkorthanc
 from kkorthanc._ids import orthanc_id
-from kkorthanc.plugin import script_path
+from kkorthanc.plugin import COMPANIONS, install_script, script_path
 
 
 class FakeOrthancError(Exception):
@@ -31,6 +31,7 @@ class FakeOrthanc(types.ModuleType):
         self.routes = routes
         self.callbacks: dict[str, Any] = {}
         self.errors: list[str] = []
+        self.calls: list[tuple[str, str]] = []
 
     def GetConfiguration(self) -> str:
         return json.dumps(self.config)
@@ -39,9 +40,14 @@ class FakeOrthanc(types.ModuleType):
         self.callbacks[regex] = callback
 
     def RestApiGet(self, uri: str) -> bytes:
+        self.calls.append(("GET", uri))
         if uri not in self.routes:
             raise FakeOrthancError(17, "Unknown resource")
         return json.dumps(self.routes[uri]).encode()
+
+    def RestApiPost(self, uri: str, body: str) -> bytes:
+        self.calls.append(("POST", uri))
+        return b"[]"
 
     def LogError(self, text: str) -> None:
         self.errors.append(text)
@@ -68,10 +74,13 @@ class FakeOutput:
 
 
 def load(fake: types.ModuleType | None) -> Any:
-    """Execute the script as a module named like Orthanc's plugin names it."""
+    """Execute the script as a module named like Orthanc's plugin names it, with its folder on
+    ``sys.path`` as the plugin puts it (the companion modules are imported from there)."""
     saved = sys.modules.pop("orthanc", None)
     if fake is not None:
         sys.modules["orthanc"] = fake
+    folder = str(script_path().parent)
+    sys.path.insert(0, folder)
     try:
         spec = importlib.util.spec_from_file_location("kk_routes", script_path())
         assert spec is not None and spec.loader is not None
@@ -79,6 +88,9 @@ def load(fake: types.ModuleType | None) -> Any:
         spec.loader.exec_module(module)
         return module
     finally:
+        sys.path.remove(folder)
+        for name in COMPANIONS:
+            sys.modules.pop(name.removesuffix(".py"), None)
         sys.modules.pop("orthanc", None)
         if saved is not None:
             sys.modules["orthanc"] = saved
@@ -86,7 +98,10 @@ def load(fake: types.ModuleType | None) -> Any:
 
 @pytest.fixture(scope="module")
 def kk() -> Any:
-    return load(None)
+    """The script and its companions' names in one namespace."""
+    module = load(None)
+    parts = (module.common, module.lookup, module.policies, module.trees, module)
+    return types.SimpleNamespace(**{k: v for part in parts for k, v in vars(part).items()})
 
 
 def test_script_path_and_command_line() -> None:
@@ -236,39 +251,125 @@ def test_build_uids(kk: Any) -> None:
     }
 
 
-def registered(routes: dict[str, Any]) -> tuple[FakeOrthanc, Any]:
-    fake = FakeOrthanc({"KkOrthanc": {"Prefix": "/kk"}}, routes)
+def registered(routes: dict[str, Any], **config: Any) -> tuple[FakeOrthanc, Any]:
+    fake = FakeOrthanc(
+        {"KkOrthanc": {"Prefix": "/kk"}, **config}, {"/plugins": ["python"], **routes}
+    )
     load(fake)
     ((regex, callback),) = fake.callbacks.items()
     assert regex == "/kk(/.*)?"
     return fake, callback
 
 
-def test_registered_callback_answers_a_patient() -> None:
-    patient = {"ID": orthanc_id("A/B"), "MainDicomTags": {"PatientID": "A/B"}, "Type": "Patient"}
-    _, callback = registered({f"/patients/{orthanc_id('A/B')}": patient})
+def test_registered_callback_redirects_to_a_patients_route_without_reading() -> None:
+    fake, callback = registered({})
     output = FakeOutput()
-    callback(output, "/kk/patients/A/B", method="GET", groups=["/patients/A/B"], get={})
-    ((kind, body, mime),) = output.sent
-    assert (kind, json.loads(body), mime) == ("answer", patient, "application/json")
+    callback(output, "/kk/patients", method="GET", groups=["/patients"], get={"id": "A%2FB"})
+    path = f"/patients/{orthanc_id('A/B')}"
+    assert output.sent[0] == ("header", "Location", path)
+    kind, status, body = output.sent[-1]
+    assert (kind, status) == ("status", 307)
+    assert json.loads(body) == {"ID": orthanc_id("A/B"), "Path": path, "Type": "Patient"}
+    assert fake.calls == []
+
+
+@pytest.mark.parametrize(
+    ("method", "rest"),
+    [
+        ("DELETE", "/patients/abc"),
+        ("DELETE", "/patients/a/b"),
+        ("POST", "/studies/1.2/anonymize"),
+        ("POST", "/instances/1.2/modify"),
+        ("PUT", "/series/1.2/metadata/Reviewed"),
+        ("DELETE", "/series/1.2/metadata/Reviewed"),
+    ],
+)
+def test_changes_are_refused_and_point_to_orthancs_route(method: str, rest: str) -> None:
+    fake, callback = registered({})
+    output = FakeOutput()
+    callback(output, "/kk" + rest, method=method, groups=[rest], body=b"{}")
+    kind, status, body = output.sent[-1]
+    assert (kind, status) == ("status", 400)
+    message = json.loads(body)["Message"]
+    assert "?id=" in message and "307" in message and "rewrites" in message
+    assert fake.calls == []
 
 
 def test_registered_callback_405_and_404() -> None:
     _, callback = registered({})
     output = FakeOutput()
     callback(output, "/kk/patients/x", method="PUT", groups=["/patients/x"], get={})
-    callback(output, "/kk/patients/x", method="GET", groups=["/patients/x"], get={})
+    callback(output, "/kk/studies/x", method="GET", groups=["/studies/x"], get={})
     assert output.sent[0] == ("405", "GET,DELETE")
     kind, status, body = output.sent[-1]
     assert (kind, status, json.loads(body)["OrthancStatus"]) == ("status", 404, 17)
+
+
+def test_policy_reasons_and_setting(kk: Any) -> None:
+    assert kk.policy_reasons({}, ["python", "dicom-web"]) == []
+    assert kk.policy_reasons(
+        {"LuaScripts": ["f.lua"], "ExecuteLuaEnabled": True}, ["python", "authorization"]
+    ) == [
+        "LuaScripts is set",
+        "ExecuteLuaEnabled is true",
+        "the plugin(s) authorization may filter HTTP requests",
+    ]
+    settings = [{}, {"InServerReads": "auto"}, {"InServerReads": True}, {"InServerReads": False}]
+    assert [kk.read_setting(json.dumps({"KkOrthanc": c})) for c in settings] == [
+        None, None, True, False
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="InServerReads"):
+        kk.read_setting(json.dumps({"KkOrthanc": {"InServerReads": "yes"}}))
+
+
+@pytest.mark.parametrize(
+    ("config", "plugins"),
+    [
+        ({"LuaScripts": ["filter.lua"]}, ["python"]),
+        ({}, ["python", "authorization"]),
+        ({"KkOrthanc": {"InServerReads": False}}, ["python"]),
+    ],
+)
+def test_in_server_reads_are_refused_where_access_rules_may_exist(
+    config: dict[str, Any], plugins: list[str]
+) -> None:
+    fake, callback = registered({"/plugins": plugins}, **config)
+    if "KkOrthanc" in config:
+        fake.config = config
+        load(fake)
+        callback = fake.callbacks["/kk(/.*)?"]
+    for rest, method in [("/studies/1.2", "GET"), ("/patients/P/uids", "GET"), ("/tree", "GET"),
+                         ("/tools/find", "POST")]:  # fmt: skip
+        output = FakeOutput()
+        callback(output, "/kk" + rest, method=method, groups=[rest], get={}, body=b"[{}]")
+        kind, status, body = output.sent[-1]
+        assert (kind, status) == ("status", 403), rest
+        assert "InServerReads" in json.loads(body)["Message"]
+    assert [uri for _, uri in fake.calls] == ["/plugins"] * (0 if "KkOrthanc" in config else 1)
+    output = FakeOutput()
+    callback(output, "/kk/", method="GET", groups=["/"], get={})
+    assert json.loads(output.sent[-1][1])["KkOrthancPlugin"]["InServerReads"] is False
+    callback(output, "/kk/patients/P", method="GET", groups=["/patients/P"], get={})
+    assert output.sent[-1][:2] == ("status", 307)
 
 
 def test_unexpected_errors_are_logged_not_leaked() -> None:
     fake, callback = registered({"/patients/" + orthanc_id("P"): {"ID": "x"}})  # no MainDicomTags
     output = FakeOutput()
     fake.RestApiGet = None  # type: ignore[assignment,method-assign]  # calling it: TypeError
-    callback(output, "/kk/patients/P", method="GET", groups=["/patients/P"], get={})
+    callback(output, "/kk/patients/P/uids", method="GET", groups=["/patients/P/uids"], get={})
     kind, status, body = output.sent[-1]
     assert (kind, status) == ("status", 500)
     assert "Traceback" not in body.decode() and "TypeError" in json.loads(body)["Message"]
     assert "Traceback" in fake.errors[0]
+
+
+def test_install_script_copies_the_companions_owner_only(tmp_path: Any) -> None:
+    script = install_script(tmp_path / "kk", "kkorthanc_plugin.py")
+    names = sorted(p.name for p in script.parent.iterdir())
+    assert names == sorted([*COMPANIONS, "kkorthanc_plugin.py"])
+    assert {p.stat().st_mode & 0o777 for p in script.parent.iterdir()} == {0o600}
+    done = subprocess.run(  # run as Orthanc runs it: its folder on sys.path, no package
+        [sys.executable, "-s", "-E", str(script)], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr

@@ -3,13 +3,16 @@
 Each function asks the plugin's routes for what the plain REST path computes with several
 requests: an exact lookup by DICOM identifier, the nested UIDs under a resource, the tree of a
 find. Identifiers always travel as the query value ``id``, so ``/``, ``#`` and suffixes such as
-``/uids`` in them are never mistaken for routes.
+``/uids`` in them are never mistaken for routes (Orthanc rewrites decoded paths). The plugin
+answers a lookup with a 307 to Orthanc's own route of the resource, which is then read there,
+so Orthanc's access rules apply; it never changes anything.
 
 The asynchronous code is the source; ``scripts/unasync.py`` writes the synchronous copy from it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +20,7 @@ from .._levels import Level
 from ..errors import (
     ConflictError,
     NotFoundError,
+    OrthancHTTPError,
     OrthancInputError,
     UnexpectedContentError,
 )
@@ -38,6 +42,7 @@ __all__ = [
 _MAX_FINDS = 16
 DEFAULT_PREFIX = "kk"
 _MAX_IDENTIFIER = 1024  # the plugin refuses longer identifiers (400)
+_ORTHANC_ID = re.compile(r"^[0-9a-f]{8}(-[0-9a-f]{8}){4}$")
 
 
 def _segments(prefix: str, *rest: str) -> tuple[str, ...]:
@@ -73,6 +78,10 @@ def plugin_accepts(identifier: str) -> bool:
 async def plugin_version(client: AsyncOrthanc, *, prefix: str = DEFAULT_PREFIX) -> str | None:
     """The version of the KkOrthanc plugin answering ``GET /{prefix}/``, or None (one request).
 
+    None also when the plugin does not read inside the server (its ``InServerReads`` is off
+    because the server has access rules it cannot apply): the client then uses the plain REST
+    API, whose answers Orthanc's rules filter.
+
     Raises:
         OrthancHTTPError: An error status other than 404 (401, 500...).
         OrthancTransportError: No answer.
@@ -86,7 +95,7 @@ async def plugin_version(client: AsyncOrthanc, *, prefix: str = DEFAULT_PREFIX) 
     except NotFoundError:
         return None
     described = answer.get("KkOrthancPlugin") if isinstance(answer, dict) else None
-    if not isinstance(described, dict):
+    if not isinstance(described, dict) or described.get("InServerReads") is False:
         return None
     return str(described.get("Version", ""))
 
@@ -165,7 +174,10 @@ async def kk_lookup(
     patient_id: str | None = None,
     prefix: str = DEFAULT_PREFIX,
 ) -> dict[str, Any] | None:
-    """Orthanc's JSON of the resource with exactly this DICOM identifier, in one request.
+    """Orthanc's JSON of the resource with exactly this DICOM identifier, in two requests.
+
+    The plugin resolves the identifier and answers 307 with the resource's own route, which is
+    then read (so Orthanc's access rules apply to what is read).
 
     Args:
         client: The client.
@@ -187,14 +199,36 @@ async def kk_lookup(
         '...'
     """
     params = {"id": _identifier(identifier), "PatientID": patient_id}
-    path = _segments(prefix, Level.parse(level).route)
+    route = Level.parse(level).route
+    path = _segments(prefix, route)
     try:
         answer = await client.get(path, params=params)
     except NotFoundError as error:
         if isinstance(error.body, dict) and error.body.get("OrthancStatus") == 17:
             return None
         raise
+    except OrthancHTTPError as error:
+        target = _redirected(error, route)
+        if target is None:
+            raise
+        try:  # Orthanc's own route: its access rules apply
+            answer = await client.get(target)
+        except NotFoundError:
+            return None
+        path = target
     return _object(answer, path)
+
+
+def _redirected(error: OrthancHTTPError, route: str) -> tuple[str, str] | None:
+    """The route of the plugin's 307 answer (``{"ID", "Path", "Type"}``), checked to be a
+    resource of the expected level; None for any other error."""
+    body = error.body if isinstance(error.body, dict) else {}
+    resource_id = body.get("ID")
+    if error.status_code != 307 or not isinstance(resource_id, str):
+        return None
+    if not _ORTHANC_ID.match(resource_id) or body.get("Path") != f"/{route}/{resource_id}":
+        raise UnexpectedContentError(f"the plugin redirected a {route} lookup to {body!r:.200}")
+    return (route, resource_id)
 
 
 async def kk_uids(

@@ -332,7 +332,7 @@ class OrthancServer:
         try:
             http_port, dicom_port = free_ports(2)
             if python_script is not None:  # a copy the chroot can see, kept with the data
-                python_script = Path(shutil.copy(python_script, data_dir))
+                python_script = _copy_script(python_script, data_dir)
             config = build_config(
                 data_dir, http_port=http_port, dicom_port=dicom_port, aet=aet,
                 name=f"kkorthanc-{secrets.token_hex(4)}", users=users, remote_access=remote_access,
@@ -453,6 +453,18 @@ class OrthancServer:
 
     def __repr__(self) -> str:
         return f"<OrthancServer {self.label} {self.url} aet={self.aet}>"
+
+
+def _copy_script(python_script: Path, data_dir: Path) -> Path:
+    """Copy a Python plugin script into the data folder; the KkOrthanc script (any file named
+    ``kk_routes.py``) comes with its companion modules."""
+    if python_script.name != "kk_routes.py":
+        return Path(shutil.copy(python_script, data_dir))
+    from kkorthanc.plugin import COMPANIONS
+
+    for name in (*COMPANIONS, python_script.name):
+        shutil.copy(python_script.parent / name, data_dir)
+    return data_dir / python_script.name
 
 
 def _users(auth: bool | tuple[str, str]) -> dict[str, str]:
