@@ -32,10 +32,11 @@ except ImportError:  # inside Orthanc: the script's folder is on sys.path
     import kk_common as common  # type: ignore[import-not-found,no-redef]
     import kk_lookup as lookup  # type: ignore[import-not-found,no-redef]
 
-# Plugins (names in ``GET /plugins``) known not to filter or authorize HTTP requests.
+# Plugins (names in ``GET /plugins``; ``explorer.js`` is Orthanc Explorer's own entry) known not to
+# filter or authorize HTTP requests.
 SAFE_PLUGINS = frozenset({
-    "python", "dicom-web", "gdcm", "postgresql-index", "postgresql-storage", "mysql-index",
-    "mysql-storage", "odbc-index", "odbc-storage", "web-viewer", "stone-webviewer",
+    "explorer.js", "python", "dicom-web", "gdcm", "postgresql-index", "postgresql-storage",
+    "mysql-index", "mysql-storage", "odbc-index", "odbc-storage", "web-viewer", "stone-webviewer",
     "serve-folders", "worklists", "transfers", "wsi", "ohif", "volview",
 })  # fmt: skip
 _REWRITES = (
