@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ._options import CONFIG_NAME, KK_SCRIPT_NAME, ServerOptions, _kk_script, effective_config
+from ..plugin import COMPANIONS, install_script
+from ._options import CONFIG_NAME, KK_SCRIPT_NAME, ServerOptions, effective_config
 
 __all__ = ["COMPOSE_NAME", "IMAGE", "compose_files", "write_compose"]
 
@@ -63,6 +63,7 @@ def _compose_document(options: ServerOptions, config: dict[str, Any]) -> dict[st
     volumes = [f"./{CONFIG_NAME}:{CONTAINER_CONFIG}:ro", f"./db:{STORAGE}"]
     if "kk" in options.plugins:
         volumes.append(f"./{KK_SCRIPT_NAME}:{CONTAINER_SCRIPT}:ro")
+        volumes.extend(f"./{name}:/etc/orthanc/{name}:ro" for name in COMPANIONS)
     environment = {"VERBOSE_STARTUP": "true"}
     wanted = [*options.plugins, *(["postgresql"] if options.postgres else [])]
     environment.update({_PLUGIN_ENV[name]: "true" for name in wanted})
@@ -112,10 +113,9 @@ def write_compose(options: ServerOptions) -> list[Path]:
     header = "# Written by `kkorthanc server compose`; run: docker compose up -d\n"
     written[0].write_text(header + to_yaml(compose), encoding="utf-8")
     written[1].write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-    if "kk" in options.plugins:
-        source = _kk_script(replace(options, chroot=None))
-        written.append(directory / KK_SCRIPT_NAME)
-        shutil.copyfile(source, written[-1])
+    if "kk" in options.plugins:  # the script and the companion modules it imports
+        written.append(install_script(directory, KK_SCRIPT_NAME))
+        written.extend(directory / name for name in COMPANIONS)
     return written
 
 
