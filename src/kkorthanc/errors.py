@@ -32,7 +32,8 @@ a message.
     ├── MissingDependencyError (ImportError)  an optional package is not installed
     ├── LauncherError (RuntimeError)     a local Orthanc could not be found, started, stopped
     │   ├── OrthancNotInstalledError     no Orthanc executable (the message says how to install)
-    │   └── OrthancStartError            it exited or never answered (with its log's tail)
+    │   ├── OrthancStartError            it exited or never answered (with its log's tail)
+    │   └── UnsafePathError              a data folder or file others could have written
     └── OrthancInputError (ValueError)   bad arguments, caught before any request
         ├── InvalidURLError              a server URL that cannot be used
         └── ChrootPathError              a path outside the chroot of a chrooted Orthanc
@@ -86,6 +87,7 @@ __all__ = [
     "UnauthorizedError",
     "UnexpectedContentError",
     "UnprocessableEntityError",
+    "UnsafePathError",
     "UnsupportedFeatureError",
     "UnsupportedMediaTypeError",
 ]
@@ -397,6 +399,29 @@ class OrthancStartError(LauncherError):
     def __init__(self, message: str, *, log_tail: str = "", port_in_use: bool = False) -> None:
         self.log_tail = log_tail
         self.port_in_use = port_in_use
+        super().__init__(message)
+
+
+class UnsafePathError(LauncherError):
+    """A server's data folder or configuration that someone else owns or could have written.
+
+    Orthanc runs what its configuration names (Lua scripts, Python scripts, plugins) as the
+    account that starts it: a folder or file another local user could have planted is refused,
+    never adopted. The message names the path, its owner and its mode.
+
+    Attributes:
+        path: The refused path.
+
+    Raises:
+        Nothing: it is an exception class.
+
+    Example:
+        >>> str(UnsafePathError("/tmp/x is writable by others (mode 0777)", path="/tmp/x"))
+        '/tmp/x is writable by others (mode 0777)'
+    """
+
+    def __init__(self, message: str, *, path: str) -> None:
+        self.path = path
         super().__init__(message)
 
 

@@ -1,4 +1,10 @@
-"""A private PostgreSQL cluster inside a server's data directory, reached by a unix socket only."""
+"""A private PostgreSQL cluster inside a server's data directory, reached by a unix socket only.
+
+Only its owner may reach it: the socket's folder and the socket are 0700, authentication is
+``peer`` (the kernel tells who connects) with a map that admits two local accounts only (the
+cluster's owner as its superuser, the account running Orthanc as the ``orthanc`` role), and the
+``orthanc`` role is no superuser: it owns the ``orthanc`` database and nothing else.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +27,8 @@ PG_BIN_DIRS = (
 )
 DATABASE = "orthanc"
 ROLE = "orthanc"
+MAP = "kkorthanc"
+_SETTINGS_MARK = "# kkorthanc: private cluster, unix socket only, for its owner only"
 PORT = 5432  # only names the socket file: the cluster listens on no TCP port
 _RUN_AS_ROOT = "postgres"
 
@@ -119,12 +127,13 @@ class LocalPostgres:
         first = not self.exists()
         if first:
             self._init()
-        if not self.is_running():
+        self._lock_down()
+        if self.is_running():
+            self._run(["pg_ctl", "-D", str(self.cluster), "reload"])
+        else:
             self._run(["pg_ctl", "-D", str(self.cluster), "-l", str(self.log_path), "-w", "start"])
         if first:
-            self._run(
-                ["createdb", "-h", str(self.socket_dir), "-p", str(PORT), "-U", ROLE, DATABASE]
-            )
+            self._create_database()
 
     def stop(self) -> bool:
         """Stop the cluster (fast shutdown). Returns False when it was not running.
@@ -142,21 +151,83 @@ class LocalPostgres:
         return True
 
     def _init(self) -> None:
-        self.socket_dir.mkdir(parents=True, exist_ok=True)
+        self.socket_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         user = self._user()
         if user is not None:
             entry = pwd.getpwnam(user)
             for path in (self.root, self.socket_dir):
                 os.chown(path, entry.pw_uid, entry.pw_gid)
             self._check_reachable(user)
-        self._run(["initdb", "-D", str(self.cluster), "-U", ROLE, "--auth=trust", "-E", "UTF8"])
-        with (self.cluster / "postgresql.conf").open("a", encoding="utf-8") as conf:
-            conf.write(
-                "\n# kkorthanc: private cluster, unix socket only\n"
-                "listen_addresses = ''\n"
-                f"unix_socket_directories = '{self.socket_dir}'\n"
-                f"port = {PORT}\n"
-            )
+        owner = self._owner()
+        self._run(
+            ["initdb", "-D", str(self.cluster), "-U", owner, "-E", "UTF8",
+             "--auth-local=peer", "--auth-host=reject"]
+        )  # fmt: skip
+
+    def _lock_down(self) -> None:
+        """Owner-only access, on a new cluster and on one an earlier version left open."""
+        for path in (self.root, self.socket_dir):
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+            path.chmod(0o700)
+        client = pwd.getpwuid(os.geteuid()).pw_name  # who runs Orthanc and this launcher
+        owner = self._owner()
+        (self.cluster / "pg_hba.conf").write_text(
+            "# kkorthanc: unix socket only, the kernel says who connects, the map says as whom\n"
+            f"local all all peer map={MAP}\n",
+            encoding="utf-8",
+        )
+        (self.cluster / "pg_ident.conf").write_text(
+            f"# kkorthanc: MAPNAME SYSTEM-USER PG-USER\n{MAP} {owner} {owner}\n"
+            f"{MAP} {client} {ROLE}\n{MAP} {client} {owner}\n",
+            encoding="utf-8",
+        )
+        conf = self.cluster / "postgresql.conf"
+        if _SETTINGS_MARK not in conf.read_text(encoding="utf-8"):
+            with conf.open("a", encoding="utf-8") as stream:
+                stream.write(
+                    f"\n{_SETTINGS_MARK}\nlisten_addresses = ''\n"
+                    f"unix_socket_directories = '{self.socket_dir}'\n"
+                    f"unix_socket_permissions = 0700\nport = {PORT}\n"
+                )
+        for name in ("pg_hba.conf", "pg_ident.conf"):
+            self._give_to_owner(self.cluster / name)
+
+    def _create_database(self) -> None:
+        """A login role without any power beyond owning Orthanc's database."""
+        statements = [
+            f"CREATE ROLE {ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION",
+            f"CREATE DATABASE {DATABASE} OWNER {ROLE} ENCODING 'UTF8'",
+            f"REVOKE ALL ON DATABASE {DATABASE} FROM PUBLIC",
+            f"GRANT CONNECT, TEMPORARY ON DATABASE {DATABASE} TO {ROLE}",
+        ]
+        for statement in statements:
+            self.psql("postgres", statement)
+
+    def psql(self, database: str, statement: str) -> str:
+        """Run one SQL statement as the cluster's owner (its superuser); return what it printed.
+
+        Raises:
+            LauncherError: psql failed (the message has PostgreSQL's answer).
+
+        Example:
+            >>> LocalPostgres(Path("pacs")).psql("orthanc", "SELECT 1")  # doctest: +SKIP
+            '1'
+        """
+        owner = self._owner()
+        command = ["psql", "-h", str(self.socket_dir), "-p", str(PORT), "-U", owner, "-d",
+                   database, "-v", "ON_ERROR_STOP=1", "-AXtqc", statement]  # fmt: skip
+        return self._run(command).stdout.strip()
+
+    def _owner(self) -> str:
+        """The account that runs the cluster (and is its superuser)."""
+        return self._user() or pwd.getpwuid(os.geteuid()).pw_name
+
+    def _give_to_owner(self, path: Path) -> None:
+        user = self._user()
+        if user is not None:
+            entry = pwd.getpwnam(user)
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+        path.chmod(0o600)
 
     def _check_reachable(self, user: str) -> None:
         done = subprocess.run(

@@ -1,0 +1,193 @@
+"""`kkorthanc server start` against another local user (played by ``nobody``, as issue 11 did).
+
+Each test replays an attack that worked on KkOrthanc 0.2: the other account must now fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from kkorthanc._launcher import free_ports
+from kkorthanc.cli import main
+from kkorthanc.server import LocalPostgres, server_status, stop_server
+from kkorthanc.testing import ServerSpec, sample_files
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("runuser") is None,
+    reason="playing another local user needs root and runuser",
+)
+NOBODY = "nobody"
+
+
+@pytest.fixture
+def base(orthanc_spec: ServerSpec) -> Iterator[Path]:
+    """A folder everyone may traverse (as /srv or a home folder is), for this spec's Orthanc."""
+    if orthanc_spec.binary is None:
+        pytest.skip("needs an Orthanc binary, not a URL")
+    parent = orthanc_spec.binary.chroot / "tmp" if orthanc_spec.binary.chroot else Path("/tmp")
+    root = Path(tempfile.mkdtemp(prefix="kk-users-", dir=parent))
+    os.chmod(root, 0o755)
+    yield root
+    for child in root.iterdir():
+        if (child / "orthanc.json").exists():
+            stop_server(child, timeout=10)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def where(orthanc_spec: ServerSpec) -> list[str]:
+    binary = orthanc_spec.binary
+    assert binary is not None
+    return ["--chroot", str(binary.chroot)] if binary.chroot else ["--orthanc", binary.executable]
+
+
+def as_nobody(*command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["runuser", "-u", NOBODY, "--", *command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd="/",
+    )
+
+
+def start(data: Path, where: list[str], *more: str) -> int:
+    http_port, dicom_port = free_ports(2)
+    argv = ["server", "start", "--data", str(data), *where, "--http-port", str(http_port)]
+    argv += ["--dicom-port", str(dicom_port), *more]
+    return main(argv)
+
+
+def test_local_postgres_admits_no_other_account(
+    base: Path, where: list[str], orthanc_spec: ServerSpec
+) -> None:
+    binary = orthanc_spec.binary
+    assert binary is not None
+    if not (binary.plugins_dir() / "libOrthancPostgreSQLIndex.so").exists():
+        pytest.skip("orthanc-postgresql is not installed for this Orthanc")
+    psql = shutil.which("psql")
+    if psql is None:
+        pytest.skip("psql is not installed")
+    data = base / "data"
+    assert start(data, where, "--postgres", "local") == 0
+    socket = data / "postgres" / "run"
+    attack = f"postgresql:///orthanc?host={socket}&port=5432&user=orthanc"
+    stolen = as_nobody(psql, attack, "-c", "COPY (select 1) TO PROGRAM 'id'")
+    assert stolen.returncode != 0, stolen.stdout
+    assert "uid=" not in stolen.stdout
+    as_itself = as_nobody(psql, f"postgresql:///postgres?host={socket}&port=5432", "-c", "select 1")
+    assert as_itself.returncode != 0
+    assert stat.S_IMODE(socket.stat().st_mode) == 0o700
+    local = LocalPostgres(data)
+    flags = local.psql(
+        "postgres", "SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname='orthanc'"
+    )
+    assert flags == "f|f"  # the role Orthanc logs in with has no power beyond its database
+    owner = local.psql(
+        "postgres", "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname='orthanc'"
+    )
+    assert owner == "orthanc"
+    url = server_status(data).url
+    assert httpx.post(f"{url}/instances", content=sample_files()[0].read_bytes()).status_code == 200
+
+
+def test_local_postgres_left_open_by_0_2_is_closed_on_start(
+    base: Path, where: list[str], orthanc_spec: ServerSpec
+) -> None:
+    """A cluster made by 0.2 (trust, socket 0777) is locked down when the server next starts."""
+    binary = orthanc_spec.binary
+    assert binary is not None
+    if not (binary.plugins_dir() / "libOrthancPostgreSQLIndex.so").exists():
+        pytest.skip("orthanc-postgresql is not installed for this Orthanc")
+    data = base / "data"
+    assert start(data, where, "--postgres", "local") == 0
+    assert stop_server(data)
+    cluster = data / "postgres" / "data"
+    (cluster / "pg_hba.conf").write_text("local all all trust\n")
+    with (cluster / "postgresql.conf").open("a") as conf:
+        conf.write("unix_socket_permissions = 0777\n")
+    (data / "postgres" / "run").chmod(0o755)
+    assert main(["server", "start", "--data", str(data), *where]) == 0
+    stolen = as_nobody(
+        "psql", f"postgresql:///orthanc?host={data}/postgres/run&user=orthanc", "-c", "select 1"
+    )
+    assert stolen.returncode != 0
+
+
+def test_data_folder_and_files_are_private(base: Path, where: list[str]) -> None:
+    data = base / "data"
+    assert start(data, where, "--user", "alice:s3cret-pw") == 0
+    url = server_status(data).url
+    upload = httpx.post(
+        f"{url}/instances", content=sample_files()[0].read_bytes(), auth=("alice", "s3cret-pw")
+    )
+    assert upload.status_code == 200
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    for path in data.rglob("*"):
+        mode = stat.S_IMODE(path.lstat().st_mode)
+        assert mode & 0o077 == 0, f"{path} is {mode:04o}"  # Orthanc's own files too
+    for name in ("orthanc.json", "kkorthanc-server.json", "orthanc.log"):
+        read = as_nobody("cat", str(data / name))
+        assert read.returncode != 0 and "s3cret" not in read.stdout
+    listing = as_nobody("ls", "-R", str(data))
+    assert listing.returncode != 0
+
+
+def test_folder_left_open_by_0_2_is_closed_on_start(base: Path, where: list[str]) -> None:
+    data = base / "data"
+    assert start(data, where) == 0
+    assert stop_server(data)
+    data.chmod(0o755)
+    (data / "orthanc.json").chmod(0o644)
+    assert main(["server", "start", "--data", str(data), *where]) == 0
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert stat.S_IMODE((data / "orthanc.json").stat().st_mode) == 0o600
+
+
+def test_planted_configuration_is_refused(
+    base: Path, where: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`nobody` plants a data folder with a Lua script in a world-writable folder: never run."""
+    shared = base / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    data = shared / "orthanc-data"
+    marker = base / "pwned"
+    script = f'os.execute("touch {marker}")\n'
+    planted = as_nobody(
+        "sh",
+        "-c",
+        f"mkdir {data} && printf '%s' '{script}' > {data}/evil.lua && "
+        f'printf \'{{"LuaScripts": ["{data}/evil.lua"], "HttpPort": 8042}}\' > {data}/orthanc.json',
+    )
+    assert planted.returncode == 0, planted.stderr
+    status = main(["server", "start", "--data", str(data), *where])
+    err = capsys.readouterr().err
+    assert status != 0
+    assert "belongs to another account" in err
+    assert not marker.exists()
+    assert not (data / "orthanc.pid").exists()
+
+
+def test_configuration_writable_by_others_is_refused(
+    base: Path, where: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = base / "data"
+    assert start(data, where) == 0
+    assert stop_server(data)
+    (data / "orthanc.json").chmod(0o666)
+    assert main(["server", "start", "--data", str(data), *where]) != 0
+    assert "writable by others" in capsys.readouterr().err
+    config = json.loads((data / "orthanc.json").read_text())
+    assert config["HttpPort"] > 0  # left as it was, for its owner to look at
