@@ -22,6 +22,7 @@ from .._launcher import (
 from ..errors import OrthancInputError
 from ._options import CONFIG_NAME, ServerOptions, effective_config
 from ._postgres import LocalPostgres
+from ._private import check_trusted, make_private_dir, write_private
 
 __all__ = ["ServerStatus", "server_status", "start_server", "stop_server"]
 
@@ -122,7 +123,7 @@ def start_server(options: ServerOptions, *, timeout: float = 60) -> ServerStatus
     config = prepare(options)
     command = _command(options, data_dir)
     pid = _spawn(command, data_dir / LOG_NAME)
-    (data_dir / PID_NAME).write_text(f"{pid}\n", encoding="ascii")
+    write_private(data_dir / PID_NAME, f"{pid}\n")
     _wait_until_up(pid, config, data_dir, timeout)
     return server_status(data_dir)
 
@@ -139,21 +140,49 @@ def prepare(options: ServerOptions) -> dict[str, Any]:
         >>> config = prepare(ServerOptions(Path("orthanc-data")))  # doctest: +SKIP
     """
     data_dir = Path(os.path.abspath(options.data_dir))
+    _check_folder(data_dir, options)
     options = _with_previous(options, data_dir)
     options.validate()
     effective_config(options, postgres_uri="check" if options.postgres else None)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(data_dir, _folder_mode(options))
     uri = options.postgres
     if uri == "local":
         local = LocalPostgres(data_dir)
         local.start()
         uri = local.uri_for(options.binary)
     config = effective_config(options, postgres_uri=uri)
-    (data_dir / CONFIG_NAME).write_text(json.dumps(config, indent=2), encoding="utf-8")
+    _check_scripts(config, options)
+    write_private(data_dir / CONFIG_NAME, json.dumps(config, indent=2))
     state = {"postgres": options.postgres, "executable": options.executable}
     state["chroot"] = str(options.chroot) if options.chroot else None
-    (data_dir / STATE_NAME).write_text(json.dumps(state, indent=2), encoding="utf-8")
+    write_private(data_dir / STATE_NAME, json.dumps(state, indent=2))
     return config
+
+
+def _check_folder(data_dir: Path, options: ServerOptions) -> None:
+    """Refuse a folder, configuration or state another account could have planted."""
+    check_trusted(data_dir, "data folder")
+    for name, what in ((CONFIG_NAME, "configuration"), (STATE_NAME, "server state file")):
+        check_trusted(data_dir / name, what)
+    if options.config_file is not None:
+        check_trusted(Path(options.config_file), "--config file")
+
+
+def _check_scripts(config: dict[str, Any], options: ServerOptions) -> None:
+    """The scripts Orthanc will run as this account must be this account's (or root's)."""
+    scripts = list(config.get("LuaScripts") or [])
+    if config.get("PythonScript"):
+        scripts.append(config["PythonScript"])
+    for script in scripts:
+        path = Path(str(script))
+        if options.chroot is not None and path.is_absolute():
+            path = Path(options.chroot) / path.relative_to("/")
+        check_trusted(path, "script")
+
+
+def _folder_mode(options: ServerOptions) -> int:
+    """0700; 0711 when root runs a local PostgreSQL, whose own account must reach its folder."""
+    return 0o711 if os.geteuid() == 0 and options.postgres == "local" else 0o700
 
 
 def _with_previous(options: ServerOptions, data_dir: Path) -> ServerOptions:
@@ -176,7 +205,9 @@ def _command(options: ServerOptions, data_dir: Path) -> list[str]:
 
 
 def _spawn(command: list[str], log_path: Path) -> int:
-    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+    os.fchmod(log_fd, 0o600)
+    previous_umask = os.umask(0o077)  # Orthanc's own files (storage, index) for its owner only
     try:
         return os.posix_spawn(
             command[0],
@@ -192,6 +223,7 @@ def _spawn(command: list[str], log_path: Path) -> int:
     except OSError as error:
         raise OrthancStartError(f"cannot run {' '.join(command)}: {error}") from error
     finally:
+        os.umask(previous_umask)
         os.close(log_fd)
 
 
@@ -428,8 +460,8 @@ def run_foreground(options: ServerOptions) -> int:
     if server_status(data_dir, ask_version=False).running:
         raise OrthancInputError(f"an Orthanc already runs from {data_dir}")
     prepare(options)
-    process = subprocess.Popen(_command(options, data_dir), stdin=subprocess.DEVNULL)
-    (data_dir / PID_NAME).write_text(f"{process.pid}\n", encoding="ascii")
+    process = subprocess.Popen(_command(options, data_dir), stdin=subprocess.DEVNULL, umask=0o077)
+    write_private(data_dir / PID_NAME, f"{process.pid}\n")
     try:
         return process.wait()
     except KeyboardInterrupt:
