@@ -50,7 +50,7 @@ PROG = "kkorthanc"
 def _global_options(defaults: bool, connects: bool = True) -> argparse.ArgumentParser:
     """The global options, accepted before and after the command name (only the output ones
     for commands that do not connect to a server)."""
-    parser = argparse.ArgumentParser(add_help=False)
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     group = parser.add_argument_group("global options")
     keep: dict[str, Any] = {} if defaults else {"default": argparse.SUPPRESS}
     if connects:
@@ -145,6 +145,7 @@ def add_command(
         epilog=f"example:\n  {example}",
         parents=[_COMMON if connects else _COMMON_LOCAL],
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,  # a new option must never turn a working abbreviation ambiguous
     )
     if handler is not None:
         parser.set_defaults(handler=handler)
@@ -161,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         parents=[_global_options(defaults=True)],
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
