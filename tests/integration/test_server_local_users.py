@@ -66,7 +66,19 @@ def start(data: Path, where: list[str], *more: str) -> int:
     http_port, dicom_port = free_ports(2)
     argv = ["server", "start", "--data", str(data), *where, "--http-port", str(http_port)]
     argv += ["--dicom-port", str(dicom_port), *more]
-    return main(argv)
+    return main([*argv, *([] if "--user" in more else ["--no-auth"])])
+
+
+def http_status_as_nobody(url: str) -> int:
+    """What a plain GET of ``url`` answers to another local user (no credentials)."""
+    code = (
+        "import sys, urllib.request, urllib.error\n"
+        "try:\n    print(urllib.request.urlopen(sys.argv[1], timeout=30).status)\n"
+        "except urllib.error.HTTPError as error:\n    print(error.code)\n"
+    )
+    done = as_nobody("/usr/bin/python3", "-c", code, url)
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout)
 
 
 def test_local_postgres_admits_no_other_account(
@@ -191,3 +203,35 @@ def test_configuration_writable_by_others_is_refused(
     assert "writable by others" in capsys.readouterr().err
     config = json.loads((data / "orthanc.json").read_text())
     assert config["HttpPort"] > 0  # left as it was, for its owner to look at
+
+
+def test_default_start_has_a_generated_password_no_one_else_reads(
+    base: Path, where: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """0.2 gave every local user full REST access unless --user was given."""
+    data = base / "data"
+    http_port, dicom_port = free_ports(2)
+    argv = ["server", "start", "--data", str(data), *where, "--http-port", str(http_port)]
+    assert main([*argv, "--dicom-port", str(dicom_port)]) == 0
+    out, err = capsys.readouterr()
+    env = dict(line.removeprefix("export ").split("=", 1) for line in out.splitlines())
+    password_file = Path(env["ORTHANC_PASSWORD_FILE"])
+    password = password_file.read_text().strip()
+    assert len(password) >= 24 and password not in out + err
+    assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+    url = env["ORTHANC_URL"]
+    assert http_status_as_nobody(f"{url}/patients") == 401
+    assert httpx.get(f"{url}/patients", auth=(env["ORTHANC_USERNAME"], password)).json() == []
+    assert as_nobody("cat", str(password_file)).returncode != 0
+    config = main(["server", "config", "--data", str(data)])
+    shown = capsys.readouterr().out
+    assert config == 0 and password not in shown and '"***"' in shown
+
+
+def test_no_auth_is_explicit(base: Path, where: list[str]) -> None:
+    data = base / "data"
+    assert start(data, where) == 0  # start() adds --no-auth
+    url = server_status(data).url
+    assert url is not None and http_status_as_nobody(f"{url}/patients") == 200
+    assert not (data / "kkorthanc-password").exists()
+    assert main(["server", "start", "--data", str(data), "--no-auth", "--user", "a:b"]) != 0

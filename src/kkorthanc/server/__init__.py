@@ -7,14 +7,19 @@ the docker setup with a mounted configuration and storage folder that :func:`wri
 writes for machines with docker.
 
 Orthanc listens on every interface but, unless ``remote=True``, refuses clients other than the
-loopback; remote access requires authentication.
+loopback; remote access requires authentication. Authentication is on by default (a generated
+password kept in ``kkorthanc-password``, 0600, unless ``users`` or ``no_auth`` say otherwise),
+the folder is its owner's alone (0700, files 0600, Orthanc runs with umask 077), a folder or
+configuration another account could have written is refused (:class:`UnsafePathError`), and
+the DICOM port admits registered modalities only. See ``docs/security.md``.
 
 Exceptions (from :mod:`kkorthanc.errors`' tree)::
 
     OrthancError
     ├── LauncherError (RuntimeError)      Orthanc could not be found, started or stopped
     │   ├── OrthancNotInstalledError      Orthanc, a plugin or PostgreSQL is missing
-    │   └── OrthancStartError             the process exited early or never answered
+    │   ├── OrthancStartError             the process exited early or never answered
+    │   └── UnsafePathError               a folder or file someone else could have planted
     └── OrthancInputError (ValueError)    contradictory options
 
 Example:
@@ -31,6 +36,7 @@ Example:
 from __future__ import annotations
 
 from .._launcher import LauncherError, OrthancNotInstalledError, OrthancStartError
+from ..errors import UnsafePathError
 from ._compose import compose_files, write_compose
 from ._local import (
     SERVER_INSTALL_HINT,
@@ -50,6 +56,8 @@ from ._options import (
     effective_config,
     parse_setting,
     parse_user,
+    redact_config,
+    redact_uri,
 )
 from ._postgres import LocalPostgres
 
@@ -62,6 +70,7 @@ __all__ = [
     "OrthancStartError",
     "ServerOptions",
     "ServerStatus",
+    "UnsafePathError",
     "compose_files",
     "dicom_summary",
     "effective_config",
@@ -70,6 +79,8 @@ __all__ = [
     "parse_user",
     "read_config",
     "read_log",
+    "redact_config",
+    "redact_uri",
     "run_foreground",
     "server_status",
     "start_server",

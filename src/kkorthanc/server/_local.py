@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import time
@@ -20,7 +21,7 @@ from .._launcher import (
     OrthancStartError,
 )
 from ..errors import OrthancInputError
-from ._options import CONFIG_NAME, ServerOptions, effective_config
+from ._options import CONFIG_NAME, ServerOptions, effective_config, redact_uri
 from ._postgres import LocalPostgres
 from ._private import check_trusted, make_private_dir, write_private
 
@@ -29,6 +30,8 @@ __all__ = ["ServerStatus", "server_status", "start_server", "stop_server"]
 PID_NAME = "orthanc.pid"
 LOG_NAME = "orthanc.log"
 STATE_NAME = "kkorthanc-server.json"
+PASSWORD_NAME = "kkorthanc-password"
+GENERATED_USER = "kkorthanc"
 SERVER_INSTALL_HINT = (
     "Install Orthanc with `sudo apt-get install orthanc` (Debian/Ubuntu; add orthanc-python, "
     "orthanc-dicomweb or orthanc-postgresql for plugins), or "
@@ -49,7 +52,10 @@ class ServerStatus:
         url: The loopback URL from the configuration (None before the first start).
         version: The version the server reports (None when it does not answer).
         username: The first registered user, when authentication is on.
-        postgres: ``"local"``, a connection URI, or None (SQLite).
+        postgres: ``"local"``, a connection URI with its password shown as ``***``, or None
+            (SQLite).
+        password_file: The 0600 file holding ``username``'s password (for
+            ``ORTHANC_PASSWORD_FILE``), None when authentication is off.
 
     Raises:
         Nothing: it is plain data (see :func:`server_status`).
@@ -66,6 +72,7 @@ class ServerStatus:
     version: str | None
     username: str | None
     postgres: str | None
+    password_file: Path | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-friendly dict with stable keys (``data_dir``, ``running``, ``pid``, ...).
@@ -85,6 +92,7 @@ class ServerStatus:
             "version": self.version,
             "username": self.username,
             "postgres": self.postgres,
+            "password_file": str(self.password_file) if self.password_file else None,
         }
 
 
@@ -143,6 +151,7 @@ def prepare(options: ServerOptions) -> dict[str, Any]:
     _check_folder(data_dir, options)
     options = _with_previous(options, data_dir)
     options.validate()
+    options = _with_generated_user(options)
     effective_config(options, postgres_uri="check" if options.postgres else None)
     make_private_dir(data_dir, _folder_mode(options))
     uri = options.postgres
@@ -153,10 +162,27 @@ def prepare(options: ServerOptions) -> dict[str, Any]:
     config = effective_config(options, postgres_uri=uri)
     _check_scripts(config, options)
     write_private(data_dir / CONFIG_NAME, json.dumps(config, indent=2))
+    _write_password_file(data_dir, config)
     state = {"postgres": options.postgres, "executable": options.executable}
     state["chroot"] = str(options.chroot) if options.chroot else None
     write_private(data_dir / STATE_NAME, json.dumps(state, indent=2))
     return config
+
+
+def _with_generated_user(options: ServerOptions) -> ServerOptions:
+    """No user given, no choice kept from an earlier start or --config, no ``no_auth``: one."""
+    if options.users or options.no_auth or "AuthenticationEnabled" in options.file_config():
+        return options
+    return replace(options, users={GENERATED_USER: secrets.token_urlsafe(24)})
+
+
+def _write_password_file(data_dir: Path, config: dict[str, Any]) -> None:
+    auth = _auth(config)
+    path = data_dir / PASSWORD_NAME
+    if auth is None:
+        path.unlink(missing_ok=True)
+    else:
+        write_private(path, auth[1] + "\n")
 
 
 def _check_folder(data_dir: Path, options: ServerOptions) -> None:
@@ -329,7 +355,8 @@ def server_status(data_dir: Path, *, ask_version: bool = True) -> ServerStatus:
         url=url,
         version=version,
         username=auth[0] if auth else None,
-        postgres=state.get("postgres"),
+        postgres=redact_uri(state["postgres"]) if state.get("postgres") else None,
+        password_file=data_dir / PASSWORD_NAME if auth else None,
     )
 
 

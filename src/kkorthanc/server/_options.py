@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,8 @@ __all__ = [
     "effective_config",
     "parse_setting",
     "parse_user",
+    "redact_config",
+    "redact_uri",
 ]
 
 CONFIG_NAME = "orthanc.json"
@@ -76,6 +79,9 @@ class ServerOptions:
             modalities, from their registered host, calling this server's AE title) or
             ``"any"`` (any AE title from any host: Orthanc's own default). None keeps the
             ``config_file``'s choice, else ``"known"``.
+        no_auth: Turn authentication off (a throw-away server every local user may use).
+            Without it and without ``users``, the first start generates a user ``kkorthanc``
+            with a random password, kept in ``data_dir/kkorthanc-password`` (0600).
 
     Raises:
         OrthancInputError: From :meth:`validate` (and :func:`effective_config`) for
@@ -100,6 +106,7 @@ class ServerOptions:
     postgres: str | None = None
     name: str = "KkOrthanc"
     dicom_accept: str | None = None
+    no_auth: bool = False
 
     @property
     def binary(self) -> OrthancBinary:
@@ -181,6 +188,9 @@ give --user NAME:PASSWORD too
             raise OrthancInputError(
                 "--remote opens the server to other machines: give --user NAME:PASSWORD too"
             )
+        if self.no_auth and (self.users or self.remote):
+            what = "--remote" if self.remote else "--user"
+            raise OrthancInputError(f"--no-auth contradicts {what}")
 
 
 def parse_setting(text: str) -> tuple[str, Any]:
@@ -243,6 +253,9 @@ def effective_config(
     users = {**(file_config.get("RegisteredUsers") or {}), **options.users}
     extra = {**_SERVER_DEFAULTS}
     extra.update({k: v for k, v in file_config.items() if k not in _OWNED_KEYS})
+    if options.no_auth:
+        users = {}
+        extra.update(AuthenticationEnabled=False, RegisteredUsers={})
     extra.update(dicom_access(options.dicom_accept) if options.dicom_accept else {})
     extra.update(_postgres_section(postgres_uri))
     extra.update(options.settings)
@@ -290,6 +303,69 @@ def dicom_summary(config: Mapping[str, Any]) -> str:
     if config.get("DicomCheckCalledAet"):
         checks.append(f" calling AET {aet}")
     return f"{head} accepts only registered modalities ({known})," + ",".join(checks)
+
+
+def redact_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``config`` to show: passwords of users and of connection URIs as ``***``.
+
+    Raises:
+        Nothing.
+
+    Example:
+        >>> redact_config({"RegisteredUsers": {"alice": "s3cret"}, "HttpPort": 8042})
+        {'RegisteredUsers': {'alice': '***'}, 'HttpPort': 8042}
+    """
+    shown = dict(config)
+    if isinstance(shown.get("RegisteredUsers"), dict):
+        shown["RegisteredUsers"] = dict.fromkeys(shown["RegisteredUsers"], "***")
+    for section in ("PostgreSQL", "MySQL", "Odbc"):
+        value = shown.get(section)
+        if isinstance(value, dict):
+            value = dict(value)
+            for key in ("ConnectionUri", "ConnectionString"):
+                if isinstance(value.get(key), str):
+                    value[key] = redact_uri(value[key])
+            if "Password" in value:
+                value["Password"] = "***"
+            shown[section] = value
+    for key in ("DicomWeb", "OrthancPeers", "DicomModalities"):
+        if isinstance(shown.get(key), dict):
+            shown[key] = _redact_nested(shown[key])
+    if isinstance(shown.get("OrthancPeers"), dict):  # [url, user, password] lists
+        shown["OrthancPeers"] = {
+            name: [*peer[:2], "***", *peer[3:]]
+            if isinstance(peer, list) and len(peer) >= 3
+            else peer
+            for name, peer in shown["OrthancPeers"].items()
+        }
+    return shown
+
+
+def redact_uri(uri: str) -> str:
+    """``uri`` with its password (``user:PASSWORD@`` or ``password=...``) shown as ``***``.
+
+    Raises:
+        Nothing.
+
+    Example:
+        >>> redact_uri("postgresql://orthanc:s3cret@db:5432/orthanc")
+        'postgresql://orthanc:***@db:5432/orthanc'
+        >>> redact_uri("host=db password=s3cret dbname=orthanc")
+        'host=db password=*** dbname=orthanc'
+    """
+    uri = re.sub(r"(://[^/@:]*:)[^/@]*@", r"\1***@", uri)
+    return re.sub(r"(?i)(password=)[^&\s]*", r"\1***", uri)
+
+
+def _redact_nested(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            key: "***" if key.lower() in {"password", "token"} else _redact_nested(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_redact_nested(item) for item in value]
+    return value
 
 
 def _plugin_libraries(options: ServerOptions, check: bool) -> list[str]:

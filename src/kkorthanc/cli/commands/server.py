@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import shlex
 import time
 from pathlib import Path
 from typing import Any
 
 from ... import server
+from ..._config import read_secret_file
+from ...errors import OrthancInputError
 from .._app import EXIT_CONNECTION, EXIT_OK, add_command
 from .._context import Context
 from .._output import to_json
@@ -94,7 +97,7 @@ def register(subparsers: Any) -> None:
         (
             "config",
             _run_config,
-            "print the effective configuration (orthanc.json)",
+            "print the effective configuration (orthanc.json; passwords shown as ***)",
             "kkorthanc server config --data ./pacs",
         ),
     ):
@@ -142,8 +145,20 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
         dest="server_users",
         action="append",
         default=[],
-        metavar="NAME:PASSWORD",
-        help="enable authentication (repeatable)",
+        metavar="NAME[:PASSWORD]",
+        help="a user (repeatable); NAME alone gets a generated password. Without any, a user "
+        "'kkorthanc' with a generated password (kept 0600 in the data directory)",
+    )
+    parser.add_argument(
+        "--users-file",
+        type=Path,
+        metavar="FILE",
+        help="users as NAME:PASSWORD lines (keeps passwords out of the command line)",
+    )
+    parser.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="no authentication: every local user gets full access (throw-away servers only)",
     )
     parser.add_argument(
         "--set",
@@ -166,7 +181,13 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
         "--postgres",
         metavar="DSN|local",
         help="PostgreSQL index: a connection URI, or 'local' for a private "
-        "cluster in the data directory",
+        "cluster in the data directory (a URI with a password: prefer --postgres-file)",
+    )
+    parser.add_argument(
+        "--postgres-file",
+        type=Path,
+        metavar="FILE",
+        help="read the PostgreSQL connection URI from the first line of FILE",
     )
     parser.add_argument(
         "--remote", action="store_true", help="accept other machines (needs --user)"
@@ -181,7 +202,12 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
 
 def _options(ctx: Context) -> server.ServerOptions:
     args = ctx.args
-    users = dict(server.parse_user(text) for text in args.server_users)
+    users = _users(args.server_users, args.users_file)
+    postgres = args.postgres
+    if args.postgres_file is not None:
+        if postgres:
+            raise OrthancInputError("give --postgres or --postgres-file, not both")
+        postgres = read_secret_file(args.postgres_file, "--postgres-file")
     return server.ServerOptions(
         data_dir=args.data,
         http_port=args.http_port,
@@ -194,9 +220,28 @@ def _options(ctx: Context) -> server.ServerOptions:
         executable=getattr(args, "orthanc", None) or "Orthanc",
         chroot=getattr(args, "chroot", None),
         remote=args.remote,
-        postgres=args.postgres,
+        postgres=postgres,
         dicom_accept=args.dicom_accept,
+        no_auth=args.no_auth,
     )
+
+
+def _users(texts: list[str], users_file: Path | None) -> dict[str, str]:
+    """``--user`` values and ``--users-file`` lines; a NAME alone gets a generated password."""
+    if users_file is not None:
+        try:
+            lines = users_file.read_text(encoding="utf-8").splitlines()
+        except OSError as error:
+            raise OrthancInputError(f"cannot read --users-file {users_file}: {error}") from error
+        texts = [*texts, *(line.strip() for line in lines if line.strip())]
+    users: dict[str, str] = {}
+    for text in texts:
+        if ":" in text:
+            name, password = server.parse_user(text)
+        else:
+            name, password = text, secrets.token_urlsafe(24)
+        users[name] = password
+    return users
 
 
 def _run_start(ctx: Context) -> int:
@@ -205,27 +250,30 @@ def _run_start(ctx: Context) -> int:
     if ctx.args.foreground:
         ctx.info(f"Orthanc on {options.url}, data in {options.data_dir}; Ctrl-C stops it")
         return server.run_foreground(options)
+    if options.remote:
+        ctx.info(
+            "warning: --remote serves plain HTTP: passwords and patient data cross the network "
+            "in clear text; put a TLS reverse proxy in front (see docs/security.md)"
+        )
     status = server.start_server(options, timeout=ctx.args.wait)
-    users = dict(options.users) or _config_users(status.data_dir)
     env = {"ORTHANC_URL": status.url or ""}
-    if users:
-        name, password = next(iter(users.items()))
-        env.update(ORTHANC_USERNAME=name, ORTHANC_PASSWORD=password)
+    if status.username is None:
+        ctx.info("warning: authentication is off: every local user has full access")
+    if status.username and status.password_file:
+        env.update(
+            ORTHANC_USERNAME=status.username, ORTHANC_PASSWORD_FILE=str(status.password_file)
+        )
     if ctx.args.save_profile:
         _save(ctx, env)
     _report_start(ctx, status, env)
     return EXIT_OK
 
 
-def _config_users(data_dir: Path) -> dict[str, str]:
-    config = server.read_config(data_dir)
-    return dict(config.get("RegisteredUsers") or {}) if config.get("AuthenticationEnabled") else {}
-
-
 def _save(ctx: Context, env: dict[str, str]) -> None:
     profile = {"url": env["ORTHANC_URL"]}
     if "ORTHANC_USERNAME" in env:
-        profile.update(user=env["ORTHANC_USERNAME"], password=env["ORTHANC_PASSWORD"])
+        password = read_secret_file(env["ORTHANC_PASSWORD_FILE"], "the server's password file")
+        profile.update(user=env["ORTHANC_USERNAME"], password=password)
     path = save_profile(ctx.args.save_profile, profile)
     ctx.info(
         f"Saved as profile {ctx.args.save_profile!r} in {path}: use --profile "
@@ -266,13 +314,11 @@ def _run_config(ctx: Context) -> int:
     """Print the configuration Orthanc runs (or last ran) with."""
     config = server.read_config(ctx.args.data)
     if not config:
-        from ...errors import OrthancInputError
-
         raise OrthancInputError(
             f"no orthanc.json in {ctx.args.data}: start the server first "
             f"(`kkorthanc server start --data {ctx.args.data}`)"
         )
-    ctx.stdout.write(to_json(config) + "\n")
+    ctx.stdout.write(to_json(server.redact_config(config)) + "\n")
     return EXIT_OK
 
 
