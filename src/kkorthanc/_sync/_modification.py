@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._base import UNSET
 from .._config import Timeout, TimeoutTypes
-from .._deid import Finding, check_anonymized
+from .._deid import Finding, check_anonymized, profile_removals
 from .._levels import Level
 from .._ops_models import as_force_error
 from ..errors import NotFoundError, OrthancHTTPError, OrthancInputError, UnexpectedContentError
@@ -49,7 +49,10 @@ def modification_body(
     """The JSON body of a modify or anonymize request. Pure.
 
     ``private_tags`` is ``KeepPrivateTags`` for an anonymization, ``RemovePrivateTags`` for a
-    modification.
+    modification. An anonymization's ``Remove`` list also names what the basic confidentiality
+    profile removes and Orthanc keeps (curves, overlays, and on 1.10 about a hundred more rows;
+    see :func:`~kkorthanc._deid.profile_removals`), except the tags kept, replaced or removed
+    by the caller.
 
     Raises:
         OrthancInputError: A tag given as something other than text, or both kept and removed.
@@ -57,6 +60,9 @@ def modification_body(
     Example:
         >>> modification_body(anonymize=False, replace={"StudyDescription": "x"})
         {'Replace': {'StudyDescription': 'x'}}
+        >>> body = modification_body(anonymize=True, keep=["6000,4000"])
+        >>> "6002,4000" in body["Remove"], "6000,4000" in body["Remove"]
+        (True, False)
     """
     for name in [*remove, *keep, *(replace or {})]:
         if not isinstance(name, str) or not name:
@@ -67,6 +73,8 @@ def modification_body(
     body: dict[str, Any] = {}
     if replace:
         body["Replace"] = dict(replace)
+    if anonymize:
+        remove = [*remove, *profile_removals(keep=keep, replace=replace or {}, remove=remove)]
     if remove:
         body["Remove"] = list(remove)
     if keep:
@@ -174,14 +182,20 @@ class Modifiable(_AsyncModificationBase):
         """Write an anonymized copy of this resource and return it (same class, new ID, fetched).
 
         Orthanc applies the DICOM basic confidentiality profile (PS3.15 Annex E), gives new
-        UIDs and a random PatientID and PatientName. Check the result with
-        :meth:`verify_anonymized`.
+        UIDs and a random PatientID and PatientName. Orthanc (1.10 and 1.12) keeps curves and
+        overlays, whose comments and labels can name the patient, and 1.10 keeps about a
+        hundred more attributes the 2024e profile removes: they are added to the request's
+        ``Remove`` list (every curve and overlay group is removed whole), except the tags given
+        in ``keep``, ``replace`` or ``remove``. Pixels are not cleaned: a ``BurnedInAnnotation``
+        of ``YES`` survives, and :meth:`verify_anonymized` reports it for review. Check the
+        result with :meth:`verify_anonymized`.
 
         Args:
             keep: Tags whose value survives, e.g. ``["StudyDescription", "SeriesDescription"]``.
             replace: Tags to set, e.g. ``{"PatientName": "Case 7"}``.
             remove: More tags to remove.
-            keep_private_tags: Keep private tags (removed by default).
+            keep_private_tags: Keep private tags (removed by default); the profile removes
+                them, so :meth:`verify_anonymized` reports those that survive.
             dicom_version: The profile's edition, e.g. ``"2017c"`` (the server's default if None).
             force: Allow replacing PatientID or UIDs.
             asynchronous: Run as a job and wait; None decides by size.
@@ -212,11 +226,15 @@ class Modifiable(_AsyncModificationBase):
 
         Reads one instance per series (every instance with ``all_instances``) and, when the
         server still has it, the instance it was anonymized from (Orthanc's ``AnonymizedFrom``
-        metadata), and lists the identifying attributes that survived: those still holding their
-        original value, and those the profile says to remove. See :func:`check_anonymized`.
+        metadata), and lists what survived: attributes still holding their original value,
+        attributes the profile says to remove (curves and overlays in any group included),
+        private attributes (``kind="private"``), and a ``BurnedInAnnotation`` of ``YES``
+        (``kind="burned_in"``: the images need a person's review). An empty list means none
+        of these. See :func:`check_anonymized`.
 
         Args:
-            keep: Keywords deliberately kept (e.g. the ``keep`` given to :meth:`anonymize`).
+            keep: Keywords or tags deliberately kept (e.g. the ``keep`` given to
+                :meth:`anonymize`); they are not reported.
             all_instances: Check every instance, not one per series.
 
         Raises:
@@ -337,11 +355,15 @@ class Modifiable(_AsyncModificationBase):
     ) -> bytes:
         """Return an anonymized copy of this instance's DICOM file; the server stores nothing.
 
+        The request is :meth:`anonymize`'s: curves, overlays and what else the profile removes
+        and Orthanc keeps are in its ``Remove`` list. Check the result with
+        :func:`check_anonymized`.
+
         Args:
             keep: Tags whose value survives.
             replace: Tags to set.
             remove: More tags to remove.
-            keep_private_tags: Keep private tags.
+            keep_private_tags: Keep private tags (the profile removes them).
             dicom_version: The profile's edition (the server's default if None).
             force: Allow replacing PatientID or UIDs.
 
