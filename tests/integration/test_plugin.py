@@ -316,7 +316,8 @@ def test_changes_are_refused_and_point_to_orthancs_route(kk: httpx.Client) -> No
                       follow_redirects=True)  # fmt: skip
     assert metadata.text == "yes"
     patient = kk.get("/kk/patients", params={"id": "DEL/1"})
-    assert kk.delete(httpx.URL(str(patient.request.url)).join(patient.headers["location"]))
+    deleted = kk.delete(httpx.URL(str(patient.request.url)).join(patient.headers["location"]))
+    assert deleted.status_code == 200, deleted.text
     assert kk.get(f"/patients/{orthanc_id('DEL/1')}").status_code == 404
     assert sorted(kk.get("/patients").json()) == sorted(set(before) - {orthanc_id("DEL/1")})
 
