@@ -137,18 +137,15 @@ def test_bad_prefixes_are_refused(kk: Any, bad: object) -> None:
 @pytest.mark.parametrize(
     ("rest", "query", "expected"),
     [
-        ("/patients/A/B", {}, ("patients", "A/B", "", "")),
-        ("/patients/A/B/uids", {}, ("patients", "A/B", "uids", "")),
-        ("/patients/患者 #1  ", {}, ("patients", "患者 #1", "", "")),
-        ("/studies/1.2/metadata/Reviewed", {}, ("studies", "1.2", "metadata", "Reviewed")),
-        ("/series/1.2/anonymize", {}, ("series", "1.2", "anonymize", "")),
-        ("/patients/X/uids/uids", {}, ("patients", "X/uids", "uids", "")),
+        ("/patients", {"id": "A/B"}, ("patients", "A/B", "", "")),
+        ("/patients", {"id": "患者 #1  "}, ("patients", "患者 #1", "", "")),
         ("/patients", {"id": "X/uids"}, ("patients", "X/uids", "", "")),
         ("/patients/uids", {"id": "X/uids"}, ("patients", "X/uids", "uids", "")),
+        ("/studies/metadata/Reviewed", {"id": "1.2"}, ("studies", "1.2", "metadata", "Reviewed")),
         ("/instances/modify", {"id": "1.2"}, ("instances", "1.2", "modify", "")),
     ],
 )
-def test_targets_match_sub_routes_from_the_right(
+def test_targets_take_the_identifier_from_the_query_only(
     kk: Any, rest: str, query: dict[str, str], expected: tuple[str, ...]
 ) -> None:
     assert tuple(kk.parse_target(rest, query)) == expected
@@ -160,17 +157,33 @@ def test_targets_match_sub_routes_from_the_right(
         ("/nothing/x", {}, 404),
         ("/patients", {}, 400),
         ("/patients/uids", {}, 400),
+        ("/patients/A/B", {}, 400),  # the path form: Orthanc may have rewritten it
+        ("/patients/abc", {}, 400),
+        ("/studies/1.2/uids", {}, 400),
         ("/patients", {"id": "  "}, 400),
         ("/patients", {"id": "a\nb"}, 400),
         ("/patients/other", {"id": "x"}, 404),
-        ("/patients/x/metadata/..", {}, 400),
-        ("/patients/x/metadata/", {}, 400),
+        ("/patients/uids/x", {"id": "x"}, 404),
+        ("/patients/metadata", {"id": "x"}, 404),
+        ("/patients/metadata/..", {"id": "x"}, 400),
+        ("/patients/metadata/", {"id": "x"}, 400),
+        ("/patients/metadata/a/b", {"id": "x"}, 400),
     ],
 )
 def test_bad_targets(kk: Any, rest: str, query: dict[str, str], status: int) -> None:
     with pytest.raises(kk.KkError) as caught:
         kk.parse_target(rest, query)
     assert caught.value.status == status
+    if status == 400 and "id" not in query:
+        assert "?id=" in caught.value.message and "rewrites" in caught.value.message
+
+
+def test_redirects_are_relative_to_the_request(kk: Any) -> None:
+    assert kk.relative_location("/kk/patients", "/patients/x") == "../patients/x"
+    assert kk.relative_location("/ids/v1/studies", "/studies/y") == "../../studies/y"
+    reply = kk.Reply.redirect("Series", "s", "/series/s/metadata/R", "/kk/series/metadata/R")
+    assert (reply.status, reply.location) == (307, "../../../series/s/metadata/R")
+    assert json.loads(reply.body) == {"ID": "s", "Path": "/series/s/metadata/R", "Type": "Series"}
 
 
 def test_query_values_are_form_decoded(kk: Any) -> None:
@@ -266,7 +279,7 @@ def test_registered_callback_redirects_to_a_patients_route_without_reading() -> 
     output = FakeOutput()
     callback(output, "/kk/patients", method="GET", groups=["/patients"], get={"id": "A%2FB"})
     path = f"/patients/{orthanc_id('A/B')}"
-    assert output.sent[0] == ("header", "Location", path)
+    assert output.sent[0] == ("header", "Location", ".." + path)
     kind, status, body = output.sent[-1]
     assert (kind, status) == ("status", 307)
     assert json.loads(body) == {"ID": orthanc_id("A/B"), "Path": path, "Type": "Patient"}
@@ -274,33 +287,47 @@ def test_registered_callback_redirects_to_a_patients_route_without_reading() -> 
 
 
 @pytest.mark.parametrize(
-    ("method", "rest"),
+    ("method", "rest", "get", "suffix"),
     [
-        ("DELETE", "/patients/abc"),
-        ("DELETE", "/patients/a/b"),
-        ("POST", "/studies/1.2/anonymize"),
-        ("POST", "/instances/1.2/modify"),
-        ("PUT", "/series/1.2/metadata/Reviewed"),
-        ("DELETE", "/series/1.2/metadata/Reviewed"),
+        ("DELETE", "/patients/abc", None, "send the DELETE to it"),
+        ("DELETE", "/patients/a/b", None, "send the DELETE to it"),  # sent as a%2F%2Fb or a%5Cb
+        ("DELETE", "/patients", None, "send the DELETE to it"),  # ?id= never reaches a change
+        ("DELETE", "/patients", {"id": "abc"}, "send the DELETE to it"),
+        ("POST", "/studies/1.2/anonymize", None, "to its /anonymize"),
+        ("POST", "/instances/modify", None, "to its /modify"),
+        ("PUT", "/series/1.2/metadata/Reviewed", None, "to its /metadata/Reviewed"),
+        ("DELETE", "/series/1.2/metadata/Reviewed", None, "to its /metadata/Reviewed"),
+        ("PUT", "/patients/uids", None, "send the PUT to it"),
+        ("POST", "/patients/x/metadata/..", None, "send the POST to it"),
     ],
 )
-def test_changes_are_refused_and_point_to_orthancs_route(method: str, rest: str) -> None:
+def test_changes_are_refused_and_point_to_orthancs_route(
+    method: str, rest: str, get: dict[str, str] | None, suffix: str
+) -> None:
     fake, callback = registered({})
     output = FakeOutput()
-    callback(output, "/kk" + rest, method=method, groups=[rest], body=b"{}")
+    request: dict[str, Any] = {"method": method, "groups": [rest], "body": b"{}"}
+    if get is not None:
+        request["get"] = get
+    callback(output, "/kk" + rest, **request)
     kind, status, body = output.sent[-1]
     assert (kind, status) == ("status", 400)
     message = json.loads(body)["Message"]
     assert "?id=" in message and "307" in message and "rewrites" in message
+    assert message.endswith(suffix)
+    route = rest.split("/")[1]
+    assert f"GET /kk/{route}?id=<identifier>" in message
     assert fake.calls == []
 
 
 def test_registered_callback_405_and_404() -> None:
     _, callback = registered({})
     output = FakeOutput()
-    callback(output, "/kk/patients/x", method="PUT", groups=["/patients/x"], get={})
-    callback(output, "/kk/studies/x", method="GET", groups=["/studies/x"], get={})
-    assert output.sent[0] == ("405", "GET,DELETE")
+    callback(output, "/kk/studies/anonymize", method="GET", groups=["/studies/anonymize"],
+             get={"id": "1.2"})  # fmt: skip
+    callback(output, "/kk/", method="DELETE", groups=["/"])
+    callback(output, "/kk/studies", method="GET", groups=["/studies"], get={"id": "x"})
+    assert output.sent[:2] == [("405", "POST"), ("405", "GET")]
     kind, status, body = output.sent[-1]
     assert (kind, status, json.loads(body)["OrthancStatus"]) == ("status", 404, 17)
 
@@ -318,8 +345,9 @@ def test_policy_reasons_and_setting(kk: Any) -> None:
     assert [kk.read_setting(json.dumps({"KkOrthanc": c})) for c in settings] == [
         None, None, True, False
     ]  # fmt: skip
-    with pytest.raises(ValueError, match="InServerReads"):
-        kk.read_setting(json.dumps({"KkOrthanc": {"InServerReads": "yes"}}))
+    for bad in ("yes", "true", 1, 0, None):
+        with pytest.raises(ValueError, match="InServerReads"):
+            kk.read_setting(json.dumps({"KkOrthanc": {"InServerReads": bad}}))
 
 
 @pytest.mark.parametrize(
@@ -338,10 +366,11 @@ def test_in_server_reads_are_refused_where_access_rules_may_exist(
         fake.config = config
         load(fake)
         callback = fake.callbacks["/kk(/.*)?"]
-    for rest, method in [("/studies/1.2", "GET"), ("/patients/P/uids", "GET"), ("/tree", "GET"),
+    for rest, method in [("/studies", "GET"), ("/patients/uids", "GET"), ("/tree", "GET"),
                          ("/tools/find", "POST")]:  # fmt: skip
         output = FakeOutput()
-        callback(output, "/kk" + rest, method=method, groups=[rest], get={}, body=b"[{}]")
+        get = {"id": "1.2"} if method == "GET" else None
+        callback(output, "/kk" + rest, method=method, groups=[rest], get=get, body=b"[{}]")
         kind, status, body = output.sent[-1]
         assert (kind, status) == ("status", 403), rest
         assert "InServerReads" in json.loads(body)["Message"]
@@ -349,15 +378,15 @@ def test_in_server_reads_are_refused_where_access_rules_may_exist(
     output = FakeOutput()
     callback(output, "/kk/", method="GET", groups=["/"], get={})
     assert json.loads(output.sent[-1][1])["KkOrthancPlugin"]["InServerReads"] is False
-    callback(output, "/kk/patients/P", method="GET", groups=["/patients/P"], get={})
-    assert output.sent[-1][:2] == ("status", 307)
+    callback(output, "/kk/patients", method="GET", groups=["/patients"], get={"id": "P"})
+    assert output.sent[-1][:2] == ("status", 307)  # a patient's route needs no read
 
 
 def test_unexpected_errors_are_logged_not_leaked() -> None:
     fake, callback = registered({"/patients/" + orthanc_id("P"): {"ID": "x"}})  # no MainDicomTags
     output = FakeOutput()
     fake.RestApiGet = None  # type: ignore[assignment,method-assign]  # calling it: TypeError
-    callback(output, "/kk/patients/P/uids", method="GET", groups=["/patients/P/uids"], get={})
+    callback(output, "/kk/patients/uids", method="GET", groups=["/patients/uids"], get={"id": "P"})
     kind, status, body = output.sent[-1]
     assert (kind, status) == ("status", 500)
     assert "Traceback" not in body.decode() and "TypeError" in json.loads(body)["Message"]

@@ -103,7 +103,10 @@ async def plugin_version(client: AsyncOrthanc, *, prefix: str = DEFAULT_PREFIX) 
 async def kk_available(
     client: AsyncOrthanc, *, prefix: str = DEFAULT_PREFIX, refresh: bool = False
 ) -> bool:
-    """Whether the server runs the KkOrthanc plugin under ``prefix``.
+    """Whether the server runs the KkOrthanc plugin under ``prefix``, with in-server reads on.
+
+    A plugin whose ``InServerReads`` is off (the server has access rules it cannot apply, such
+    as a Lua filter) counts as absent: the client then uses Orthanc's own routes only.
 
     For the default prefix this is ``client.capabilities().supports("kk_routes")`` (asked once
     per client, renewed by ``refresh``); another prefix is asked each time.
@@ -114,7 +117,8 @@ async def kk_available(
         refresh: Ask the server again.
 
     Returns:
-        True when ``GET /{prefix}`` answers the plugin's description, False on a 404.
+        True when ``GET /{prefix}`` answers the plugin's description with in-server reads on,
+        False otherwise (a 404 included).
 
     Raises:
         OrthancHTTPError: Another error status (401, 500...).

@@ -104,7 +104,10 @@ def plugin_version(client: Orthanc, *, prefix: str = DEFAULT_PREFIX) -> str | No
 def kk_available(
     client: Orthanc, *, prefix: str = DEFAULT_PREFIX, refresh: bool = False
 ) -> bool:
-    """Whether the server runs the KkOrthanc plugin under ``prefix``.
+    """Whether the server runs the KkOrthanc plugin under ``prefix``, with in-server reads on.
+
+    A plugin whose ``InServerReads`` is off (the server has access rules it cannot apply, such
+    as a Lua filter) counts as absent: the client then uses Orthanc's own routes only.
 
     For the default prefix this is ``client.capabilities().supports("kk_routes")`` (asked once
     per client, renewed by ``refresh``); another prefix is asked each time.
@@ -115,7 +118,8 @@ def kk_available(
         refresh: Ask the server again.
 
     Returns:
-        True when ``GET /{prefix}`` answers the plugin's description, False on a 404.
+        True when ``GET /{prefix}`` answers the plugin's description with in-server reads on,
+        False otherwise (a 404 included).
 
     Raises:
         OrthancHTTPError: Another error status (401, 500...).

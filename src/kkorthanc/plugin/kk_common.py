@@ -4,7 +4,7 @@ Pure logic (plain data in, plain data out), loaded by ``kk_routes.py`` inside Or
 plugin (standard library only) and unit tested without Orthanc. See ``docs/plugin.md``.
 
 Example:
-    >>> parse_target("/studies/1.2.3/uids", {}).action
+    >>> parse_target("/studies/uids", {"id": "1.2.3"}).action
     'uids'
 """
 
@@ -28,8 +28,9 @@ LEVELS = {  # route -> (Orthanc level, identifier tag)
 ROUTE_OF = {level: route for route, (level, _) in LEVELS.items()}
 ORDER = ["Patient", "Study", "Series", "Instance"]
 CHILDREN_KEY = {"Patient": "Studies", "Study": "Series", "Series": "Instances"}
-ALLOW = {"": "GET,DELETE", "uids": "GET", "anonymize": "POST", "modify": "POST"}
-ALLOW_METADATA = "GET,PUT,DELETE"
+# sub-route -> the methods it answers: GET reads (or redirects); DELETE, POST and PUT on any level
+# route answer 400 (see kk_policy), before this table is used.
+ALLOW = {"": "GET", "uids": "GET", "metadata": "GET", "anonymize": "POST", "modify": "POST"}
 CHANGES = frozenset({"DELETE", "POST", "PUT"})  # never made through the plugin (see kk_policy)
 MAX_FINDS = 16
 STUDY_ONLY = frozenset({"ModalitiesInStudy", "0008,0061"})
@@ -37,8 +38,9 @@ MAX_IDENTIFIER = 1024
 _PREFIX_RE = re.compile(r"^(/[A-Za-z0-9._-]+)+$")
 _METADATA_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 TAG_RE = re.compile(r"^([A-Z][A-Za-z0-9]*|[0-9A-Fa-f]{4},[0-9A-Fa-f]{4})$")
-_SUFFIX_RE = re.compile(
-    r"^(?P<ident>.*?)/(?P<action>uids|anonymize|modify|metadata/(?P<name>[^/]*))$"
+REWRITES = (
+    "'//' and '\\' become '/', '.' and '..' segments are resolved, a trailing '/' or '.' and "
+    "what follows a NUL are dropped"
 )
 
 # Orthanc error codes (``Orthanc --errors``) -> HTTP status, as Orthanc's own REST API maps them.
@@ -106,11 +108,16 @@ class Reply:
         return cls(status, text.encode("ascii"))
 
     @classmethod
-    def redirect(cls, level: str, resource_id: str, path: str) -> Reply:
-        """A 307 to Orthanc's own route ``path`` of a resource (the method and body are kept by
-        the client), with ``{"ID", "Path", "Type"}`` as body for clients that do not follow it."""
+    def redirect(cls, level: str, resource_id: str, path: str, request_path: str) -> Reply:
+        """A 307 to Orthanc's own route ``path`` of a resource, with ``{"ID", "Path", "Type"}``
+        as body for clients that do not follow it.
+
+        ``Location`` is relative to ``request_path`` (``../patients/{id}`` from ``/kk/patients``),
+        as Orthanc's own redirects are, so it stays right behind a proxy that serves Orthanc
+        under a path (``/orthanc/kk/patients`` leads to ``/orthanc/patients/{id}``).
+        """
         reply = cls.json({"ID": resource_id, "Path": path, "Type": level}, 307)
-        reply.location = path
+        reply.location = relative_location(request_path, path)
         return reply
 
 
@@ -121,6 +128,16 @@ class Target(NamedTuple):
     identifier: str
     action: str
     name: str = ""
+
+
+def relative_location(request_path: str, path: str) -> str:
+    """``path`` (absolute on the server) written relative to the folder of ``request_path``.
+
+    >>> relative_location("/kk/series/metadata/Reviewed", "/series/x/metadata/Reviewed")
+    '../../../series/x/metadata/Reviewed'
+    """
+    depth = request_path.count("/") - 1  # the folders between the root and the request's file
+    return "../" * depth + path.lstrip("/")
 
 
 def read_prefix(configuration: str) -> str:
@@ -160,34 +177,42 @@ def clean_identifier(value: str) -> str:
     return cleaned
 
 
-def parse_target(rest: str, query: dict[str, str]) -> Target:
-    """Parse the path below the prefix (``/studies/1.2.3/uids``) and the decoded query.
+def parse_target(rest: str, query: dict[str, str], prefix: str = "") -> Target:
+    """Parse the path below the prefix (``/studies/uids``) and the decoded query (``id``).
 
-    With ``id`` in the query, the path holds only the level and the sub-route. Without it, the
-    sub-route is matched from the right end of the path, and what is left is the identifier.
+    The identifier comes only from ``?id=``: Orthanc rewrites a decoded path before the plugin
+    sees it (:data:`REWRITES`), so an identifier taken from the path may name another resource.
+    The path names the level and the sub-route only.
     """
     route, _, tail = rest.lstrip("/").partition("/")
     if route not in LEVELS:
         raise KkError(404, f"unknown KkOrthanc route {rest!r}")
-    if "id" in query:
-        identifier, path_action = query["id"], tail
-    else:
-        match = _SUFFIX_RE.match("/" + tail) if tail else None
-        identifier = match.group("ident")[1:] if match else tail
-        path_action = tail[len(identifier) + 1 :] if match else ""
-        if not identifier:
-            raise KkError(400, f"no identifier: use /{route}/{{identifier}} or ?id=")
-    action, _, name = path_action.partition("/")
-    if action not in ALLOW and action != "metadata":
-        raise KkError(404, f"unknown sub-route {path_action!r} (with ?id=, the path names only it)")
+    action, _, name = tail.partition("/")
+    known = action in ALLOW and (action == "metadata") == bool(name or "/" in tail)
+    if "id" not in query:
+        sub_route = "/" + tail if known else ""
+        raise KkError(
+            400,
+            f"the identifier goes in the query, never in the path: "
+            f"GET {prefix}/{route}{sub_route}?id=<identifier> (Orthanc rewrites a decoded path "
+            f"before the plugin sees it: {REWRITES})",
+        )
+    if not known:
+        raise KkError(404, f"unknown sub-route {tail!r} (the identifier goes in ?id=)")
     if action == "metadata" and not _METADATA_RE.match(name):
         raise KkError(400, f"bad metadata name {name!r}: letters, digits, '-' and '_' only")
-    return Target(route, clean_identifier(identifier), action, name)
+    return Target(route, clean_identifier(query["id"]), action, name)
+
+
+def target_path(prefix: str, target: Target) -> str:
+    """The plugin's own path of a target (``/kk/series/metadata/Reviewed``), without the query."""
+    below = f"/metadata/{target.name}" if target.action == "metadata" else f"/{target.action}"
+    return f"{prefix}/{target.route}" + (below if target.action else "")
 
 
 def allowed_methods(target: Target) -> str:
     """The methods a target accepts, as for an ``Allow`` header."""
-    return ALLOW_METADATA if target.action == "metadata" else ALLOW[target.action]
+    return ALLOW[target.action]
 
 
 def orthanc_id(*parts: str) -> str:

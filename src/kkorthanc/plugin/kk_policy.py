@@ -7,7 +7,7 @@ which those rules never see. So:
 - **Changes** (``DELETE``, ``POST``, ``PUT``) are never made through the plugin: they answer 400
   and point to Orthanc's own route. (An identifier in a path is ambiguous anyway: Orthanc
   rewrites the decoded path before the plugin sees it, and a change request's query string does
-  not reach a Python plugin.)
+  not reach a Python plugin; so identifiers travel only as ``?id=`` and only reads take them.)
 - **One resource** (``GET``) is a 307 redirect to Orthanc's own route, which applies its rules.
 - **In-server reads** (the lookup of a study/series/instance UID, ``uids``, ``tree``,
   ``tools/find``) read in-process. They run only when the server has no access rule that the
@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 try:  # inside the kkorthanc package (tests, type checking)
@@ -39,10 +40,7 @@ SAFE_PLUGINS = frozenset({
     "mysql-index", "mysql-storage", "odbc-index", "odbc-storage", "web-viewer", "stone-webviewer",
     "serve-folders", "worklists", "transfers", "wsi", "ohif", "volview",
 })  # fmt: skip
-_REWRITES = (
-    "'//' and '\\' become '/'; '.' and '..' segments, a trailing '/' or '.', and what follows a "
-    "NUL are dropped"
-)
+_CHANGE_SUFFIX = re.compile(r"/(anonymize|modify|metadata/[A-Za-z0-9_-]{1,64})$")
 
 
 def read_setting(configuration: str) -> bool | None:
@@ -53,7 +51,7 @@ def read_setting(configuration: str) -> bool | None:
     """
     section = json.loads(configuration or "{}").get("KkOrthanc") or {}
     value = section.get("InServerReads", "auto") if isinstance(section, dict) else "auto"
-    if value not in ("auto", True, False):
+    if value != "auto" and not isinstance(value, bool):  # not 1 or 0, which equal True/False
         raise ValueError(f'KkOrthanc.InServerReads must be "auto", true or false, not {value!r}')
     return None if value == "auto" else bool(value)
 
@@ -101,14 +99,21 @@ class Policy:
             )
 
 
-def refuse_change(prefix: str, method: str, target: common.Target) -> common.KkError:
-    """The 400 answer to a change: where to send it instead."""
-    below = f"/metadata/{target.name}" if target.action == "metadata" else f"/{target.action}"
-    destination = f"to its {below}" if target.action else "there"
+def refuse_change(prefix: str, method: str, rest: str) -> common.KkError:
+    """The 400 answer to a change (``rest``: the path below the prefix): where to send it instead.
+
+    Nothing of the path is trusted, not even to name the resource in the message: Orthanc
+    rewrites it before the plugin sees it, and a change request's query string never reaches a
+    Python plugin. Only a known sub-route at its end is named, to say where the change goes.
+    """
+    route = rest.lstrip("/").partition("/")[0]
+    match = _CHANGE_SUFFIX.search(rest)
+    below = match.group(0) if match else ""
     return common.KkError(
         400,
         f"{prefix} makes no changes: Orthanc's access rules apply only to its own routes, and "
-        f"Orthanc rewrites a path before the plugin sees it ({_REWRITES}), so an identifier in "
-        f"the path may name another resource. GET {prefix}/{target.route}?id=<identifier> "
-        f"answers 307 with the resource's own route: send the {method} {destination}",
+        f"Orthanc rewrites a path before the plugin sees it ({common.REWRITES}), so an "
+        f"identifier in the path may name another resource. GET {prefix}/{route}?id=<identifier> "
+        f"answers 307 with the resource's own route (/{route}/<Orthanc ID>): send the {method} "
+        f"to {'its ' + below if below else 'it'}",
     )

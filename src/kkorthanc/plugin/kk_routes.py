@@ -47,9 +47,10 @@ def describe(prefix: str, in_server_reads: bool) -> dict[str, Any]:
     item = f"{prefix}/{{level}}"
     text = (
         "Level: patients, studies, series, instances; ?id= is the identifier (PatientID or UID, "
-        "exact match). Answers 307 with Orthanc's own route of the resource. A UID under several "
-        "PatientIDs answers 409 with Candidates; ?PatientID= chooses. The plugin makes no "
-        "changes: DELETE, POST and PUT answer 400; send them to Orthanc's own route."
+        "exact match; never in the path, which Orthanc rewrites). Answers 307 to Orthanc's own "
+        "route of the resource. A UID under several PatientIDs answers 409 with Candidates; "
+        "?PatientID= chooses. The plugin makes no changes: DELETE, POST and PUT answer 400; "
+        "send them to Orthanc's own route."
     )
     reads = "in-server read (403 when InServerReads is off)"
     paths = {
@@ -81,7 +82,7 @@ def describe(prefix: str, in_server_reads: bool) -> dict[str, Any]:
 def handle(
     api: Any, prefix: str, policy: policies.Policy, method: str, rest: str, request: dict[str, Any]
 ) -> Reply:
-    """Answer one request below the prefix (``rest`` is the path after it, already decoded)."""
+    """Answer one request below the prefix (``rest`` is the path after it, already rewritten)."""
     query = common.decode_query(request.get("get") or {})
     if rest in ("", "/"):
         return _only(method, "GET") or Reply.json(describe(prefix, not policy.reasons(api)))
@@ -93,13 +94,12 @@ def handle(
         if not (refused := _only(method, "POST")):
             policy.require_reads(api, f"POST {prefix}/tools/find")
         return refused or trees.find_many(api, request.get("body") or b"")
-    target = common.parse_target(rest, query)
-    refused = _only(method, common.allowed_methods(target))
-    if refused:
-        return refused
-    if method in common.CHANGES:
-        raise policies.refuse_change(prefix, method, target)
-    return read(api, prefix, policy, target, query.get("PatientID"))
+    if method in common.CHANGES and rest.lstrip("/").partition("/")[0] in common.LEVELS:
+        raise policies.refuse_change(prefix, method, rest)  # before anything of the path is read
+    target = common.parse_target(rest, query, prefix)
+    return _only(method, common.allowed_methods(target)) or read(
+        api, prefix, policy, target, query.get("PatientID")
+    )
 
 
 def read(
@@ -124,7 +124,7 @@ def read(
     path = f"/{target.route}/{resource_id}"
     if target.action == "metadata":
         path += f"/metadata/{target.name}"
-    return Reply.redirect(level, resource_id, path)
+    return Reply.redirect(level, resource_id, path, common.target_path(prefix, target))
 
 
 def _only(method: str, allow: str) -> Reply | None:
