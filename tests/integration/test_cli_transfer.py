@@ -285,3 +285,35 @@ def test_download_conflicts_exit_1_until_overwrite(
     assert zipfile.is_zipfile(out / f"{study}.zip")
     status, out_text, _ = run("-o", "json", "download", study, "--zip", "--out", str(out))
     assert status == 0 and "skipped_existing" in out_text
+
+
+def _planted(tmp_path: Path) -> tuple[Path, Path]:
+    """A report path that is a link to another file (the victim), as another user could plant."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    link = tmp_path / "report.jsonl"
+    link.symlink_to(victim)
+    return link, victim
+
+
+def test_upload_report_through_a_planted_link_is_refused(run: Run, tmp_path: Path) -> None:
+    """Issue 11: ``--report F`` followed a planted link and overwrote its target."""
+    link, victim = _planted(tmp_path)
+    status, _, err = run("upload", str(sample_files()[0]), "--report", str(link))
+    assert status == 8, err
+    assert "symbolic link" in err and str(link) in err
+    assert victim.read_text() == "precious\n" and link.is_symlink()
+    assert json.loads(run("-o", "json", "stats")[1])["instances"] == 0  # refused before sending
+
+
+def test_download_report_through_a_planted_link_is_refused(
+    run: Run, tmp_path: Path, loaded: dict[str, str]
+) -> None:
+    link, victim = _planted(tmp_path)
+    out = tmp_path / "export"
+    status, _, err = run("download", loaded["CT_small.dcm"], "--out", str(out),
+                         "--report", str(link))  # fmt: skip
+    assert status == 8, err
+    assert "symbolic link" in err
+    assert victim.read_text() == "precious\n" and link.is_symlink()
+    assert not out.exists()  # refused before downloading

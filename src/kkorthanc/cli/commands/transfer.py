@@ -9,6 +9,7 @@ from typing import Any, TextIO
 
 import kkorthanc
 
+from ..._transfer._report import check_report_path, open_report
 from .._app import EXIT_OK, EXIT_PARTIAL, add_command
 from .._context import Context
 from .._progress import Progress
@@ -96,7 +97,7 @@ class _Journal:
         if path is None:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._stream = path.open("w", encoding="utf-8")
+        self._stream = open_report(path)  # never through a planted link
         for record in resumed or ():
             if record.outcome.ok and record.outcome.value != "not_dicom":
                 self._line(record.source, record.outcome.value)
@@ -172,6 +173,8 @@ def _summary(ctx: Context, report: Any, items: list[tuple[str, str, str | None]]
 def _run_download(ctx: Context) -> int:
     """Download or export; exit 1 when some files failed or conflict with files there."""
     args = ctx.args
+    if args.report is not None:
+        check_report_path(args.report)  # a planted link stops the download before it starts
     client = ctx.client()
     resources = [detect(client, orthanc_id) for orthanc_id in args.ids]
     progress = ctx.progress("download", len(resources) if args.zip or args.media else None)
