@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,23 @@ def test_watch_stops_from_another_thread_and_times_out(client: Any) -> None:
     stopper.join()
     with pytest.raises(OrthancTimeoutError):
         list(client.watch(interval=0.1, timeout=0.3))
+
+
+def test_timeout_applies_while_catching_up(client: Any, tmp_path: Path) -> None:
+    """Issue 11: the timeout was checked only once the feed's end was reached, so a watch
+    behind a long backlog handed out every old change past its timeout."""
+    base = int(client.get("changes", params={"last": True})["Last"])
+    for i in range(30):  # 120 changes: a backlog of more than one page
+        upload(client, ct_bytes(PatientID=f"BACKLOG{i}"))
+    cursor = tmp_path / "cursor.txt"
+    watch = client.watch(since=base, cursor_file=cursor, timeout=1e-6)  # passed at once
+    seen: list[int] = []
+    with pytest.raises(OrthancTimeoutError, match="timeout"):
+        seen.extend(change.seq for change in watch)
+    assert seen == []  # stopped by the timeout, not after the 120 changes of the backlog
+    assert not cursor.exists() and watch.last_seq == base
+    caught_up = client.watch(since=base, timeout=60)
+    assert [change.seq for change in islice(caught_up, 120)] == list(range(base + 1, base + 121))
 
 
 def test_bad_arguments(client: Any, tmp_path: Path) -> None:

@@ -319,6 +319,21 @@ def test_changes_lists_filters_and_pages(cli: Cli, direct: Any) -> None:
     assert cli("changes", "--type", "NewThing").status == 2
 
 
+def test_changes_limit_0_prints_every_change_of_many_pages(cli: Cli, direct: Any) -> None:
+    """``--limit 0`` streams the whole feed (issue 11: it was held in memory); nothing is lost
+    across pages of 100."""
+    base = last_seq(direct)
+    answers = [store(direct, PatientID=f"CLICHALL{i}") for i in range(30)]  # 4 changes each
+    end = last_seq(direct)
+    everything = cli("-o", "json", "changes", "--since", str(base), "--limit", "0")
+    assert everything.status == 0 and "continue with" not in everything.err
+    seqs = [row["seq"] for row in everything.json()]
+    assert seqs[: end - base] == list(range(base + 1, end + 1)) and end - base >= 120
+    table = cli("changes", "--since", str(base), "--limit", "0", "--type", "NewInstance")
+    ids = [line.split()[3] for line in table.out.splitlines()[1:]]
+    assert ids == [answer["ID"] for answer in answers]
+
+
 def test_watch_prints_runs_exec_and_resumes_from_the_cursor(
     cli: Cli, direct: Any, tmp_path: Path
 ) -> None:

@@ -285,3 +285,101 @@ def test_download_conflicts_exit_1_until_overwrite(
     assert zipfile.is_zipfile(out / f"{study}.zip")
     status, out_text, _ = run("-o", "json", "download", study, "--zip", "--out", str(out))
     assert status == 0 and "skipped_existing" in out_text
+
+
+def _planted(tmp_path: Path) -> tuple[Path, Path]:
+    """A report path that is a link to another file (the victim), as another user could plant."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    link = tmp_path / "report.jsonl"
+    link.symlink_to(victim)
+    return link, victim
+
+
+def test_upload_report_through_a_planted_link_is_refused(run: Run, tmp_path: Path) -> None:
+    """Issue 11: ``--report F`` followed a planted link and overwrote its target."""
+    link, victim = _planted(tmp_path)
+    status, _, err = run("upload", str(sample_files()[0]), "--report", str(link))
+    assert status == 8, err
+    assert "symbolic link" in err and str(link) in err
+    assert victim.read_text() == "precious\n" and link.is_symlink()
+    assert json.loads(run("-o", "json", "stats")[1])["instances"] == 0  # refused before sending
+
+
+def test_download_report_through_a_planted_link_is_refused(
+    run: Run, tmp_path: Path, loaded: dict[str, str]
+) -> None:
+    link, victim = _planted(tmp_path)
+    out = tmp_path / "export"
+    status, _, err = run("download", loaded["CT_small.dcm"], "--out", str(out),
+                         "--report", str(link))  # fmt: skip
+    assert status == 8, err
+    assert "symbolic link" in err
+    assert victim.read_text() == "precious\n" and link.is_symlink()
+    assert not out.exists()  # refused before downloading
+
+
+def test_upload_skips_links_unless_follow_links(run: Run, tmp_path: Path) -> None:
+    (target,) = _series(tmp_path, 1)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "link.dcm").symlink_to(target)  # a link out of the tree given
+    status, out, err = run("upload", str(folder), "-o", "json")
+    assert status == 0, err  # skipped is not an error
+    assert json.loads(out) == {"files": 1, "skipped": 1, "ok": True}
+    assert "skipped: " in err and "link.dcm" in err and "--follow-links" in err
+    assert json.loads(run("-o", "json", "stats")[1])["instances"] == 0
+    status, out, _ = run("upload", str(folder), "--follow-links", "-o", "json")
+    assert status == 0 and json.loads(out)["stored"] == 1
+
+
+def _zip(path: Path, members: list[Path]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for member in members:
+            archive.write(member, member.name)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "limit"),
+    [("--max-archive-members", "2", "max_members"), ("--max-archive-size", "1K", "max_size"),
+     ("--max-archive-depth", "1", "max_depth")],
+)  # fmt: skip
+def test_upload_archive_limit_options(
+    run: Run, tmp_path: Path, option: str, value: str, limit: str
+) -> None:
+    three = _zip(tmp_path / "three.zip", _series(tmp_path, 3))
+    source = _zip(tmp_path / "nested.zip", [three]) if limit == "max_depth" else three
+    status, out, err = run("upload", str(source), option, value, "-o", "json")
+    assert status == 1, err
+    assert json.loads(out)["rejected"] == 1
+    assert f"rejected: {source}" in err and limit in err
+    assert json.loads(run("-o", "json", "stats")[1])["instances"] == 0
+    status, out, err = run("upload", str(source), option, "5", "-o", "json")  # 5 bytes for size
+    assert (status, json.loads(out).get("stored")) == ((1, None) if limit == "max_size" else (0, 3))
+
+
+def test_upload_archive_ratio_option(run: Run, tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.zip"  # 300 MiB of zeros in about 300 KB: a ratio near 1 000
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("zeros.dcm", "w", force_zip64=True) as member:
+            for _ in range(300):
+                member.write(bytes(1024 * 1024))
+    status, out, err = run("upload", str(bomb), "-o", "json")
+    assert status == 1 and "max_ratio" in err
+    status, out, err = run("upload", str(bomb), "--max-archive-ratio", "5000", "-o", "json")
+    assert status == 0, err
+    assert json.loads(out) == {"files": 1, "not_dicom": 1, "ok": True}
+
+
+@pytest.mark.parametrize(
+    "option",
+    [("--max-archive-size", "lots"), ("--max-archive-size", "0"), ("--max-archive-ratio", "0.5"),
+     ("--max-archive-ratio", "nan"), ("--max-archive-members", "-1"), ("--max-archive-depth", "0")],
+)  # fmt: skip
+def test_bad_archive_limits_are_usage_errors(
+    run: Run, tmp_path: Path, option: tuple[str, str]
+) -> None:
+    status, _, err = run("upload", str(tmp_path), *option)
+    assert status == 2
+    assert option[0] in err

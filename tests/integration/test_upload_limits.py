@@ -54,3 +54,29 @@ def test_each_limit_can_be_set(client: Any, tmp_path: Path) -> None:
     assert "max_size" in (small.records[0].detail or "")
     fine = client.upload(tmp_path / "three.zip")
     assert fine.counts == {"stored": 3}
+
+
+def test_small_ratio_and_depth_limits(client: Any, tmp_path: Path) -> None:
+    """max_ratio and max_depth set low: an ordinary archive crosses them, and a little more
+    room lets the same archive through."""
+    files = write_instances(tmp_path / "src", 3)
+    three = tmp_path / "three.zip"  # CT_small deflates about 1.6 times
+    with zipfile.ZipFile(three, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in files:
+            archive.write(path, path.name)
+    tight = ArchiveLimits(max_ratio=1, ratio_threshold=1)
+    (ratio,) = client.upload(three, archive_limits=tight)
+    assert ratio.outcome is TransferOutcome.REJECTED and "max_ratio" in (ratio.detail or "")
+    nested = tmp_path / "nested.zip"  # depth 2: a zip in a zip
+    with zipfile.ZipFile(nested, "w") as archive:
+        archive.write(three, three.name)
+    (deep,) = client.upload(nested, archive_limits=ArchiveLimits(max_depth=1))
+    assert deep.outcome is TransferOutcome.REJECTED and "max_depth" in (deep.detail or "")
+    assert client.get("instances") == []
+    tarball = tmp_path / "three.tar.gz"  # a .tar.gz is one level
+    subprocess.run(["tar", "-czf", str(tarball), "-C", str(tmp_path / "src"), "."], check=True)
+    assert client.upload(tarball, archive_limits=ArchiveLimits(max_depth=1)).counts == {"stored": 3}
+    roomy = ArchiveLimits(max_ratio=2, ratio_threshold=1)  # inflating 1.6 times is fine
+    assert client.upload(three, archive_limits=roomy).counts == {"skipped_existing": 3}
+    nested_ok = client.upload(nested, archive_limits=ArchiveLimits(max_depth=2))
+    assert nested_ok.counts == {"skipped_existing": 3}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import stat
 import zipfile
 from pathlib import Path
 
@@ -14,8 +16,9 @@ from kkorthanc import TransferOutcome, UploadRecord, UploadReport
 from kkorthanc._ids import orthanc_ids
 from kkorthanc._transfer._fastids import fast_identifiers
 from kkorthanc._transfer._naming import PathAssigner, layout_template, sanitize
+from kkorthanc._transfer._report import open_report
 from kkorthanc._transfer._sources import SourceOptions, iter_items, sniff
-from kkorthanc.errors import OrthancInputError
+from kkorthanc.errors import OrthancInputError, TransferTargetError
 
 CT = Path(str(get_testdata_file("CT_small.dcm", download=False)))
 
@@ -139,6 +142,28 @@ def test_report_jsonl_round_trip(tmp_path: Path) -> None:
     (tmp_path / "bad.jsonl").write_text("{not json\n")
     with pytest.raises(OrthancInputError):
         UploadReport.read_jsonl(tmp_path / "bad.jsonl")
+
+
+def test_reports_are_never_written_through_a_link_or_into_a_fifo(tmp_path: Path) -> None:
+    """Issue 11: a planted link at a report path (or at the old ``NAME.part``) is not followed."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    report = UploadReport([UploadRecord("a", TransferOutcome.STORED)])
+    (tmp_path / "r.jsonl").symlink_to(victim)
+    with pytest.raises(TransferTargetError, match="symbolic link"):
+        report.write_jsonl(tmp_path / "r.jsonl")
+    with pytest.raises(TransferTargetError, match="symbolic link"):
+        open_report(tmp_path / "r.jsonl")
+    (tmp_path / "s.jsonl.part").symlink_to(victim)  # the temporary name the report used
+    report.write_jsonl(tmp_path / "s.jsonl")
+    assert victim.read_text() == "keep me\n"
+    assert stat.S_IMODE((tmp_path / "s.jsonl").stat().st_mode) == 0o600
+    os.mkfifo(tmp_path / "fifo")  # opening it for writing would wait for a reader forever
+    with pytest.raises(TransferTargetError, match="not a regular file"):
+        open_report(tmp_path / "fifo")
+    with open_report(tmp_path / "new.jsonl") as stream:
+        stream.write("{}\n")
+    assert stat.S_IMODE((tmp_path / "new.jsonl").stat().st_mode) == 0o600
 
 
 def test_batches_start_small_then_grow() -> None:

@@ -110,7 +110,9 @@ class Watch:
             current end of the feed (only new changes).
         cursor_file: Where to persist the last handled sequence number.
         interval: Seconds between two polls when the feed has nothing new.
-        timeout: Stop after this many seconds in all, raising OrthancTimeoutError.
+        timeout: Stop after this many seconds in all, raising OrthancTimeoutError, whether
+            waiting for new changes or still catching up on old ones (the change due when it
+            passes is not handed out, nor stored in the cursor file).
     """
 
     def __init__(
@@ -158,8 +160,10 @@ class Watch:
         if self._since is None:
             self._since = _last_seq(self._client)
         while not self._stopped.is_set():
+            self._expire(deadline)
             changes, done, last = _page(self._client, self._since, PAGE_SIZE)
             for change in changes:
+                self._expire(deadline)  # also while catching up on a backlog
                 if self._types is None or change.change_type in self._types:
                     yield change
                 self._handled(change.seq)
@@ -170,11 +174,18 @@ class Watch:
             if done:
                 self._pause(deadline)
 
+    def _expire(self, deadline: float | None) -> None:
+        """Raise once the timeout has passed (the next change is then left unhandled)."""
+        if deadline is not None and time.monotonic() >= deadline:
+            raise OrthancTimeoutError(
+                f"the watch's timeout of {self._timeout} s passed (last handled change: "
+                f"{self._since})"
+            )
+
     def _pause(self, deadline: float | None) -> None:
         end = time.monotonic() + self._interval
         while not self._stopped.is_set() and time.monotonic() < end:
-            if deadline is not None and time.monotonic() >= deadline:
-                raise OrthancTimeoutError(f"no more changes wanted within {self._timeout} s")
+            self._expire(deadline)
             time.sleep(min(_SLEEP_STEP, max(end - time.monotonic(), 0)))
 
     def __repr__(self) -> str:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import enum
+import errno
 import json
 import os
+import stat
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Generic, TypeVar, Union
+from typing import Any, Generic, TextIO, TypeVar, Union
 
-from ..errors import OrthancInputError
+from .._atomic_file import PRIVATE_FILE, AtomicFile
+from ..errors import OrthancInputError, TransferTargetError
 
 __all__ = [
     "DownloadRecord",
@@ -21,7 +24,73 @@ __all__ = [
     "TransferProgress",
     "UploadRecord",
     "UploadReport",
+    "check_report_path",
+    "open_report",
 ]
+
+# Opening a report: never through a link, never blocking on a FIFO with no reader (ENXIO).
+_OPEN_REPORT = (
+    os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NONBLOCK
+    | getattr(os, "O_NOFOLLOW", 0)
+)  # fmt: skip
+
+
+def _not_a_file(path: Path, what: str) -> TransferTargetError:
+    return TransferTargetError(
+        f"report file {path} is {what}: a report is written only to a regular file or a new "
+        f"one, never through a link (it could point to any file); remove it or name another",
+        path=str(path),
+    )
+
+
+def check_report_path(path: str | os.PathLike[str]) -> None:
+    """Refuse a report path that is a symbolic link or anything but a regular file.
+
+    A missing path is fine (the report will create it). Called before a transfer starts, so a
+    planted link stops it before anything is sent or written.
+
+    Raises:
+        TransferTargetError: ``path`` is a symbolic link, a folder, a FIFO or a device.
+
+    Example:
+        >>> check_report_path("/tmp/new-report.jsonl")
+    """
+    target = Path(path)
+    try:
+        status = os.lstat(target)
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(status.st_mode):
+        raise _not_a_file(target, "a symbolic link")
+    if not stat.S_ISREG(status.st_mode):
+        raise _not_a_file(target, "not a regular file")
+
+
+def open_report(path: str | os.PathLike[str]) -> TextIO:
+    """Open a report file to write it line by line: emptied (or created 0600), UTF-8, and
+    never through a symbolic link (``O_NOFOLLOW``), a FIFO or a device.
+
+    Raises:
+        TransferTargetError: ``path`` is a symbolic link or not a regular file.
+        OSError: It cannot be opened for another reason.
+
+    Example:
+        >>> with open_report("/tmp/upload.jsonl") as stream:  # doctest: +SKIP
+        ...     stream.write("{}\n")
+    """
+    target = Path(path)
+    check_report_path(target)
+    try:
+        descriptor = os.open(target, _OPEN_REPORT, PRIVATE_FILE)
+    except OSError as error:  # ELOOP (EMLINK on BSD): a link planted since the check
+        if error.errno in (errno.ELOOP, errno.EMLINK, errno.ENXIO):  # ENXIO: a FIFO
+            raise _not_a_file(target, "a symbolic link or not a regular file") from error
+        raise
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise _not_a_file(target, "not a regular file")
+    os.set_blocking(descriptor, True)
+    return os.fdopen(descriptor, "w", encoding="utf-8")
 
 
 class TransferOutcome(str, enum.Enum):
@@ -157,17 +226,24 @@ class _Report(Generic[RecordT]):
     def write_jsonl(self, path: str | os.PathLike[str]) -> None:
         """Write one JSON object per record, one per line (UTF-8), replacing ``path``.
 
+        The lines go to a new private temporary file (0600) renamed over ``path``, so a
+        reader never sees half a report; a symbolic link at ``path`` is refused, never
+        followed.
+
         Raises:
+            TransferTargetError: ``path`` is a symbolic link or not a regular file.
             OSError: The file cannot be written.
+
+        Example:
+            >>> report.write_jsonl("upload.jsonl")  # doctest: +SKIP
         """
         target = Path(path)
-        temporary = target.with_name(target.name + ".part")
-        with temporary.open("w", encoding="utf-8") as stream:
+        check_report_path(target)
+        with AtomicFile(target) as stream:
             for record in self.records:
                 line = {key: value for key, value in asdict(record).items() if value is not None}
                 line["outcome"] = record.outcome.value
-                stream.write(json.dumps(line, ensure_ascii=False) + "\n")
-        os.replace(temporary, target)
+                stream.write((json.dumps(line, ensure_ascii=False) + "\n").encode("utf-8"))
 
     @classmethod
     def _read(cls, path: str | os.PathLike[str], record_type: type[RecordT]) -> list[RecordT]:

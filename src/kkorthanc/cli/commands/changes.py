@@ -18,6 +18,7 @@ import kkorthanc
 from ...errors import OrthancInputError
 from .._app import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, add_command
 from .._context import Context
+from .._output import to_json
 
 __all__ = ["CHANGE_TYPES", "change_environment", "change_row", "register"]
 
@@ -179,39 +180,68 @@ def change_environment(change: kkorthanc.Change, url: str) -> dict[str, str]:
 
 
 def _run_changes(ctx: Context) -> int:
-    """Print one page of the feed; say where to continue when the limit was reached."""
+    """Print the feed row by row as its pages come (memory stays flat with ``--limit 0``); say
+    where to continue when the limit was reached."""
     if ctx.args.limit < 0 or ctx.args.since < 0:
         raise OrthancInputError("--since and --limit must not be negative")
     limit = ctx.args.limit or None
     found = ctx.client().changes(since=ctx.args.since, types=_types(ctx.args.types), limit=limit)
-    rows = [change_row(change) for change in found]
-    ctx.rows(rows, COLUMNS)
-    if limit is not None and len(rows) == limit:
-        ctx.info(f"{limit} changes shown; continue with --since {rows[-1]['seq']}")
+    printer = _Printer(ctx, header=True, array=True)
+    for change in found:
+        printer(change_row(change))
+    printer.close()
+    if limit is not None and printer.count == limit:
+        ctx.info(f"{limit} changes shown; continue with --since {printer.last_seq}")
     return EXIT_OK
 
 
-class _Printer:
-    """Writes one change per line as it comes: aligned text, a JSON object, or a CSV row."""
+# The aligned text of a change: (column, width; negative: right-aligned).
+_WIDTHS = (("seq", -6), ("change_type", 17), ("resource_type", 13), ("orthanc_id", 44))
 
-    def __init__(self, ctx: Context) -> None:
+
+class _Printer:
+    """Writes one change per row as it comes: aligned text, JSON, or a CSV row.
+
+    Columns have fixed widths, so nothing waits for the last row. JSON is one object per line
+    (JSON Lines), or with ``array`` the same indented array that ``-o json`` prints elsewhere,
+    written element by element (``close`` ends it).
+    """
+
+    def __init__(self, ctx: Context, *, header: bool = False, array: bool = False) -> None:
         self._ctx = ctx
+        self._array = array and ctx.output == "json"
         self._csv = csv.writer(ctx.stdout, lineterminator="\n") if ctx.output == "csv" else None
+        self.count = 0
+        self.last_seq: int | None = None
         if self._csv is not None:
             self._csv.writerow(COLUMNS)
+        elif header and ctx.output == "table":
+            self._text({column: column.upper() for column in COLUMNS})
 
     def __call__(self, row: dict[str, Any]) -> None:
-        stream = self._ctx.stdout
-        if self._ctx.output == "json":
-            stream.write(json.dumps(row, ensure_ascii=False) + "\n")
+        if self._array:
+            item = "\n".join("  " + line for line in to_json(row).split("\n"))
+            self._ctx.stdout.write(("[\n" if self.count == 0 else ",\n") + item)
+        elif self._ctx.output == "json":
+            self._ctx.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
         elif self._csv is not None:
             self._csv.writerow(["" if row[key] is None else row[key] for key in COLUMNS])
         else:
-            stream.write(
-                f"{row['seq']:>6}  {row['change_type']:<17} {row['resource_type']:<8} "
-                f"{row['orthanc_id']}  {row['date'] or ''}\n"
-            )
-        stream.flush()
+            self._text(row)
+        self._ctx.stdout.flush()
+        self.count += 1
+        self.last_seq = row["seq"]
+
+    def _text(self, row: dict[str, Any]) -> None:
+        cells = [f"{row[key]!s:>{-width}}" if width < 0 else f"{row[key]!s:<{width}}"
+                 for key, width in _WIDTHS]  # fmt: skip
+        self._ctx.stdout.write("  ".join([*cells, str(row["date"] or "")]).rstrip() + "\n")
+
+    def close(self) -> None:
+        """End the JSON array (``[]`` when there was no row)."""
+        if self._array:
+            self._ctx.stdout.write("[]\n" if self.count == 0 else "\n]\n")
+            self._ctx.stdout.flush()
 
 
 def _run_watch(ctx: Context) -> int:

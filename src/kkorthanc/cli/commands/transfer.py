@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any, TextIO
 
 import kkorthanc
 
+from ..._transfer._report import check_report_path, open_report
 from .._app import EXIT_OK, EXIT_PARTIAL, add_command
 from .._context import Context
 from .._progress import Progress
@@ -59,6 +61,12 @@ def register(subparsers: Any) -> None:
     )
     upload.add_argument("--verify", action="store_true", help="compare MD5s after storing")
     upload.add_argument("--include-hidden", action="store_true", help="also files named .*")
+    upload.add_argument(
+        "--follow-links",
+        action="store_true",
+        help="follow symbolic links below the paths given (default: 'skipped')",
+    )
+    _archive_limit_options(upload)
     download = add_command(
         subparsers,
         "download",
@@ -85,6 +93,58 @@ def register(subparsers: Any) -> None:
     )
 
 
+# --max-archive-NAME: (the ArchiveLimits field, metavar, help).
+_LIMITS = {
+    "size": ("max_size", "SIZE", "bytes one archive may expand to, e.g. 20G (default 256G)"),
+    "ratio": ("max_ratio", "R", "expanded bytes per archive byte past 256 MiB (default 200)"),
+    "members": ("max_members", "N", "members in one archive, nested ones too (default 1000000)"),
+    "depth": ("max_depth", "N", "archives nested in each other (default 10)"),
+}
+_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+def _archive_limit_options(parser: Any) -> None:
+    group = parser.add_argument_group("archive limits (an archive past one is 'rejected')")
+    kinds = {"size": _size, "ratio": _ratio, "members": _count, "depth": _count}
+    for name, (field, metavar, text) in _LIMITS.items():
+        group.add_argument(
+            f"--max-archive-{name}", dest=field, type=kinds[name], metavar=metavar, help=text
+        )
+
+
+def _size(text: str) -> int:
+    """A byte count, with an optional binary unit: ``1000``, ``512M``, ``20G``, ``1TiB``."""
+    value = text.strip().upper().removesuffix("IB").removesuffix("B")
+    unit = value[-1:] if value[-1:] in _UNITS else ""
+    number = value[: len(value) - len(unit)]
+    if not number.isdigit() or int(number) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size such as 1000, 512M or 20G")
+    return int(number) * _UNITS[unit]
+
+
+def _count(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
+    return int(text)
+
+
+def _ratio(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value >= 1 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number >= 1")
+    return value
+
+
+def _archive_limits(args: Any) -> kkorthanc.ArchiveLimits | None:
+    """The limits the options give (the defaults for the others), or None without any."""
+    given = {field: getattr(args, field) for field, _, _ in _LIMITS.values()}
+    given = {field: value for field, value in given.items() if value is not None}
+    return kkorthanc.ArchiveLimits(**given) if given else None
+
+
 class _Journal:
     """Appends one report line per finished file as the upload runs, so an interrupted upload
     leaves a valid report for ``--resume`` (lines hold ``source`` and ``outcome``)."""
@@ -96,7 +156,7 @@ class _Journal:
         if path is None:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._stream = path.open("w", encoding="utf-8")
+        self._stream = open_report(path)  # never through a planted link
         for record in resumed or ():
             if record.outcome.ok and record.outcome.value != "not_dicom":
                 self._line(record.source, record.outcome.value)
@@ -143,7 +203,8 @@ def _run_upload(ctx: Context) -> int:
         report = ctx.client().upload(
             *[Path(path) for path in args.paths], concurrency=args.concurrency,
             skip_existing=args.skip_existing, resume=resumed, verify=args.verify,
-            include_hidden=args.include_hidden, progress=_callback(progress, journal),
+            include_hidden=args.include_hidden, follow_links=args.follow_links,
+            archive_limits=_archive_limits(args), progress=_callback(progress, journal),
         )  # fmt: skip
     except kkorthanc.OrthancError as error:
         partial = getattr(error, "report", None)
@@ -160,18 +221,23 @@ def _run_upload(ctx: Context) -> int:
 
 
 def _summary(ctx: Context, report: Any, items: list[tuple[str, str, str | None]]) -> int:
-    bad = [item for item in items if item[1] in _BAD]
+    """The counts on stdout; on stderr the files not transferred and why (50 of each kind at
+    most): not ok (exit 1), then ``skipped`` ones (not read: links, FIFOs, devices)."""
     ctx.record({"files": len(items), **report.counts, "ok": report.ok})
-    for source, outcome, detail in bad[:50]:
-        ctx.info(f"{outcome}: {source}: {detail or ''}".rstrip(": "))
-    if len(bad) > 50:
-        ctx.info(f"... and {len(bad) - 50} more (see --report)")
+    for kinds in (_BAD, ("skipped",)):
+        listed = [item for item in items if item[1] in kinds]
+        for source, outcome, detail in listed[:50]:
+            ctx.info(f"{outcome}: {source}: {detail or ''}".rstrip(": "))
+        if len(listed) > 50:
+            ctx.info(f"... and {len(listed) - 50} more {'/'.join(kinds)} (see --report)")
     return EXIT_OK if report.ok else EXIT_PARTIAL
 
 
 def _run_download(ctx: Context) -> int:
     """Download or export; exit 1 when some files failed or conflict with files there."""
     args = ctx.args
+    if args.report is not None:
+        check_report_path(args.report)  # a planted link stops the download before it starts
     client = ctx.client()
     resources = [detect(client, orthanc_id) for orthanc_id in args.ids]
     progress = ctx.progress("download", len(resources) if args.zip or args.media else None)
