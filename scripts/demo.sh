@@ -22,9 +22,13 @@ else
     PORT="${KKORTHANC_DEMO_PORT:-$(free_port)}"
     $KK server start --data "$DATA" --http-port "$PORT" --dicom-port "$(free_port)" --plugin kk
 fi
-ORTHANC_URL=$($KK --output json server status --data "$DATA" \
-    | .venv/bin/python -c 'import json, sys; print(json.load(sys.stdin)["url"])')
-export ORTHANC_URL
+# The server has a generated password (kept 0600 in $DATA/kkorthanc-password): connect with it.
+STATUS=$($KK --output json server status --data "$DATA")
+field() { .venv/bin/python -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]] or "")' "$1" <<<"$STATUS"; }
+ORTHANC_URL=$(field url)
+ORTHANC_USERNAME=$(field username)
+ORTHANC_PASSWORD_FILE=$(field password_file)
+export ORTHANC_URL ORTHANC_USERNAME ORTHANC_PASSWORD_FILE
 
 echo
 echo "demo: uploading pydicom's sample files to $ORTHANC_URL"
@@ -37,5 +41,6 @@ $KK tree
 
 echo
 echo "demo: Orthanc runs at $ORTHANC_URL, its data in $DATA/ (browse: $ORTHANC_URL/app/explorer.html)"
-echo "demo: try   export ORTHANC_URL=$ORTHANC_URL; .venv/bin/kkorthanc ls studies"
+echo "demo: try   export ORTHANC_URL=$ORTHANC_URL ORTHANC_USERNAME=$ORTHANC_USERNAME ORTHANC_PASSWORD_FILE=$ORTHANC_PASSWORD_FILE"
+echo "demo:       .venv/bin/kkorthanc ls studies"
 echo "demo: stop  .venv/bin/kkorthanc server stop --data $DATA"
