@@ -48,6 +48,8 @@ PLUGINS: dict[str, tuple[str, str]] = {
 _OWNED_KEYS = frozenset(
     {"StorageDirectory", "IndexDirectory", "HttpPort", "DicomPort", "DicomAet", "Plugins"}
 )
+# Merged with the options' users above, never applied over them afterwards.
+_USER_KEYS = frozenset({"RegisteredUsers", "AuthenticationEnabled"})
 # Defaults for a long-lived server (the launcher's own defaults suit throw-away test servers).
 _SERVER_DEFAULTS: dict[str, Any] = {"StableAge": 60, "SaveJobs": True, "HttpTimeout": 600}
 
@@ -252,7 +254,7 @@ def effective_config(
     libraries = _plugin_libraries(options, check_plugins)
     users = {**(file_config.get("RegisteredUsers") or {}), **options.users}
     extra = {**_SERVER_DEFAULTS}
-    extra.update({k: v for k, v in file_config.items() if k not in _OWNED_KEYS})
+    extra.update({k: v for k, v in file_config.items() if k not in _OWNED_KEYS | _USER_KEYS})
     if options.no_auth:
         users = {}
         extra.update(AuthenticationEnabled=False, RegisteredUsers={})
