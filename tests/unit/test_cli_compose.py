@@ -40,7 +40,11 @@ def test_compose_writes_valid_files_carrying_every_option(
     )  # fmt: skip
     assert status == 0, err
     assert "docker compose up -d" in err
-    assert out.split() == [str(target / "docker-compose.yml"), str(target / "orthanc.json")]
+    assert out.split() == [
+        str(target / name)
+        for name in ("docker-compose.yml", "orthanc.json", "orthanc-secrets.json",
+                     "kkorthanc-password")
+    ]  # fmt: skip
     document = yaml.safe_load((target / "docker-compose.yml").read_text())
     service = document["services"]["orthanc"]
     assert service["image"].startswith("orthancteam/orthanc")
@@ -51,7 +55,9 @@ def test_compose_writes_valid_files_carrying_every_option(
     assert service["environment"]["PYTHON_PLUGIN_ENABLED"] == "true"
     config = json.loads((target / "orthanc.json").read_text())
     assert (config["HttpPort"], config["DicomPort"], config["DicomAet"]) == (8142, 4342, "LAB")
-    assert config["RegisteredUsers"] == {"alice": "s3cret"}
+    assert "RegisteredUsers" not in config  # in orthanc-secrets.json, read as a docker secret
+    secret = json.loads((target / "orthanc-secrets.json").read_text())
+    assert secret["RegisteredUsers"] == {"alice": "s3cret"}
     assert config["AuthenticationEnabled"] is True
     assert (config["StableAge"], config["Name"], config["MaximumStorageSize"]) == (5, "Lab", 1000)
     assert config["StorageDirectory"] == "/var/lib/orthanc/db"
@@ -72,6 +78,7 @@ def test_compose_local_postgres_adds_a_database_service(tmp_path: Path) -> None:
     assert document["services"]["orthanc"]["depends_on"] == ["postgres"]
     assert document["services"]["orthanc"]["environment"]["POSTGRESQL_PLUGIN_ENABLED"] == "true"
     assert config["PostgreSQL"]["ConnectionUri"].startswith("postgresql://orthanc:")
+    assert "orthanc:orthanc@" not in config["PostgreSQL"]["ConnectionUri"]
     assert config["PostgreSQL"]["EnableIndex"] is True
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import shlex
@@ -118,8 +119,8 @@ def register(subparsers: Any) -> None:
         commands,
         "compose",
         _run_compose,
-        "write docker-compose.yml + orthanc.json for orthancteam/orthanc",
-        "kkorthanc server compose ./pacs-docker --user alice:s3cret",
+        "write docker-compose.yml + orthanc.json (secrets apart, 0600) for orthancteam/orthanc",
+        "kkorthanc server compose ./pacs-docker --user alice",
         connects=False,
     )
     compose.add_argument("data", type=Path, metavar="DIR", help="where to write the files")
@@ -351,9 +352,24 @@ def _follow(ctx: Context, path: Path, offset: int) -> None:
 
 
 def _run_compose(ctx: Context) -> int:
-    """Write the docker compose files and say how to run them."""
-    written = server.write_compose(_options(ctx))
+    """Write the docker compose files and say how to run them; never print a password."""
+    options = _options(ctx)
+    written = server.write_compose(options)
     for path in written:
         ctx.stdout.write(f"{path}\n")
-    ctx.info(f"Run it with: cd {shlex.quote(str(ctx.args.data))} && docker compose up -d")
+    folder = shlex.quote(str(ctx.args.data))
+    if options.remote:
+        ctx.info(
+            "warning: --remote publishes the ports on every interface with plain HTTP: "
+            "passwords and patient data cross the network in clear text; put a TLS reverse "
+            "proxy in front (see docs/security.md)"
+        )
+    secrets_file = Path(ctx.args.data) / "orthanc-secrets.json"
+    users = json.loads(secrets_file.read_text(encoding="utf-8"))["RegisteredUsers"]
+    ctx.info(
+        f"Passwords are in {secrets_file} (0600), never in docker-compose.yml. Connect with: "
+        f"export ORTHANC_USERNAME={shlex.quote(next(iter(users)))} "
+        f"ORTHANC_PASSWORD_FILE={shlex.quote(str(Path(ctx.args.data) / 'kkorthanc-password'))}"
+    )
+    ctx.info(f"Run it with: cd {folder} && docker compose up -d")
     return EXIT_OK
