@@ -74,7 +74,12 @@ def pair(kk_server: OrthancServer, make_client: Any, client_kind: str) -> tuple[
     """(REST client, plugin client, counter of the plugin client's requests), capabilities read."""
     counter = Counter()
     rest = make_client(kk_server.url, auth=kk_server.auth, use_kk_plugin=False)
-    kk = make_client(kk_server.url, auth=kk_server.auth, event_hooks=counter.hooks(client_kind))
+    kk = make_client(
+        kk_server.url,
+        auth=kk_server.auth,
+        event_hooks=counter.hooks(client_kind),
+        use_kk_plugin=True,
+    )
     assert kk.capabilities().kk_plugin == PLUGIN_VERSION
     counter.reset()
     return rest, kk, counter
@@ -148,6 +153,19 @@ def test_lookups_are_identical_and_read_orthancs_own_route(
             assert dict(found.main_tags) == dict(expected.main_tags)
             assert found.raw == expected.raw, (level, value)
             assert kk_id_list(kk, level, value) == kk_id_list(rest, level, value) == [found.id]
+
+
+def test_an_automatic_client_looks_up_with_one_find(
+    kk_server: OrthancServer, make_client: Any, client_kind: str
+) -> None:
+    """Where the plugin would take two requests (its 307, then the route), one find is enough."""
+    counter = Counter()
+    auto = make_client(kk_server.url, auth=kk_server.auth, event_hooks=counter.hooks(client_kind))
+    assert auto.capabilities().kk_plugin == PLUGIN_VERSION
+    uid = next(uid for uid in _identifiers(kk_server)["Study"] if uid != SHARED_STUDY)
+    counter.reset()
+    study = auto.studies.lookup(uid)
+    assert study is not None and counter.paths == ["/tools/find"]
 
 
 def _kind(resource: Any) -> type:

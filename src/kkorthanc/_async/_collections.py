@@ -290,8 +290,9 @@ class AsyncCollection(Generic[R]):
         never a near miss. One UID may belong to several resources when two patients share a
         study: then this raises, and :meth:`lookup_all` returns them all.
 
-        One request (with the KkOrthanc server plugin, or for a patient), else one find; see the
-        client option ``use_kk_plugin``. Both paths give the same results and errors.
+        One request: a GET of the computed route for a patient, else one expanded find (with
+        ``use_kk_plugin=True``, the KkOrthanc plugin's 307 and the resource's route). Both
+        paths give the same results and errors.
 
         Raises:
             OrthancInputError: Not a string (or an empty UID, or one with wildcards).
@@ -319,7 +320,11 @@ class AsyncCollection(Generic[R]):
         )
 
     async def _plugin_takes(self, identifier: str) -> bool:
-        return plugin_accepts(identifier) and await use_plugin(self._client)
+        """Only when asked (``use_kk_plugin=True``): the plugin answers a lookup with a 307 to
+        the resource's own route, two requests where one expanded find is enough."""
+        if self._client._use_kk_plugin is not True or not plugin_accepts(identifier):
+            return False
+        return await use_plugin(self._client)
 
     async def _kk_lookup(self, identifier: str) -> tuple[R | None, builtins.list[str]]:
         """The plugin's one match, or (None, the sorted IDs of every match) when ambiguous."""
@@ -339,8 +344,7 @@ class AsyncCollection(Generic[R]):
         """Every resource whose DICOM identifier is exactly ``identifier`` (often one, or none),
         sorted by Orthanc ID.
 
-        One request with the KkOrthanc server plugin (plus one per resource when there are
-        several), else one find.
+        One find (with ``use_kk_plugin=True``: one plugin request, plus one per resource).
 
         Raises:
             OrthancInputError: Not a string, an empty UID, or a UID with wildcards.
