@@ -34,7 +34,8 @@ def data_dir(orthanc_spec: ServerSpec) -> Iterator[Path]:
     root = Path(tempfile.mkdtemp(prefix="kk-server-", dir=base))
     os.chmod(root, 0o711)  # PostgreSQL runs as its own user and must reach the cluster
     yield root / "data"
-    stop_server(root / "data", timeout=10)
+    if (root / "data" / "orthanc.json").exists():
+        stop_server(root / "data", timeout=10)
     shutil.rmtree(root, ignore_errors=True)
 
 
@@ -167,6 +168,17 @@ def test_status_of_a_stopped_server_exits_3(
     status, out, _ = run(capsys, "server", "status", "--data", str(data_dir))
     assert status == 3
     assert re.search(r"^running +no$", out, re.MULTILINE)
+
+
+def test_stop_of_a_folder_that_was_never_a_servers_is_an_error(
+    capsys: pytest.CaptureFixture[str], data_dir: Path
+) -> None:
+    """A typo in --data used to say "was not running" and exit 0."""
+    data_dir.mkdir(parents=True)
+    status, _, err = run(capsys, "server", "stop", "--data", str(data_dir / "typo"))
+    assert status == 2 and "not the data directory" in err
+    status, _, err = run(capsys, "server", "stop", "--data", str(data_dir))
+    assert status == 2 and "has no orthanc.json" in err
 
 
 def test_second_start_is_refused(

@@ -93,7 +93,8 @@ def data_dir(orthanc_spec: ServerSpec) -> Iterator[Path]:
     root = Path(tempfile.mkdtemp(prefix="kk-exposure-", dir=base))
     os.chmod(root, 0o711)
     yield root / "data"
-    stop_server(root / "data", timeout=10)
+    if (root / "data" / "orthanc.json").exists():
+        stop_server(root / "data", timeout=10)
     shutil.rmtree(root, ignore_errors=True)
 
 

@@ -433,6 +433,8 @@ def stop_server(data_dir: Path, *, timeout: float = 30) -> bool:
         True when a running Orthanc was stopped, False when none was running.
 
     Raises:
+        OrthancInputError: ``data_dir`` was never a server's data directory (a typo would
+            otherwise read as "was not running").
         LauncherError: The process survived SIGKILL, or PostgreSQL failed to stop.
 
     Example:
@@ -440,6 +442,11 @@ def stop_server(data_dir: Path, *, timeout: float = 30) -> bool:
         True
     """
     data_dir = Path(os.path.abspath(data_dir))
+    if not (data_dir / CONFIG_NAME).is_file() and not (data_dir / PID_NAME).is_file():
+        raise OrthancInputError(
+            f"{data_dir} is not the data directory of a server started by kkorthanc "
+            f"(it has no {CONFIG_NAME}): check --data"
+        )
     pid = _live_pid(data_dir)
     if pid is not None:
         _terminate(pid, timeout)
