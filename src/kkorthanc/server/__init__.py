@@ -11,7 +11,9 @@ loopback; remote access requires authentication. Authentication is on by default
 password kept in ``kkorthanc-password``, 0600, unless ``users`` or ``no_auth`` say otherwise),
 the folder is its owner's alone (0700, files 0600, Orthanc runs with umask 077), a folder or
 configuration another account could have written is refused (:class:`UnsafePathError`), and
-the DICOM port admits registered modalities only. See ``docs/security.md``.
+the DICOM port admits registered modalities only. Started by root, Orthanc runs as an
+unprivileged account (``ServerOptions.run_as``, default ``orthanc``), which then owns the data
+directory, or root refuses unless ``allow_root``. See ``docs/security.md``.
 
 Exceptions (from :mod:`kkorthanc.errors`' tree)::
 

@@ -6,6 +6,7 @@ import json
 import os
 import secrets
 import signal
+import stat
 import subprocess
 import time
 from dataclasses import dataclass, replace
@@ -20,10 +21,11 @@ from .._launcher import (
     OrthancNotInstalledError,
     OrthancStartError,
 )
-from ..errors import OrthancInputError
+from ..errors import OrthancInputError, UnsafePathError
+from ._account import Account, check_reachable, chroot_userspec, drop_arguments, run_as_account
 from ._options import CONFIG_NAME, ServerOptions, effective_config, redact_uri
 from ._postgres import LocalPostgres
-from ._private import check_trusted, make_private_dir, write_private
+from ._private import check_trusted, hand_over, make_private_dir, write_private
 
 __all__ = ["ServerStatus", "server_status", "start_server", "stop_server"]
 
@@ -101,7 +103,9 @@ def start_server(options: ServerOptions, *, timeout: float = 60) -> ServerStatus
 
     Orthanc runs in a new session (it outlives the calling process), writes to
     ``DATA/orthanc.log``, and its pid goes to ``DATA/orthanc.pid``. With ``postgres="local"`` a
-    private PostgreSQL cluster is started first. Returns once the REST API answers.
+    private PostgreSQL cluster is started first. Returns once the REST API answers. Started
+    by root, Orthanc runs as ``options.run_as`` (default: the ``orthanc`` account) unless
+    ``options.allow_root``; the data folder and its files then belong to that account.
 
     Args:
         options: What to run.
@@ -111,7 +115,8 @@ def start_server(options: ServerOptions, *, timeout: float = 60) -> ServerStatus
         The running server's status.
 
     Raises:
-        OrthancInputError: Contradictory options, or a server already runs from this directory.
+        OrthancInputError: Contradictory options, a server already runs from this directory,
+            or root has no account to run Orthanc as (see ``run_as``, ``allow_root``).
         OrthancNotInstalledError: Orthanc, a plugin or PostgreSQL is missing (the message says
             how to install it).
         OrthancStartError: Orthanc exited or did not answer (the message has the log's tail).
@@ -129,9 +134,10 @@ def start_server(options: ServerOptions, *, timeout: float = 60) -> ServerStatus
             f"`kkorthanc server stop --data {data_dir}` first"
         )
     config = prepare(options)
-    command = _command(options, data_dir)
-    pid = _spawn(command, data_dir / LOG_NAME)
-    write_private(data_dir / PID_NAME, f"{pid}\n")
+    account = run_as_account(options)
+    command = _command(options, data_dir, account)
+    pid = _spawn(command, data_dir / LOG_NAME, account if options.chroot is None else None)
+    _write_pid(data_dir, pid, account)
     _wait_until_up(pid, config, data_dir, timeout)
     return server_status(data_dir)
 
@@ -148,25 +154,47 @@ def prepare(options: ServerOptions) -> dict[str, Any]:
         >>> config = prepare(ServerOptions(Path("orthanc-data")))  # doctest: +SKIP
     """
     data_dir = Path(os.path.abspath(options.data_dir))
-    _check_folder(data_dir, options)
+    account = run_as_account(options)
+    options = replace(options, run_as=account.name if account else None)
+    _check_folder(data_dir, options, account)
     options = _with_previous(options, data_dir)
     options.validate()
     options = _with_generated_user(options)
     effective_config(options, postgres_uri="check" if options.postgres else None)
-    make_private_dir(data_dir, _folder_mode(options))
+    _make_data_dir(data_dir, options, account)
     uri = options.postgres
     if uri == "local":
-        local = LocalPostgres(data_dir)
+        local = LocalPostgres(data_dir, account=account.name if account else None)
         local.start()
         uri = local.uri_for(options.binary)
     config = effective_config(options, postgres_uri=uri)
-    _check_scripts(config, options)
+    _check_scripts(config, options, account)
     write_private(data_dir / CONFIG_NAME, json.dumps(config, indent=2))
     _write_password_file(data_dir, config)
     state = {"postgres": options.postgres, "executable": options.executable}
     state["chroot"] = str(options.chroot) if options.chroot else None
     write_private(data_dir / STATE_NAME, json.dumps(state, indent=2))
+    if account is not None:  # Orthanc reads its configuration (and the kk script copy)
+        hand_over(data_dir, account.owner)
     return config
+
+
+def _make_data_dir(data_dir: Path, options: ServerOptions, account: Account | None) -> None:
+    """The folder, private to whoever runs Orthanc; one root made earlier changes hands."""
+    if account is None:
+        make_private_dir(data_dir, _folder_mode(options))
+        return
+    check_reachable(account, options, data_dir)
+    from_root = data_dir.exists() and data_dir.lstat().st_uid == 0
+    make_private_dir(data_dir, 0o700, owner=account.owner)
+    if from_root:
+        hand_over(data_dir, account.owner, recursive=True)
+
+
+def _write_pid(data_dir: Path, pid: int, account: Account | None) -> None:
+    write_private(data_dir / PID_NAME, f"{pid}\n")
+    if account is not None:
+        hand_over(data_dir, account.owner)  # the pid file and the log
 
 
 def _with_generated_user(options: ServerOptions) -> ServerOptions:
@@ -185,17 +213,27 @@ def _write_password_file(data_dir: Path, config: dict[str, Any]) -> None:
         write_private(path, auth[1] + "\n")
 
 
-def _check_folder(data_dir: Path, options: ServerOptions) -> None:
-    """Refuse a folder, configuration or state another account could have planted."""
-    check_trusted(data_dir, "data folder")
+def _check_folder(data_dir: Path, options: ServerOptions, account: Account | None) -> None:
+    """Refuse a folder, configuration or state another account could have planted.
+
+    Root running Orthanc as ``account`` also trusts what that account owns: it is the
+    account's own folder, and whatever it names runs as the account, never as root.
+    """
+    also = account.uid if account else None
+    check_trusted(data_dir, "data folder", also=also)
     for name, what in ((CONFIG_NAME, "configuration"), (STATE_NAME, "server state file")):
-        check_trusted(data_dir / name, what)
+        if (data_dir / name).is_symlink():  # the launcher never makes one: someone planted it
+            raise UnsafePathError(
+                f"the {what} {data_dir / name} is a symbolic link: remove it",
+                path=str(data_dir / name),
+            )
+        check_trusted(data_dir / name, what, also=also)
     if options.config_file is not None:
-        check_trusted(Path(options.config_file), "--config file")
+        check_trusted(Path(options.config_file), "--config file", also=also)
 
 
-def _check_scripts(config: dict[str, Any], options: ServerOptions) -> None:
-    """The scripts Orthanc will run as this account must be this account's (or root's)."""
+def _check_scripts(config: dict[str, Any], options: ServerOptions, account: Account | None) -> None:
+    """The scripts Orthanc will run must be its account's (or root's)."""
     scripts = list(config.get("LuaScripts") or [])
     if config.get("PythonScript"):
         scripts.append(config["PythonScript"])
@@ -203,11 +241,11 @@ def _check_scripts(config: dict[str, Any], options: ServerOptions) -> None:
         path = Path(str(script))
         if options.chroot is not None and path.is_absolute():
             path = Path(options.chroot) / path.relative_to("/")
-        check_trusted(path, "script")
+        check_trusted(path, "script", also=account.uid if account else None)
 
 
 def _folder_mode(options: ServerOptions) -> int:
-    """0700; 0711 when root runs a local PostgreSQL, whose own account must reach its folder."""
+    """0700; 0711 when root itself runs Orthanc and a local PostgreSQL (as ``postgres``)."""
     return 0o711 if os.geteuid() == 0 and options.postgres == "local" else 0o700
 
 
@@ -220,37 +258,54 @@ def _with_previous(options: ServerOptions, data_dir: Path) -> ServerOptions:
     return replace(options, config_file=previous, postgres=postgres)
 
 
-def _command(options: ServerOptions, data_dir: Path) -> list[str]:
+def _command(options: ServerOptions, data_dir: Path, account: Account | None) -> list[str]:
+    """Orthanc's command line; a chroot binary drops to ``account`` by ``chroot --userspec``."""
     try:
         command = options.binary.command()
     except OrthancNotInstalledError as error:
         raise OrthancNotInstalledError(
             str(error).replace(INSTALL_HINT, SERVER_INSTALL_HINT)
         ) from error
+    if options.chroot is not None and account is not None:
+        command[1:1] = chroot_userspec(account)
     return [*command, options.binary.inner_path(data_dir / CONFIG_NAME)]
 
 
-def _spawn(command: list[str], log_path: Path) -> int:
-    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
-    os.fchmod(log_fd, 0o600)
-    previous_umask = os.umask(0o077)  # Orthanc's own files (storage, index) for its owner only
+# Detached servers this process started: polled (so reaped) by is_alive(), never collected.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def _spawn(command: list[str], log_path: Path, account: Account | None) -> int:
+    """Run ``command`` in its own session, output to the log, as ``account`` when given."""
+    log_fd = _open_log(log_path)
     try:
-        return os.posix_spawn(
-            command[0],
+        process = subprocess.Popen(
             command,
-            dict(os.environ),
-            file_actions=[
-                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                (os.POSIX_SPAWN_DUP2, log_fd, 1),
-                (os.POSIX_SPAWN_DUP2, log_fd, 2),
-            ],
-            setsid=True,
+            stdin=subprocess.DEVNULL,
+            stdout=log_fd,
+            stderr=log_fd,
+            start_new_session=True,
+            umask=0o077,  # Orthanc's own files (storage, index) for its owner only
+            **drop_arguments(account),
         )
     except OSError as error:
         raise OrthancStartError(f"cannot run {' '.join(command)}: {error}") from error
     finally:
-        os.umask(previous_umask)
         os.close(log_fd)
+    _CHILDREN[process.pid] = process
+    return process.pid
+
+
+def _open_log(log_path: Path) -> int:
+    """The log, opened for appending: never through a link, never a FIFO or a device."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK
+    log_fd = os.open(log_path, flags, 0o600)
+    if not stat.S_ISREG(os.fstat(log_fd).st_mode):
+        os.close(log_fd)
+        raise OrthancStartError(f"{log_path} is not a regular file: remove it")
+    os.set_blocking(log_fd, True)
+    os.fchmod(log_fd, 0o600)
+    return log_fd
 
 
 def _wait_until_up(pid: int, config: dict[str, Any], data_dir: Path, timeout: float) -> None:
@@ -396,6 +451,12 @@ def is_alive(pid: int) -> bool:
         >>> is_alive(os.getpid())
         True
     """
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        if child.poll() is None:
+            return True
+        del _CHILDREN[pid]
+        return False
     try:
         done, _ = os.waitpid(pid, os.WNOHANG)
         if done == pid:
@@ -416,11 +477,21 @@ def is_alive(pid: int) -> bool:
 
 
 def _is_ours(pid: int, data_dir: Path) -> bool:
-    """A recycled pid must not be killed: check the command line names our configuration."""
+    """A recycled (or planted) pid must not be killed.
+
+    The command line must name our configuration, and the process must run as the folder's
+    owner (who always runs its Orthanc): the account root runs Orthanc as writes the pid file,
+    and must not make root's ``server stop`` kill another account's process.
+    """
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode("utf-8", errors="replace")
+        status = Path(f"/proc/{pid}/status").read_text(encoding="ascii", errors="replace")
+        owner = data_dir.stat().st_uid
     except OSError:
         return True
+    uids = [line.split()[1:2] for line in status.splitlines() if line.startswith("Uid:")]
+    if uids and uids[0] != [str(owner)]:
+        return False
     return CONFIG_NAME in cmdline and data_dir.name in cmdline
 
 
@@ -494,8 +565,14 @@ def run_foreground(options: ServerOptions) -> int:
     if server_status(data_dir, ask_version=False).running:
         raise OrthancInputError(f"an Orthanc already runs from {data_dir}")
     prepare(options)
-    process = subprocess.Popen(_command(options, data_dir), stdin=subprocess.DEVNULL, umask=0o077)
-    write_private(data_dir / PID_NAME, f"{process.pid}\n")
+    account = run_as_account(options)
+    process = subprocess.Popen(
+        _command(options, data_dir, account),
+        stdin=subprocess.DEVNULL,
+        umask=0o077,
+        **drop_arguments(account if options.chroot is None else None),
+    )
+    _write_pid(data_dir, process.pid, account)
     try:
         return process.wait()
     except KeyboardInterrupt:

@@ -84,6 +84,10 @@ class ServerOptions:
         no_auth: Turn authentication off (a throw-away server every local user may use).
             Without it and without ``users``, the first start generates a user ``kkorthanc``
             with a random password, kept in ``data_dir/kkorthanc-password`` (0600).
+        run_as: Started as root, run Orthanc as this account (default: the ``orthanc``
+            system account when it exists); the data folder then belongs to it. Give it on
+            every start: a folder owned by another account is refused.
+        allow_root: Started as root, keep Orthanc (its plugins, Lua and Python scripts) root.
 
     Raises:
         OrthancInputError: From :meth:`validate` (and :func:`effective_config`) for
@@ -109,6 +113,8 @@ class ServerOptions:
     name: str = "KkOrthanc"
     dicom_accept: str | None = None
     no_auth: bool = False
+    run_as: str | None = None
+    allow_root: bool = False
 
     @property
     def binary(self) -> OrthancBinary:
@@ -190,6 +196,8 @@ give --user NAME:PASSWORD too
             raise OrthancInputError(
                 "--remote opens the server to other machines: give --user NAME:PASSWORD too"
             )
+        if self.run_as and self.allow_root:
+            raise OrthancInputError("--run-as contradicts --allow-root")
         if self.no_auth and (self.users or self.remote):
             what = "--remote" if self.remote else "--user"
             raise OrthancInputError(f"--no-auth contradicts {what}")
@@ -396,9 +404,10 @@ def _kk_script(options: ServerOptions) -> Path:
             "the KkOrthanc Orthanc plugin (kkorthanc.plugin) is not part of this installation"
         ) from error
     source = Path(plugin.script_path())
-    if options.chroot is None:
+    if options.chroot is None and options.run_as is None:
         return source
-    # the script imports its companion modules from its own folder: copy them with it
+    # A chroot does not see the package, another account may not read it: give Orthanc a copy
+    # (the script imports its companion modules from its own folder: copy them with it)
     return Path(plugin.install_script(Path(options.data_dir), KK_SCRIPT_NAME))
 
 

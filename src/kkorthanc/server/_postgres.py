@@ -4,6 +4,10 @@ Only its owner may reach it: the socket's folder and the socket are 0700, authen
 ``peer`` (the kernel tells who connects) with a map that admits two local accounts only (the
 cluster's owner as its superuser, the account running Orthanc as the ``orthanc`` role), and the
 ``orthanc`` role is no superuser: it owns the ``orthanc`` database and nothing else.
+
+When root runs Orthanc as an unprivileged account, the cluster runs as that same account: one
+account owns the folder, the cluster and the socket. Root's launcher writes the cluster's
+access files without following links the account could plant.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from .._launcher import LauncherError, OrthancBinary, OrthancNotInstalledError
+from ._private import fix_dir, read_private, write_private
 
 __all__ = ["LocalPostgres"]
 
@@ -31,16 +36,19 @@ MAP = "kkorthanc"
 _SETTINGS_MARK = "# kkorthanc: private cluster, unix socket only, for its owner only"
 PORT = 5432  # only names the socket file: the cluster listens on no TCP port
 _RUN_AS_ROOT = "postgres"
+_SUPERUSER_IF_ROLE = "kkorthanc"  # the superuser's name when the owner account is ``orthanc``
 
 
 class LocalPostgres:
     """A PostgreSQL cluster in ``data_dir/postgres``, listening on a socket in that directory.
 
-    PostgreSQL refuses to run as root: as root, its programs run as the ``postgres`` user, which
-    must be able to reach ``data_dir``.
+    PostgreSQL refuses to run as root: as root, its programs run as ``account`` (the account
+    Orthanc runs as), else as the account owning an existing cluster, else as the
+    ``postgres`` user, which must be able to reach ``data_dir``.
 
     Args:
         data_dir: The server's data directory.
+        account: The account that runs both Orthanc and the cluster (root only).
 
     Raises:
         OrthancNotInstalledError: From :meth:`start`, when PostgreSQL is not installed.
@@ -52,7 +60,8 @@ class LocalPostgres:
         'postgresql:///orthanc?host=%2Ftmp%2Fo%2Fpostgres%2Frun&port=5432&user=orthanc'
     """
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, account: str | None = None) -> None:
+        self.account = account
         self.root = Path(os.path.abspath(data_dir)) / "postgres"
         self.cluster = self.root / "data"
         self.socket_dir = self.root / "run"
@@ -151,46 +160,57 @@ class LocalPostgres:
         return True
 
     def _init(self) -> None:
-        self.socket_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._make_dirs()
         user = self._user()
         if user is not None:
-            entry = pwd.getpwnam(user)
-            for path in (self.root, self.socket_dir):
-                os.chown(path, entry.pw_uid, entry.pw_gid)
             self._check_reachable(user)
-        owner = self._owner()
         self._run(
-            ["initdb", "-D", str(self.cluster), "-U", owner, "-E", "UTF8",
+            ["initdb", "-D", str(self.cluster), "-U", self._superuser(), "-E", "UTF8",
              "--auth-local=peer", "--auth-host=reject"]
         )  # fmt: skip
 
+    def _make_dirs(self) -> None:
+        """``postgres/`` and its socket folder: 0700, the cluster owner's, never via a link."""
+        user = self._user()
+        owner = None
+        if user is not None:
+            entry = pwd.getpwnam(user)
+            owner = (entry.pw_uid, entry.pw_gid)
+        for path in (self.root, self.socket_dir):
+            fix_dir(path, 0o700, owner)
+
     def _lock_down(self) -> None:
         """Owner-only access, on a new cluster and on one an earlier version left open."""
-        for path in (self.root, self.socket_dir):
-            path.mkdir(mode=0o700, parents=True, exist_ok=True)
-            path.chmod(0o700)
-        client = pwd.getpwuid(os.geteuid()).pw_name  # who runs Orthanc and this launcher
-        owner = self._owner()
-        (self.cluster / "pg_hba.conf").write_text(
+        self._make_dirs()
+        client = self.account or pwd.getpwuid(os.geteuid()).pw_name  # who runs Orthanc
+        owner, superuser = self._owner(), self._superuser()
+        self._write(
+            "pg_hba.conf",
             "# kkorthanc: unix socket only, the kernel says who connects, the map says as whom\n"
             f"local all all peer map={MAP}\n",
-            encoding="utf-8",
         )
-        (self.cluster / "pg_ident.conf").write_text(
-            f"# kkorthanc: MAPNAME SYSTEM-USER PG-USER\n{MAP} {owner} {owner}\n"
-            f"{MAP} {client} {ROLE}\n{MAP} {client} {owner}\n",
-            encoding="utf-8",
+        self._write(
+            "pg_ident.conf",
+            f"# kkorthanc: MAPNAME SYSTEM-USER PG-USER\n{MAP} {owner} {superuser}\n"
+            f"{MAP} {client} {ROLE}\n{MAP} {client} {superuser}\n",
         )
-        conf = self.cluster / "postgresql.conf"
-        if _SETTINGS_MARK not in conf.read_text(encoding="utf-8"):
-            with conf.open("a", encoding="utf-8") as stream:
-                stream.write(
-                    f"\n{_SETTINGS_MARK}\nlisten_addresses = ''\n"
-                    f"unix_socket_directories = '{self.socket_dir}'\n"
-                    f"unix_socket_permissions = 0700\nport = {PORT}\n"
-                )
-        for name in ("pg_hba.conf", "pg_ident.conf"):
-            self._give_to_owner(self.cluster / name)
+        conf = read_private(self.cluster / "postgresql.conf")
+        if _SETTINGS_MARK not in conf:
+            self._write(
+                "postgresql.conf",
+                f"{conf}\n{_SETTINGS_MARK}\nlisten_addresses = ''\n"
+                f"unix_socket_directories = '{self.socket_dir}'\n"
+                f"unix_socket_permissions = 0700\nport = {PORT}\n",
+            )
+
+    def _write(self, name: str, text: str) -> None:
+        """Replace a file of the cluster (0600, its owner's), never writing through a link."""
+        path = self.cluster / name
+        write_private(path, text)
+        user = self._user()
+        if user is not None:
+            entry = pwd.getpwnam(user)
+            os.chown(path, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
 
     def _create_database(self) -> None:
         """A login role without any power beyond owning Orthanc's database."""
@@ -213,21 +233,18 @@ class LocalPostgres:
             >>> LocalPostgres(Path("pacs")).psql("orthanc", "SELECT 1")  # doctest: +SKIP
             '1'
         """
-        owner = self._owner()
-        command = ["psql", "-h", str(self.socket_dir), "-p", str(PORT), "-U", owner, "-d",
-                   database, "-v", "ON_ERROR_STOP=1", "-AXtqc", statement]  # fmt: skip
+        command = ["psql", "-h", str(self.socket_dir), "-p", str(PORT), "-U", self._superuser(),
+                   "-d", database, "-v", "ON_ERROR_STOP=1", "-AXtqc", statement]  # fmt: skip
         return self._run(command).stdout.strip()
 
     def _owner(self) -> str:
         """The account that runs the cluster (and is its superuser)."""
         return self._user() or pwd.getpwuid(os.geteuid()).pw_name
 
-    def _give_to_owner(self, path: Path) -> None:
-        user = self._user()
-        if user is not None:
-            entry = pwd.getpwnam(user)
-            os.chown(path, entry.pw_uid, entry.pw_gid)
-        path.chmod(0o600)
+    def _superuser(self) -> str:
+        """The cluster's superuser role: named after its owner, unless that is ``orthanc``."""
+        owner = self._owner()
+        return _SUPERUSER_IF_ROLE if owner == ROLE else owner
 
     def _check_reachable(self, user: str) -> None:
         done = subprocess.run(
@@ -239,9 +256,21 @@ class LocalPostgres:
                 f"parent directories traversable (chmod o+x) or use a data directory elsewhere"
             )
 
-    @staticmethod
-    def _user() -> str | None:
-        return _RUN_AS_ROOT if os.geteuid() == 0 else None
+    def _user(self) -> str | None:
+        """The account PostgreSQL's programs run as (root only; None: as this process)."""
+        if os.geteuid() != 0:
+            return None
+        if self.account is not None:
+            return self.account
+        return self._existing_owner() or _RUN_AS_ROOT
+
+    def _existing_owner(self) -> str | None:
+        """The (non-root) account owning an existing ``postgres/`` folder."""
+        try:
+            uid = self.root.lstat().st_uid
+            return pwd.getpwuid(uid).pw_name if uid != 0 else None
+        except (FileNotFoundError, KeyError):
+            return None
 
     def _run(
         self, command: Sequence[str], *, check: bool = True

@@ -69,6 +69,17 @@ def register(subparsers: Any) -> None:
         type=Path,
         help="run the Orthanc installed in this chroot (root; --data inside it)",
     )
+    start.add_argument(
+        "--run-as",
+        metavar="USER",
+        help="as root, run Orthanc as this account, which then owns the data directory "
+        "(default: the 'orthanc' system account when it exists; give it on every start)",
+    )
+    start.add_argument(
+        "--allow-root",
+        action="store_true",
+        help="as root, keep Orthanc (its plugins, Lua and Python scripts) running as root",
+    )
     start.add_argument("--foreground", action="store_true", help="stay attached until Ctrl-C")
     start.add_argument(
         "--wait",
@@ -224,6 +235,8 @@ def _options(ctx: Context) -> server.ServerOptions:
         postgres=postgres,
         dicom_accept=args.dicom_accept,
         no_auth=args.no_auth,
+        run_as=getattr(args, "run_as", None),
+        allow_root=getattr(args, "allow_root", False),
     )
 
 
