@@ -35,12 +35,30 @@ def test_verify_reports_what_survived(client: Any) -> None:
     answer = upload(client, ct_bytes(**TAGS, StudyDescription="Head CT"))
     study = resource(client, Level.STUDY, answer["ParentStudy"])
     anonymous = study.anonymize(keep=["StudyDescription", "InstitutionName"])
-    findings = anonymous.verify_anonymized()
+    findings = anonymous.verify_anonymized(keep=())  # () reports the tags kept too
     survivors = {finding.keyword: finding for finding in findings}
     assert set(survivors) == {"StudyDescription", "InstitutionName"}
     assert survivors["InstitutionName"].value == "General Hospital"
     assert survivors["InstitutionName"].reason == "kept its original value"
     assert survivors["StudyDescription"].instance_id is not None
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_anonymized_resource_remembers_what_it_kept(client: Any, asynchronous: bool) -> None:
+    answer = upload(client, ct_bytes(**TAGS, StudyDescription="Head CT"))
+    study = resource(client, Level.STUDY, answer["ParentStudy"])
+    keep = ["StudyDescription"]
+    # the README's example: the tag kept is not a finding, without saying keep= twice
+    anonymous = study.anonymize(
+        keep=keep, replace={"PatientName": "Anon"}, asynchronous=asynchronous
+    )
+    assert anonymous.verify_anonymized() == []
+    assert anonymous.anonymized_keep == ("StudyDescription",)
+    assert anonymous.refresh().verify_anonymized() == []
+    same = client.studies.get(anonymous.id)  # fetched by ID: nothing remembered on the server
+    assert same.anonymized_keep == ()
+    assert [f.keyword for f in same.verify_anonymized()] == ["StudyDescription"]
+    assert same.verify_anonymized(keep=keep) == []
 
 
 def test_anonymize_as_job_and_delete_original(client: Any) -> None:

@@ -167,11 +167,14 @@ def test_download_exports_dicom_files(run: Run, tmp_path: Path, loaded: dict[str
 
 def test_download_zip_and_media(run: Run, tmp_path: Path, loaded: dict[str, str]) -> None:
     study = kkorthanc.orthanc_id("1CT1", CT_STUDY_UID)
-    assert run("download", study, "--zip", "--out", str(tmp_path / "z"))[0] == 0
-    (archive,) = (tmp_path / "z").iterdir()
-    assert zipfile.is_zipfile(archive)
-    assert run("download", study, "--media", "--out", str(tmp_path / "m"))[0] == 0
-    (media,) = (tmp_path / "m").iterdir()
+    out = tmp_path / "z"
+    assert run("download", study, "--zip", "--out", str(out))[0] == 0
+    (archive,) = out.iterdir()
+    assert archive.name == f"{study}.zip" and zipfile.is_zipfile(archive)
+    status, text, _ = run("-o", "json", "download", study, "--media", "--out", str(out))
+    assert status == 0 and json.loads(text)["downloaded"] == 1  # into the same folder
+    media = out / f"{study}.media.zip"
+    assert sorted(out.iterdir()) == sorted([archive, media])
     with zipfile.ZipFile(media) as opened:
         assert any(name.endswith("DICOMDIR") for name in opened.namelist())
 

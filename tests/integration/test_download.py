@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pydicom
 import pytest
 from _transfer_data import make_dataset, md5, write_instances
 
@@ -298,3 +299,85 @@ def test_exported_files_are_private_from_creation(
     probe.write_bytes(b"x")
     probe.chmod(0o644)
     assert _nobody_can_read(probe)
+
+
+def _archive_instances(path: Path) -> list[str]:
+    """The Orthanc IDs of the instances in a ZIP (its DICOMDIR left out)."""
+    with zipfile.ZipFile(path) as opened:
+        members = [i for i in opened.infolist() if not i.is_dir() and "DICOMDIR" not in i.filename]
+        return sorted(orthanc_ids(opened.open(info)).instance for info in members)
+
+
+def test_zip_and_media_archives_of_one_resource_share_a_folder(client: Any, tmp_path: Path) -> None:
+    paths = _upload(client, tmp_path, 2, 1)
+    study = ("Study", orthanc_ids(paths[0]).study)
+    folder = f"{tmp_path / 'out'}{os.sep}"
+    plain = client.download(study, folder).records[0]
+    media = client.download(study, folder, media=True).records[0]
+    assert (plain.outcome, media.outcome) == (DOWNLOADED, DOWNLOADED)  # not skipped_existing
+    assert Path(plain.path).name == f"{study[1]}.zip"
+    assert Path(media.path).name == f"{study[1]}.media.zip"
+    with zipfile.ZipFile(media.path) as opened:
+        assert "DICOMDIR" in [Path(name).name for name in opened.namelist()]
+    with zipfile.ZipFile(plain.path) as opened:
+        assert "DICOMDIR" not in [Path(name).name for name in opened.namelist()]
+    assert client.download(study, folder).records[0].outcome is SKIPPED
+    assert client.download(study, folder, media=True).records[0].outcome is SKIPPED
+
+
+@pytest.mark.parametrize("first_media", [False, True])
+def test_an_archive_of_the_other_kind_is_not_taken_as_complete(
+    client: Any, tmp_path: Path, first_media: bool
+) -> None:
+    paths = _upload(client, tmp_path, 2, 1)
+    study = ("Study", orthanc_ids(paths[0]).study)
+    target = tmp_path / "study.zip"  # one name given for both kinds
+    client.download(study, target, media=first_media)
+    before = md5(target)
+    second = client.download(study, target, media=not first_media).records[0]
+    assert second.outcome is CONFLICT and md5(target) == before
+    replaced = client.download(study, target, media=not first_media, overwrite=True).records[0]
+    assert replaced.outcome is DOWNLOADED
+    with zipfile.ZipFile(target) as opened:
+        has_dicomdir = "DICOMDIR" in [Path(name).name for name in opened.namelist()]
+    assert has_dicomdir is not first_media
+
+
+@pytest.mark.parametrize("media", [False, True])
+def test_archive_of_a_study_that_gained_instances_is_replaced(
+    client: Any, tmp_path: Path, media: bool
+) -> None:
+    paths = _upload(client, tmp_path, 2, 1)
+    ids = orthanc_ids(paths[0])
+    study, folder = ("Study", ids.study), f"{tmp_path / 'out'}{os.sep}"
+    old = Path(client.download(study, folder, media=media).records[0].path)
+    assert len(_archive_instances(old)) == 2
+    first = pydicom.dcmread(paths[0])
+    gained = make_dataset(first.PatientID, first.StudyInstanceUID, first.SeriesInstanceUID)
+    assert client.upload(gained).counts == {"stored": 1}
+    report = client.download(study, folder, media=media)
+    (record,) = report.records
+    assert record.outcome is DOWNLOADED and report.ok and "older archive" in str(record.detail)
+    current = sorted(i["ID"] for i in client.get(("studies", ids.study, "instances")))
+    assert _archive_instances(old) == current and len(current) == 3
+    # an archive holding an instance the server no longer has is not an older copy: conflict
+    client.delete(("instances", ids.instance))
+    before = md5(old)
+    after_delete = client.download(study, folder, media=media).records[0]
+    assert after_delete.outcome is CONFLICT and md5(old) == before
+
+
+def test_export_accepts_a_single_resource(client: Any, tmp_path: Path) -> None:
+    paths = _upload(client, tmp_path, 2, 1)
+    ids = orthanc_ids(paths[0])
+    study = client.studies.get(ids.study)
+    one = client.export(study, tmp_path / "a", layout="flat")  # a resource object, not a list
+    assert one.counts == {"downloaded": 2}
+    pair = client.export(("Study", ids.study), tmp_path / "b", layout="flat")
+    assert pair.counts == {"downloaded": 2}
+    both = client.export([("Instance", ids.instance), study], tmp_path / "c", layout="flat")
+    assert both.counts == {"downloaded": 2}
+    with pytest.raises(OrthancInputError, match="level"):
+        client.export(ids.study, tmp_path / "d")  # a bare ID: which level?
+    with pytest.raises(OrthancInputError):
+        client.export(42, tmp_path / "e")

@@ -116,6 +116,21 @@ class AsyncModifiable(_AsyncModificationBase):
     (:meth:`modified_file`, :meth:`anonymized_file`, and their ``*_dataset`` twins).
     """
 
+    _anonymized_keep: tuple[str, ...] = ()
+
+    @property
+    def anonymized_keep(self) -> tuple[str, ...]:
+        """The ``keep`` given to the :meth:`anonymize` that returned this object (``()`` for
+        any other object, even of the same resource: it is not stored on the server).
+        :meth:`verify_anonymized` does not report these tags.
+
+        Example:
+            >>> (await study.anonymize(keep=["StudyDescription"])).anonymized_keep
+            ... # doctest: +SKIP
+            ('StudyDescription',)
+        """
+        return self._anonymized_keep
+
     async def modify(
         self: _M,
         *,
@@ -187,7 +202,8 @@ class AsyncModifiable(_AsyncModificationBase):
         ``Remove`` list (every curve and overlay group is removed whole), except the tags given
         in ``keep``, ``replace`` or ``remove``. Pixels are not cleaned: a ``BurnedInAnnotation``
         of ``YES`` survives, and :meth:`verify_anonymized` reports it for review. Check the
-        result with :meth:`verify_anonymized`.
+        result with :meth:`verify_anonymized`: the object returned remembers ``keep``
+        (:attr:`anonymized_keep`), so those tags are not reported.
 
         Args:
             keep: Tags whose value survives, e.g. ``["StudyDescription", "SeriesDescription"]``.
@@ -216,10 +232,12 @@ class AsyncModifiable(_AsyncModificationBase):
             private_tags=keep_private_tags, dicom_version=dicom_version,
             delete_original=delete_original,
         )  # fmt: skip
-        return await self._run("anonymize", body, asynchronous, timeout)
+        anonymous = await self._run("anonymize", body, asynchronous, timeout)
+        anonymous._anonymized_keep = tuple(keep)
+        return anonymous
 
     async def verify_anonymized(
-        self, *, keep: Sequence[str] = (), all_instances: bool = False
+        self, *, keep: Sequence[str] | None = None, all_instances: bool = False
     ) -> list[Finding]:
         """Check this anonymized resource against the basic confidentiality profile.
 
@@ -232,17 +250,24 @@ class AsyncModifiable(_AsyncModificationBase):
         of these. See :func:`check_anonymized`.
 
         Args:
-            keep: Keywords or tags deliberately kept (e.g. the ``keep`` given to
-                :meth:`anonymize`); they are not reported.
+            keep: Keywords or tags deliberately kept; they are not reported. None (the
+                default): :attr:`anonymized_keep`, the ``keep`` given to the
+                :meth:`anonymize` that returned this object (nothing for a resource fetched
+                by ID: pass the same ``keep`` again). ``()`` reports kept tags too.
             all_instances: Check every instance, not one per series.
 
         Raises:
             NotFoundError: This resource does not exist.
 
         Example:
-            >>> anonymous = await study.anonymize()  # doctest: +SKIP
+            >>> anonymous = await study.anonymize(keep=["StudyDescription"])  # doctest: +SKIP
             >>> assert not await anonymous.verify_anonymized()  # doctest: +SKIP
+            >>> again = await client.studies.get(anonymous.id)  # doctest: +SKIP
+            >>> assert not await again.verify_anonymized(keep=["StudyDescription"])
+            ... # doctest: +SKIP
         """
+        if keep is None:
+            keep = self._anonymized_keep
         findings: list[Finding] = []
         for instance_id in await self._instances_to_check(all_instances):
             tags = await self._client.get(

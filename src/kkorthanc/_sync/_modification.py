@@ -117,6 +117,21 @@ class Modifiable(_AsyncModificationBase):
     (:meth:`modified_file`, :meth:`anonymized_file`, and their ``*_dataset`` twins).
     """
 
+    _anonymized_keep: tuple[str, ...] = ()
+
+    @property
+    def anonymized_keep(self) -> tuple[str, ...]:
+        """The ``keep`` given to the :meth:`anonymize` that returned this object (``()`` for
+        any other object, even of the same resource: it is not stored on the server).
+        :meth:`verify_anonymized` does not report these tags.
+
+        Example:
+            >>> (study.anonymize(keep=["StudyDescription"])).anonymized_keep
+            ... # doctest: +SKIP
+            ('StudyDescription',)
+        """
+        return self._anonymized_keep
+
     def modify(
         self: _M,
         *,
@@ -188,7 +203,8 @@ class Modifiable(_AsyncModificationBase):
         ``Remove`` list (every curve and overlay group is removed whole), except the tags given
         in ``keep``, ``replace`` or ``remove``. Pixels are not cleaned: a ``BurnedInAnnotation``
         of ``YES`` survives, and :meth:`verify_anonymized` reports it for review. Check the
-        result with :meth:`verify_anonymized`.
+        result with :meth:`verify_anonymized`: the object returned remembers ``keep``
+        (:attr:`anonymized_keep`), so those tags are not reported.
 
         Args:
             keep: Tags whose value survives, e.g. ``["StudyDescription", "SeriesDescription"]``.
@@ -217,10 +233,12 @@ class Modifiable(_AsyncModificationBase):
             private_tags=keep_private_tags, dicom_version=dicom_version,
             delete_original=delete_original,
         )  # fmt: skip
-        return self._run("anonymize", body, asynchronous, timeout)
+        anonymous = self._run("anonymize", body, asynchronous, timeout)
+        anonymous._anonymized_keep = tuple(keep)
+        return anonymous
 
     def verify_anonymized(
-        self, *, keep: Sequence[str] = (), all_instances: bool = False
+        self, *, keep: Sequence[str] | None = None, all_instances: bool = False
     ) -> list[Finding]:
         """Check this anonymized resource against the basic confidentiality profile.
 
@@ -233,17 +251,24 @@ class Modifiable(_AsyncModificationBase):
         of these. See :func:`check_anonymized`.
 
         Args:
-            keep: Keywords or tags deliberately kept (e.g. the ``keep`` given to
-                :meth:`anonymize`); they are not reported.
+            keep: Keywords or tags deliberately kept; they are not reported. None (the
+                default): :attr:`anonymized_keep`, the ``keep`` given to the
+                :meth:`anonymize` that returned this object (nothing for a resource fetched
+                by ID: pass the same ``keep`` again). ``()`` reports kept tags too.
             all_instances: Check every instance, not one per series.
 
         Raises:
             NotFoundError: This resource does not exist.
 
         Example:
-            >>> anonymous = study.anonymize()  # doctest: +SKIP
+            >>> anonymous = study.anonymize(keep=["StudyDescription"])  # doctest: +SKIP
             >>> assert not anonymous.verify_anonymized()  # doctest: +SKIP
+            >>> again = client.studies.get(anonymous.id)  # doctest: +SKIP
+            >>> assert not again.verify_anonymized(keep=["StudyDescription"])
+            ... # doctest: +SKIP
         """
+        if keep is None:
+            keep = self._anonymized_keep
         findings: list[Finding] = []
         for instance_id in self._instances_to_check(all_instances):
             tags = self._client.get(

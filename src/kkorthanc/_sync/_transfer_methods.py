@@ -135,15 +135,20 @@ class TransferMethods:
         renamed once complete: ``target`` never holds an error page or half a file.
 
         A file already at the target is judged by its content: an instance file with the
-        server's MD5, or an archive holding exactly the resource's instances (read from its
-        members' headers), is the same; anything else (an empty file, another archive, another
-        instance of the same size) is a ``conflict``: left as it is and reported, unless
-        ``overwrite``.
+        server's MD5, or an archive of the kind asked for holding exactly the resource's
+        instances (read from its members' headers), is the same. An archive of the same kind
+        holding only some of them and nothing else is an older download of the resource (made
+        before it gained instances): it is replaced, and the record's ``detail`` says so.
+        Anything else (an empty file, another archive, a plain archive where a media archive is
+        asked for, another instance of the same size) is a ``conflict``: left as it is and
+        reported, unless ``overwrite``.
 
         Args:
             resource: A resource object, ``(level, orthanc_id)``, or an Orthanc ID with ``level``.
-            target: The file to write, or an existing folder (the file is then named after the
-                Orthanc ID, ``.dcm`` or ``.zip``).
+            target: The file to write, or a folder: an existing one, or a path ending with a
+                separator (the file is then named after the Orthanc ID: ``<id>.dcm`` for an
+                instance's file, ``<id>.zip`` for an archive, ``<id>.media.zip`` for a media
+                archive, so both kinds can share a folder).
             level: The level of a bare Orthanc ID.
             media: Download the DICOMDIR media archive (``/media``) instead of ``/archive``.
             skip_existing: Leave a file with the server's content in place (``False``
@@ -178,7 +183,7 @@ class TransferMethods:
 
     def export(
         self,
-        resources: ResourceRefs,
+        resources: ResourceRef | ResourceRefs,
         target: str | os.PathLike[str],
         *,
         layout: ExportLayout = "tree",
@@ -205,7 +210,8 @@ class TransferMethods:
         ``conflict`` (left as it is) unless ``overwrite``. An interrupted export resumes.
 
         Args:
-            resources: Resource objects, or ``(level, orthanc_id)`` pairs, at any level.
+            resources: Resource objects, or ``(level, orthanc_id)`` pairs, at any level; or
+                one of them alone.
             target: The export folder (created if needed).
             layout: ``"flat"``, ``"tree"``, or a template.
             concurrency: How many files are downloaded at once.
@@ -217,7 +223,8 @@ class TransferMethods:
             A :class:`~kkorthanc.DownloadReport`: one record per instance.
 
         Raises:
-            OrthancInputError: A bad layout, resource or concurrency.
+            OrthancInputError: A bad layout, resource or concurrency (a bare Orthanc ID: give
+                ``(level, orthanc_id)``).
             TransferTargetError: The target cannot be written (``error.report`` holds the
                 partial report, as for the two errors below).
             UnauthorizedError: Credentials refused.

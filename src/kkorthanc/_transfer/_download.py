@@ -52,6 +52,7 @@ __all__ = [
     "export_root",
     "plan_paths",
     "resolve",
+    "resolve_many",
     "single_record",
 ]
 
@@ -81,6 +82,50 @@ def resolve(resource: ResourceRef, level: Level | str | None = None) -> tuple[Le
     return Level.parse(found_level), found_id
 
 
+def resolve_many(resources: ResourceRef | ResourceRefs) -> list[tuple[Level, str]]:
+    """The levels and Orthanc IDs of one resource reference or an iterable of them.
+
+    One resource object, or one ``(level, orthanc_id)`` pair whose first item is a level, is
+    taken as a single resource; anything else must be an iterable of references.
+
+    Raises:
+        OrthancInputError: A bare ID (an export has no ``level=``), something that is neither a
+            resource nor an iterable of resources.
+
+    Example:
+        >>> resolve_many(("Study", "8a8cf898-..."))
+        [(<Level.STUDY: 'Study'>, '8a8cf898-...')]
+    """
+    if _single(resources):
+        return [resolve(resources)]
+    if isinstance(resources, (str, bytes)):
+        raise OrthancInputError(
+            f"give (level, orthanc_id) pairs or resource objects, not the bare ID {resources!r}"
+        )
+    try:
+        references = list(resources)
+    except TypeError:
+        raise OrthancInputError(
+            f"not a resource nor an iterable of resources: {resources!r}"
+        ) from None
+    return [resolve(reference) for reference in references]
+
+
+def _single(reference: Any) -> bool:
+    """Whether ``reference`` names one resource (an object with a level, or a level pair)."""
+    if isinstance(reference, tuple):
+        if len(reference) != 2 or not isinstance(reference[1], str):
+            return False
+        try:
+            Level.parse(reference[0])
+        except OrthancInputError:
+            return False
+        return True
+    return getattr(reference, "level", None) is not None and isinstance(
+        getattr(reference, "id", None), str
+    )
+
+
 def archive_route(level: Level, orthanc_id: str, media: bool) -> tuple[str, ...]:
     """The route of a resource's file: the DICOM file of an instance, else a ZIP."""
     if level is Level.INSTANCE and not media:
@@ -91,12 +136,22 @@ def archive_route(level: Level, orthanc_id: str, media: bool) -> tuple[str, ...]
 def download_target(
     target: str | os.PathLike[str], level: Level, orthanc_id: str, media: bool
 ) -> Path:
-    """The file to write: ``target``, or a file named after the ID inside a folder ``target``."""
+    """The file to write: ``target``, or a file named after the ID inside a folder ``target``:
+    ``<id>.dcm`` (an instance's file), ``<id>.zip`` (an archive) or ``<id>.media.zip`` (a media
+    archive, with a DICOMDIR), so the two kinds of archive of one resource never share a name.
+
+    Example:
+        >>> download_target("out/", Level.STUDY, "8a8cf898-...", media=True).name
+        '8a8cf898-....media.zip'
+    """
     path = Path(target)
     if path.is_dir() or str(target).endswith(("/", os.sep)):
-        suffix = ".dcm" if level is Level.INSTANCE and not media else ".zip"
-        return path / f"{orthanc_id}{suffix}"
+        return path / f"{orthanc_id}{_SUFFIXES[media or level is not Level.INSTANCE, media]}"
     return path
+
+
+# (archive, media): the suffix of a file named after its resource's ID.
+_SUFFIXES = {(False, False): ".dcm", (True, False): ".zip", (True, True): ".media.zip"}
 
 
 class PartFile:
@@ -292,8 +347,10 @@ def single_record(
     *,
     archive: bool,
     md5: str | None = None,
+    replaced_stale: bool = False,
 ) -> DownloadRecord:
-    """The record of a one-resource download: written (``part``), skipped or in conflict."""
+    """The record of a one-resource download: written (``part``), skipped or in conflict.
+    ``replaced_stale``: the file written replaced an older archive of the resource."""
     if action is Action.CONFLICT:
         what = "an archive of exactly this resource's instances" if archive else "this instance"
         return DownloadRecord(orthanc_id, level.value, str(path), TransferOutcome.CONFLICT,
@@ -301,8 +358,15 @@ def single_record(
     if part is None:
         return DownloadRecord(orthanc_id, level.value, str(path), TransferOutcome.SKIPPED_EXISTING,
                               path.stat().st_size, md5=md5)  # fmt: skip
+    detail = STALE_DETAIL if replaced_stale else None
     return DownloadRecord(orthanc_id, level.value, str(path), TransferOutcome.DOWNLOADED,
-                          part.size, md5=None if archive else part.md5)  # fmt: skip
+                          part.size, detail=detail, md5=None if archive else part.md5)  # fmt: skip
+
+
+STALE_DETAIL = (
+    "replaced an older archive of this resource: it held some of its instances, and the "
+    "server has more now"
+)
 
 
 def plan_paths(

@@ -25,6 +25,7 @@ from ._download import (
     ExportRun,
     PartFile,
     ResourceRef,
+    ResourceRefs,
     abort_export,
     archive_route,
     download_target,
@@ -33,6 +34,7 @@ from ._download import (
     new_report,
     plan_paths,
     resolve,
+    resolve_many,
     single_record,
 )
 from ._lane import FastLane, ThreadedLane
@@ -115,7 +117,8 @@ def sync_download(
     part = None
     if action is Action.DOWNLOAD:
         part = _sync_stream_to(client, archive_route(found_level, orthanc_id, media), path)
-    record = single_record(found_level, orthanc_id, path, action, part, archive=archive, md5=md5)
+    record = single_record(found_level, orthanc_id, path, action, part, archive=archive, md5=md5,
+                           replaced_stale=verdict is Verdict.STALE)  # fmt: skip
     tracker.add(record)
     return new_report(tracker)
 
@@ -160,7 +163,7 @@ def _sync_stream_to(
 
 def sync_export(
     client: Orthanc,
-    resources: Iterable[ResourceRef],
+    resources: ResourceRef | ResourceRefs,
     target: str | os.PathLike[str],
     *,
     layout: str = "tree",
@@ -193,10 +196,10 @@ def sync_export(
 
 
 def _sync_plan(
-    client: Orthanc, resources: Iterable[ResourceRef], root: Path, layout: str
+    client: Orthanc, resources: ResourceRef | ResourceRefs, root: Path, layout: str
 ) -> list[ExportItem]:
     instances: dict[str, dict[str, Any]] = {}
-    for level, orthanc_id in [resolve(resource) for resource in resources]:
+    for level, orthanc_id in resolve_many(resources):
         if level is Level.INSTANCE:
             found = [client.get(("instances", orthanc_id))]
         else:
@@ -265,7 +268,8 @@ async def async_download(
     part = None
     if action is Action.DOWNLOAD:
         part = await _async_stream_to(client, archive_route(found_level, orthanc_id, media), path)
-    record = single_record(found_level, orthanc_id, path, action, part, archive=archive, md5=md5)
+    record = single_record(found_level, orthanc_id, path, action, part, archive=archive, md5=md5,
+                           replaced_stale=verdict is Verdict.STALE)  # fmt: skip
     tracker.add(record)
     return new_report(tracker)
 
@@ -311,7 +315,7 @@ async def _async_stream_to(
 
 async def async_export(
     client: AsyncOrthanc,
-    resources: Iterable[ResourceRef],
+    resources: ResourceRef | ResourceRefs,
     target: str | os.PathLike[str],
     *,
     layout: str = "tree",
@@ -345,10 +349,10 @@ async def async_export(
 
 
 async def _async_plan(
-    client: AsyncOrthanc, resources: Iterable[ResourceRef], root: Path, layout: str
+    client: AsyncOrthanc, resources: ResourceRef | ResourceRefs, root: Path, layout: str
 ) -> list[ExportItem]:
     instances: dict[str, dict[str, Any]] = {}
-    for level, orthanc_id in [resolve(resource) for resource in resources]:
+    for level, orthanc_id in resolve_many(resources):
         if level is Level.INSTANCE:
             found = [await client.get(("instances", orthanc_id))]
         else:

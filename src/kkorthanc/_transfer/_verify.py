@@ -2,7 +2,10 @@
 
 A file at the target is never trusted for existing: an instance file must have the server's MD5,
 an archive must hold exactly the resource's instances (Orthanc IDs read from the members' headers,
-sizes from the ZIP directory). Anything else is a conflict the caller reports, not a skip.
+sizes from the ZIP directory) and be of the kind asked for (a media archive has a ``DICOMDIR``, a
+plain one has none). An archive of the same kind holding only some of the resource's instances
+(nothing else) is an older download of it, made before the resource gained instances: it is
+replaced, as nothing in it is lost. Anything else is a conflict the caller reports, not a skip.
 
 An export keeps a small manifest (``.kkorthanc-export.json`` in its folder, 0600): for every file
 it wrote or verified, the instance, the server's attachment (``FileUuid``), the MD5 and the file's
@@ -52,10 +55,12 @@ _CHUNK = 1024 * 1024
 
 
 class Verdict(enum.Enum):
-    """What is at a target: nothing, the server's content, something else, or not known yet."""
+    """What is at a target: nothing, the server's content, an older archive of the resource,
+    something else, or not known yet."""
 
     ABSENT = "absent"
     SAME = "same"
+    STALE = "stale"  # an archive of some of the resource's instances, nothing else: replace it
     DIFFERENT = "different"
     UNKNOWN = "unknown"  # a regular file of the right size: compare MD5s
 
@@ -74,8 +79,10 @@ def decide(verdict: Verdict, *, skip_existing: bool, overwrite: bool) -> Action:
     Example:
         >>> decide(Verdict.DIFFERENT, skip_existing=True, overwrite=False)
         <Action.CONFLICT: 'conflict'>
+        >>> decide(Verdict.STALE, skip_existing=True, overwrite=False)
+        <Action.DOWNLOAD: 'download'>
     """
-    if verdict is Verdict.ABSENT:
+    if verdict in (Verdict.ABSENT, Verdict.STALE):
         return Action.DOWNLOAD
     if verdict is Verdict.SAME:
         return Action.SKIP if skip_existing else Action.DOWNLOAD
@@ -246,7 +253,9 @@ def _load(path: Path) -> dict[str, Any]:
 
 def archive_verdict(path: Path, expected: Mapping[str, int | None], media: bool) -> Verdict:
     """Whether the ZIP at ``path`` holds exactly the instances ``expected`` (Orthanc ID to file
-    size): the same count and sizes, then the IDs computed from each member's header.
+    size) in an archive of the kind asked for: SAME; only some of them and nothing else: STALE
+    (an older archive of the resource); anything else: DIFFERENT. Sizes are checked from the
+    ZIP directory before any member is read, then the IDs computed from each member's header.
 
     Example:
         >>> archive_verdict(Path("study.zip"), {"f689ddd2-...": 39206}, False)  # doctest: +SKIP
@@ -262,24 +271,36 @@ def archive_verdict(path: Path, expected: Mapping[str, int | None], media: bool)
                 found = _archive_instances(archive, expected, media)
         except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError):
             return Verdict.DIFFERENT
-    return Verdict.SAME if found == dict(expected) else Verdict.DIFFERENT
+    if not found:
+        return Verdict.DIFFERENT
+    return Verdict.SAME if len(found) == len(expected) else Verdict.STALE
+
+
+def _is_dicomdir(info: zipfile.ZipInfo) -> bool:
+    return os.path.basename(info.filename) == "DICOMDIR"
 
 
 def _archive_instances(
     archive: zipfile.ZipFile, expected: Mapping[str, int | None], media: bool
-) -> dict[str, int | None] | None:
+) -> dict[str, int] | None:
+    """The instances of the archive (ID to size), or None unless every member is one of the
+    ``expected`` instances with its size, each once, and the archive is of the kind asked for
+    (one ``DICOMDIR`` in a media archive, none in a plain one)."""
     members = [info for info in archive.infolist() if not info.is_dir()]
-    if media:
-        members = [info for info in members if os.path.basename(info.filename) != "DICOMDIR"]
-    sizes = sorted(info.file_size for info in members)
-    if len(members) != len(expected) or sizes != sorted(s or 0 for s in expected.values()):
+    if sum(map(_is_dicomdir, members)) != (1 if media else 0):
+        return None  # the other kind of archive (or not one the server made)
+    members = [info for info in members if not _is_dicomdir(info)]
+    sizes = set(expected.values())
+    if len(members) > len(expected) or any(info.file_size not in sizes for info in members):
         return None  # checked before any member is read: bounded by what the server holds
-    found: dict[str, int | None] = {}
+    found: dict[str, int] = {}
     for info in members:
         try:
             with archive.open(info) as member:
                 instance = orthanc_ids(member).instance
         except OrthancInputError:
+            return None
+        if instance in found or expected.get(instance) != info.file_size:
             return None
         found[instance] = info.file_size
     return found
