@@ -22,6 +22,7 @@ __all__ = [
     "UNDECODABLE_KEY",
     "ImageFormat",
     "compose_montage",
+    "frame_out_of_range",
     "frame_route",
     "grid_columns",
     "image_options",
@@ -96,6 +97,22 @@ def frame_route(frame: int | None, route: str) -> str:
     if isinstance(frame, bool) or not isinstance(frame, int) or frame < 0:
         raise OrthancInputError(f"frame must be an integer from 0, got {frame!r}")
     return f"frames/{frame}/{route}"
+
+
+def frame_out_of_range(frame: int, instance: Any) -> str | None:
+    """Say so when ``frame`` is past the last frame of the instance (``GET /instances/{id}``).
+
+    Example:
+        >>> frame_out_of_range(3, {"MainDicomTags": {"NumberOfFrames": "3"}})
+        'frame 3 is out of range: the instance has 3 frame(s), numbered from 0'
+        >>> frame_out_of_range(0, {"MainDicomTags": {}}) is None
+        True
+    """
+    tags = instance.get("MainDicomTags", {}) if isinstance(instance, dict) else {}
+    count = _number(tags.get("NumberOfFrames")) or 1
+    if frame < count:
+        return None
+    return f"frame {frame} is out of range: the instance has {count} frame(s), numbered from 0"
 
 
 def series_frames(instances: Any) -> list[tuple[str, int]]:

@@ -174,6 +174,10 @@ def test_415_names_the_transfer_syntax_and_the_fix(client: Any) -> None:
     plan = upload(client, sample("rtplan.dcm"))
     with pytest.raises(UnsupportedMediaTypeError, match="no Pixel Data"):
         plan.preview()
+    with pytest.raises((NotFoundError, UnsupportedMediaTypeError)) as past_the_end:
+        upload(client, sample("CT_small.dcm")).preview(frame=5)
+    if past_the_end.value.status_code == 415:  # Orthanc 1.12; 1.10 answers 404
+        assert "frame 5 is out of range: the instance has 1 frame(s)" in str(past_the_end.value)
 
 
 def lit_rows(shape: tuple[int, ...], number: int, dtype: Any) -> Any:

@@ -24,6 +24,7 @@ from kkorthanc._dicom_header import HeaderReader, parse_dicom
 from kkorthanc._display import html_table, png_or_none
 from kkorthanc._images import (
     compose_montage,
+    frame_out_of_range,
     frame_route,
     grid_columns,
     image_options,
@@ -205,6 +206,10 @@ def test_415_reasons_name_the_transfer_syntax_and_the_fix() -> None:
     assert "no Pixel Data" in undecodable_reason("1.2.840.10008.1.2.1", ["0008-0016"])
     assert "pixel_array" in undecodable_reason("1.2.840.10008.1.2.1", ["7fe0-0010"])
     assert "unknown" in undecodable_reason(None, ["7fe0-0010"])
+    assert frame_out_of_range(1, {"MainDicomTags": {}}) == (
+        "frame 1 is out of range: the instance has 1 frame(s), numbered from 0"
+    )
+    assert frame_out_of_range(9, {"MainDicomTags": {"NumberOfFrames": "10"}}) is None
     error = UnsupportedMediaTypeError(415, "GET", "http://o/instances/i/preview", "Unsupported")
     explained = with_reason(error, jpeg2000)
     assert isinstance(explained, UnsupportedMediaTypeError) and explained.status_code == 415

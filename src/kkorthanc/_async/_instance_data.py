@@ -18,6 +18,7 @@ from .._images import (
     ImageFormat,
     check_positive,
     compose_montage,
+    frame_out_of_range,
     frame_route,
     grid_columns,
     image_options,
@@ -200,7 +201,7 @@ class AsyncInstanceData(AsyncResource):
         """
         headers, params = image_options(image_format, quality)
         route = frame_route(frame, "preview")
-        return await _picture(self.client, self.path(*route.split("/")), params, headers)
+        return await _picture(self, route, params, headers, frame)
 
     async def rendered(
         self,
@@ -248,7 +249,7 @@ class AsyncInstanceData(AsyncResource):
             **params,
         }
         route = frame_route(frame, "rendered")
-        return await _picture(self.client, self.path(*route.split("/")), query, headers)
+        return await _picture(self, route, query, headers, frame)
 
     def _repr_png_(self) -> bytes | None:
         """Jupyter's thumbnail (sync classes only): the preview, or None if there is none."""
@@ -383,13 +384,23 @@ class AsyncSeriesImages(AsyncResource):
 
 
 async def _picture(
-    client: AsyncOrthanc, route: tuple[str, ...], params: dict[str, Any], headers: dict[str, str]
+    instance: AsyncInstanceData,
+    route: str,
+    params: dict[str, Any],
+    headers: dict[str, str],
+    frame: int | None,
 ) -> bytes:
     """A picture route's bytes; a 415 is raised again with its reason and fix."""
+    client = instance.client
     try:
-        return await client.get_bytes(route, params=params, headers=headers)
+        return await client.get_bytes(
+            instance.path(*route.split("/")), params=params, headers=headers
+        )
     except UnsupportedMediaTypeError as error:
-        raise with_reason(error, await _reason(client, route[1])) from error
+        reason = None
+        if frame is not None:  # Orthanc 1.12 answers 415 to a frame out of range
+            reason = frame_out_of_range(frame, await client.get(instance.path()))
+        raise with_reason(error, reason or await _reason(client, instance.id)) from error
 
 
 async def _reason(client: AsyncOrthanc, instance_id: str) -> str:

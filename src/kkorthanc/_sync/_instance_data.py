@@ -19,6 +19,7 @@ from .._images import (
     ImageFormat,
     check_positive,
     compose_montage,
+    frame_out_of_range,
     frame_route,
     grid_columns,
     image_options,
@@ -201,7 +202,7 @@ class InstanceData(Resource):
         """
         headers, params = image_options(image_format, quality)
         route = frame_route(frame, "preview")
-        return _picture(self.client, self.path(*route.split("/")), params, headers)
+        return _picture(self, route, params, headers, frame)
 
     def rendered(
         self,
@@ -249,7 +250,7 @@ class InstanceData(Resource):
             **params,
         }
         route = frame_route(frame, "rendered")
-        return _picture(self.client, self.path(*route.split("/")), query, headers)
+        return _picture(self, route, query, headers, frame)
 
     def _repr_png_(self) -> bytes | None:
         """Jupyter's thumbnail (sync classes only): the preview, or None if there is none."""
@@ -384,13 +385,23 @@ class SeriesImages(Resource):
 
 
 def _picture(
-    client: Orthanc, route: tuple[str, ...], params: dict[str, Any], headers: dict[str, str]
+    instance: InstanceData,
+    route: str,
+    params: dict[str, Any],
+    headers: dict[str, str],
+    frame: int | None,
 ) -> bytes:
     """A picture route's bytes; a 415 is raised again with its reason and fix."""
+    client = instance.client
     try:
-        return client.get_bytes(route, params=params, headers=headers)
+        return client.get_bytes(
+            instance.path(*route.split("/")), params=params, headers=headers
+        )
     except UnsupportedMediaTypeError as error:
-        raise with_reason(error, _reason(client, route[1])) from error
+        reason = None
+        if frame is not None:  # Orthanc 1.12 answers 415 to a frame out of range
+            reason = frame_out_of_range(frame, client.get(instance.path()))
+        raise with_reason(error, reason or _reason(client, instance.id)) from error
 
 
 def _reason(client: Orthanc, instance_id: str) -> str:
