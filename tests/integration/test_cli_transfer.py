@@ -240,6 +240,50 @@ def test_preview_of_an_instance_and_a_series_montage(
         assert grid.size == (3 * 256, 2 * 256)  # 5 tiles in a 3 x 2 grid
 
 
+def test_preview_of_one_multi_frame_instance_is_a_near_square_grid_of_frames(
+    run: Run, tmp_path: Path
+) -> None:
+    dataset = pydicom.dcmread(sample_files()[0])  # CT_small.dcm, 128 x 128
+    dataset.SeriesInstanceUID = pydicom.uid.generate_uid()
+    dataset.SOPInstanceUID = dataset.file_meta.MediaStorageSOPInstanceUID = (
+        pydicom.uid.generate_uid()
+    )
+    dataset.NumberOfFrames = 120
+    dataset.PixelData = dataset.PixelData * 120
+    dataset.save_as(tmp_path / "cine.dcm")
+    assert run("upload", str(tmp_path / "cine.dcm"))[0] == 0
+    series = kkorthanc.orthanc_id("1CT1", CT_STUDY_UID, dataset.SeriesInstanceUID)
+    assert run("preview", series, "--out", str(tmp_path / "grid.png"))[0] == 0
+    from PIL import Image
+
+    with Image.open(tmp_path / "grid.png") as grid:
+        assert grid.size == (8 * 256, 8 * 256)  # 64 of the 120 frames, not one column
+
+
+def test_preview_of_an_undecodable_instance_names_the_syntax_and_the_fix(
+    run: Run, tmp_path: Path, loaded: dict[str, str]
+) -> None:
+    status, _, err = run("preview", loaded["JPEG2000.dcm"], "--out", str(tmp_path / "x.png"))
+    if status == 0:
+        pytest.skip("this server decodes JPEG 2000 (GDCM plugin)")
+    assert "1.2.840.10008.1.2.4.91" in err and "orthanc-gdcm" in err
+    assert not (tmp_path / "x.png").exists()
+    files = _series(tmp_path, 2)
+    j2k_file = next(path for path in sample_files() if path.name == "JPEG2000.dcm")
+    jpeg2000 = pydicom.dcmread(j2k_file)  # moved into the CT series
+    jpeg2000.PatientID, jpeg2000.StudyInstanceUID = "1CT1", CT_STUDY_UID
+    jpeg2000.SeriesInstanceUID = pydicom.dcmread(files[0]).SeriesInstanceUID
+    jpeg2000.save_as(tmp_path / "j2k.dcm")
+    assert run("upload", *map(str, files), str(tmp_path / "j2k.dcm"))[0] == 0
+    series = kkorthanc.orthanc_id("1CT1", CT_STUDY_UID, jpeg2000.SeriesInstanceUID)
+    instance = kkorthanc.orthanc_id(
+        "1CT1", CT_STUDY_UID, jpeg2000.SeriesInstanceUID, jpeg2000.SOPInstanceUID
+    )
+    status, _, err = run("preview", series, "--out", str(tmp_path / "grid.png"))
+    assert status == 0 and f"placeholder for instance {instance} frame 0: " in err
+    assert (tmp_path / "grid.png").read_bytes().startswith(PNG_MAGIC)
+
+
 def test_preview_of_a_study_is_refused(run: Run, tmp_path: Path, loaded: dict[str, str]) -> None:
     study = kkorthanc.orthanc_id("1CT1", CT_STUDY_UID)
     status, _, err = run("preview", study, "--out", str(tmp_path / "x.png"))

@@ -1,8 +1,9 @@
 """Instance data and pictures on real servers: files, datasets, tags, numpy, previews, montages.
 
 Data: pydicom's bundled CT_small.dcm (also rebuilt as a multi-frame file and as a series whose
-instances have known brightness), JPEG2000.dcm (which Orthanc cannot decode without the GDCM
-plugin) and rtplan.dcm (no pixels).
+instances have known brightness), emri_small.dcm (10 frames, no window tags), a generated
+120-frame MONOCHROME2 image without window tags, JPEG2000.dcm (which Orthanc 1.10.1 and 1.12.7
+cannot decode without the GDCM plugin) and rtplan.dcm (no pixels).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
+from kkorthanc._images import undecodable_frames
 from kkorthanc.errors import (
     NotFoundError,
     OrthancInputError,
@@ -154,25 +156,47 @@ def test_undecodable_images_raise_typed_errors(client: Any) -> None:
     with pytest.raises(UnsupportedMediaTypeError) as caught:
         instance.preview()
     assert caught.value.status_code == 415
-    with pytest.raises(UnsupportedMediaTypeError):
-        instance.rendered(width=64)
     with pytest.raises(ServerError) as decoding:
         instance.numpy()
     assert "1.2.840.10008.1.2.4.91" in (decoding.value.details or "")
+
+
+def test_415_names_the_transfer_syntax_and_the_fix(client: Any) -> None:
+    if any("gdcm" in name.lower() for name in client.capabilities().plugins):
+        pytest.skip("the GDCM plugin decodes JPEG 2000")
+    instance = upload(client, sample("JPEG2000.dcm"))
+    for picture in (instance.preview, lambda: instance.rendered(width=64, frame=0)):
+        with pytest.raises(UnsupportedMediaTypeError) as caught:
+            picture()
+        message = str(caught.value)
+        assert "JPEG 2000" in message and "1.2.840.10008.1.2.4.91" in message
+        assert "orthanc-gdcm" in message and "decompress()" in message
     plan = upload(client, sample("rtplan.dcm"))
-    with pytest.raises(UnsupportedMediaTypeError):
+    with pytest.raises(UnsupportedMediaTypeError, match="no Pixel Data"):
         plan.preview()
+    with pytest.raises((NotFoundError, UnsupportedMediaTypeError)) as past_the_end:
+        upload(client, sample("CT_small.dcm")).preview(frame=5)
+    if past_the_end.value.status_code == 415:  # Orthanc 1.12; 1.10 answers 404
+        assert "frame 5 is out of range: the instance has 1 frame(s)" in str(past_the_end.value)
+
+
+def lit_rows(shape: tuple[int, ...], number: int, dtype: Any) -> Any:
+    """Black pixels whose top ``number`` eighths of rows (1 to 7) are white: brighter as it
+    grows, whether the picture is windowed or scaled over each frame's own range."""
+    pixels = np.zeros(shape, dtype=dtype)
+    pixels[..., : shape[-2] * number // 8, :] = 1000
+    return pixels
 
 
 def brightness_series(client: Any, numbers: list[int]) -> Any:
-    """A series of CT instances, each uniform with a value rising with its InstanceNumber."""
+    """A series of CT instances, each brighter as its InstanceNumber (1 to 7) grows."""
     series_uid, study_uid = generate_uid(), generate_uid()
     for number in numbers:
         dataset = ct(StudyInstanceUID=study_uid, SeriesInstanceUID=series_uid)
         dataset.InstanceNumber = number
         dataset.WindowCenter, dataset.WindowWidth = 1000, 4000
-        pixels = np.full_like(dataset.pixel_array, 500 * number)
-        dataset.PixelData = pixels.tobytes()
+        pixels = dataset.pixel_array
+        dataset.PixelData = lit_rows(pixels.shape, number, pixels.dtype).tobytes()
         last = upload(client, to_bytes(dataset))
     return client.series.get(last.parent_id)
 
@@ -200,13 +224,96 @@ def test_montage_orders_frames_by_instance_number(client: Any, tmp_path: Path) -
     assert [p.name for p in tmp_path.iterdir()] == ["series.png"]
 
 
+def generated_frames(frames: int, size: int = 64) -> bytes:
+    """One MONOCHROME2 uint16 instance of ``frames`` frames, no window tags, values up to 3000.
+
+    Frame k has its top k/(frames-1) of rows lit (a gradient), so the frames differ and are
+    far below the 16-bit range that a renderer without window tags would stretch to.
+    """
+    dataset = ct()
+    for keyword in ("WindowCenter", "WindowWidth", "RescaleSlope", "RescaleIntercept"):
+        if keyword in dataset:
+            delattr(dataset, keyword)
+    rows = np.arange(size, dtype=np.uint16)[:, None] * (3000 // size)
+    stack = np.repeat(np.tile(rows, (1, size))[None], frames, axis=0)
+    for k in range(frames):
+        stack[k, size * k // max(1, frames - 1) :, :] //= 4
+    dataset.Rows = dataset.Columns = size
+    dataset.BitsAllocated, dataset.BitsStored, dataset.HighBit = 16, 16, 15
+    dataset.PixelRepresentation = 0
+    dataset.NumberOfFrames = frames
+    dataset.PixelData = stack.astype(np.uint16).tobytes()
+    return to_bytes(dataset)
+
+
 def test_montage_shows_every_frame_of_multi_frame_instances(client: Any, tmp_path: Path) -> None:
-    instance = upload(client, multi_frame(4))
+    dataset = ct()
+    pixels = dataset.pixel_array
+    dataset.NumberOfFrames = 4
+    frames = [lit_rows(pixels.shape, k, pixels.dtype) for k in (1, 2, 3, 4)]
+    dataset.PixelData = np.stack(frames).tobytes()
+    instance = upload(client, to_bytes(dataset))
     series = client.series.get(instance.parent_id)
     written = series.preview_montage(tmp_path, columns=4, size=16)
     assert written == tmp_path / f"{series.id}.png"
     means = cell_means(written.read_bytes(), 16)
     assert len(means) == 4 and means == sorted(means) and means[0] < means[3]
+
+
+def test_montage_of_one_multi_frame_instance_is_a_near_square_grid(client: Any) -> None:
+    emri = client.series.get(upload(client, sample("emri_small.dcm")).parent_id)
+    assert Image.open(io.BytesIO(emri.montage(size=16))).size == (4 * 16, 3 * 16)  # 10 frames
+    big = client.series.get(upload(client, generated_frames(120)).parent_id)
+    assert Image.open(io.BytesIO(big.montage(size=8))).size == (8 * 8, 8 * 8)  # 64 of 120
+
+
+def tile_and_preview_means(series: Any, instance: Any, frames: list[int]) -> list[Any]:
+    """(tile mean, preview mean) for each frame, the preview fitted to the tile's size."""
+    size = 32
+    png = series.montage(columns=len(frames), size=size, max_frames=len(frames))
+    pairs = []
+    for tile_mean, frame in zip(cell_means(png, size), frames, strict=True):
+        preview = Image.open(io.BytesIO(instance.preview(frame=frame))).convert("L")
+        fitted = np.asarray(preview.resize((size, size)), dtype=float)
+        pairs.append((tile_mean, fitted.mean()))
+    return pairs
+
+
+def test_montage_tiles_look_like_previews_without_window_tags(client: Any) -> None:
+    generated = upload(client, generated_frames(120))
+    series = client.series.get(generated.parent_id)
+    # pick_evenly(120 frames, 4) shows frames 0, 40, 79 and 119
+    for tile, preview in tile_and_preview_means(series, generated, [0, 40, 79, 119]):
+        assert preview > 40  # scaled over the frame's own range: not dark
+        assert abs(tile - preview) < 4
+    emri = upload(client, sample("emri_small.dcm"))  # real data, no window tags
+    emri_series = client.series.get(emri.parent_id)
+    for tile, preview in tile_and_preview_means(emri_series, emri, [0, 9]):
+        assert preview > 40 and abs(tile - preview) < 4
+
+
+def test_undecodable_frame_is_a_placeholder_named_in_the_result(
+    client: Any, tmp_path: Path
+) -> None:
+    if any("gdcm" in name.lower() for name in client.capabilities().plugins):
+        pytest.skip("the GDCM plugin decodes JPEG 2000")
+    series = brightness_series(client, [1, 3])
+    jpeg2000 = pydicom.dcmread(io.BytesIO(sample("JPEG2000.dcm")))
+    jpeg2000.PatientID = "1CT1"  # CT_small's
+    jpeg2000.StudyInstanceUID = series.study().study_instance_uid
+    jpeg2000.SeriesInstanceUID = series.series_instance_uid
+    jpeg2000.InstanceNumber = 2
+    undecodable = upload(client, to_bytes(jpeg2000))
+    assert undecodable.parent_id == series.id
+    written = series.preview_montage(tmp_path, columns=3, size=16)
+    png = written.read_bytes()
+    (note,) = undecodable_frames(png)
+    assert note.startswith(f"{undecodable.id} frame 0: ")
+    assert "1.2.840.10008.1.2.4.91" in note and "orthanc-gdcm" in note
+    sheet = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=float)
+    lit, placeholder, brighter = (sheet[:, 16 * c : 16 * (c + 1)] for c in range(3))
+    assert placeholder[..., 0].mean() > placeholder[..., 1].mean() + 20  # dark red, crossed
+    assert 0 < lit.mean() < brighter.mean()
 
 
 def test_jupyter_pictures_only_on_sync_classes(client: Any, client_kind: str) -> None:

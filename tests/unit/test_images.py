@@ -24,13 +24,18 @@ from kkorthanc._dicom_header import HeaderReader, parse_dicom
 from kkorthanc._display import html_table, png_or_none
 from kkorthanc._images import (
     compose_montage,
+    frame_out_of_range,
     frame_route,
+    grid_columns,
     image_options,
     pick_evenly,
     series_frames,
+    undecodable_frames,
+    undecodable_reason,
+    with_reason,
 )
 from kkorthanc._sync._resources import Instance, Series
-from kkorthanc.errors import OrthancInputError, UnexpectedContentError
+from kkorthanc.errors import OrthancInputError, UnexpectedContentError, UnsupportedMediaTypeError
 
 CHUNK = 16 * 1024
 
@@ -176,6 +181,39 @@ def test_montage_is_a_grid_of_fitted_cells() -> None:
         compose_montage([], columns=2, size=32)
     with pytest.raises(UnexpectedContentError):
         compose_montage([b"not a picture"], columns=1, size=8)
+
+
+def test_montage_grid_is_near_square_unless_columns_are_given() -> None:
+    assert [grid_columns(n, None) for n in (1, 2, 4, 5, 10, 64, 120)] == [1, 2, 2, 3, 4, 8, 11]
+    assert grid_columns(10, 3) == 3
+
+
+def test_undecodable_pictures_are_placeholders_listed_in_the_png() -> None:
+    notes = ["abc frame 2: the server cannot decode transfer syntax X"]
+    data = compose_montage([png(8, 8, (0, 0, 255)), None], columns=2, size=16, undecodable=notes)
+    sheet = Image.open(io.BytesIO(data))
+    assert sheet.getpixel((8, 8)) == (0, 0, 255)
+    red, green, _ = sheet.getpixel((16 + 12, 4))  # off the cross: the dark red fill
+    assert red > green + 20
+    assert undecodable_frames(data) == notes
+    assert undecodable_frames(compose_montage([png(8, 8, (1, 1, 1))], columns=1, size=8)) == []
+
+
+def test_415_reasons_name_the_transfer_syntax_and_the_fix() -> None:
+    jpeg2000 = undecodable_reason("1.2.840.10008.1.2.4.91", ["0008-0016", "7fe0-0010"])
+    assert "JPEG 2000 Image Compression (1.2.840.10008.1.2.4.91)" in jpeg2000
+    assert "orthanc-gdcm" in jpeg2000 and "decompress()" in jpeg2000
+    assert "no Pixel Data" in undecodable_reason("1.2.840.10008.1.2.1", ["0008-0016"])
+    assert "pixel_array" in undecodable_reason("1.2.840.10008.1.2.1", ["7fe0-0010"])
+    assert "unknown" in undecodable_reason(None, ["7fe0-0010"])
+    assert frame_out_of_range(1, {"MainDicomTags": {}}) == (
+        "frame 1 is out of range: the instance has 1 frame(s), numbered from 0"
+    )
+    assert frame_out_of_range(9, {"MainDicomTags": {"NumberOfFrames": "10"}}) is None
+    error = UnsupportedMediaTypeError(415, "GET", "http://o/instances/i/preview", "Unsupported")
+    explained = with_reason(error, jpeg2000)
+    assert isinstance(explained, UnsupportedMediaTypeError) and explained.status_code == 415
+    assert str(explained).endswith(jpeg2000) and explained.url == error.url
 
 
 def test_statistics_sizes_become_integers() -> None:

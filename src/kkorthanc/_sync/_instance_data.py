@@ -19,18 +19,24 @@ from .._images import (
     ImageFormat,
     check_positive,
     compose_montage,
+    frame_out_of_range,
     frame_route,
+    grid_columns,
     image_options,
     pick_evenly,
     require_pillow,
     series_frames,
+    undecodable_reason,
+    with_reason,
 )
-from ..errors import MissingDependencyError, UnexpectedContentError
+from ..errors import MissingDependencyError, UnexpectedContentError, UnsupportedMediaTypeError
 from ._resource import Resource
 
 if TYPE_CHECKING:
     import numpy.typing as npt
     from pydicom.dataset import Dataset
+
+    from ._client import Orthanc
 
 __all__ = ["InstanceData", "SeriesImages"]
 
@@ -187,7 +193,7 @@ class InstanceData(Resource):
             OrthancInputError: A bad format, quality or frame.
             UnsupportedMediaTypeError: The server cannot decode the image (JPEG 2000 without
                 the GDCM plugin, an instance without pixels; Orthanc 1.12 also answers 415 for
-                a frame out of range).
+                a frame out of range). The message names the transfer syntax and the fix.
             NotFoundError: The instance does not exist (Orthanc 1.10 also answers 404 for a
                 frame out of range).
 
@@ -196,9 +202,7 @@ class InstanceData(Resource):
         """
         headers, params = image_options(image_format, quality)
         route = frame_route(frame, "preview")
-        return self.client.get_bytes(
-            self.path(*route.split("/")), params=params, headers=headers
-        )
+        return _picture(self, route, params, headers, frame)
 
     def rendered(
         self,
@@ -226,7 +230,8 @@ class InstanceData(Resource):
 
         Raises:
             OrthancInputError: A bad size, format, quality or frame.
-            UnsupportedMediaTypeError: The server cannot decode the image.
+            UnsupportedMediaTypeError: The server cannot decode the image; the message names
+                the transfer syntax and the fix.
             NotFoundError: The instance does not exist.
 
         Example:
@@ -245,9 +250,7 @@ class InstanceData(Resource):
             **params,
         }
         route = frame_route(frame, "rendered")
-        return self.client.get_bytes(
-            self.path(*route.split("/")), params=query, headers=headers
-        )
+        return _picture(self, route, query, headers, frame)
 
     def _repr_png_(self) -> bytes | None:
         """Jupyter's thumbnail (sync classes only): the preview, or None if there is none."""
@@ -285,47 +288,63 @@ class SeriesImages(Resource):
         """
         return _numpy_of(self, "series.numpy()", rescale=rescale)
 
-    def montage(self, *, columns: int = 8, size: int = 128, max_frames: int = 64) -> bytes:
+    def montage(
+        self, *, columns: int | None = None, size: int = 128, max_frames: int = 64
+    ) -> bytes:
         """One PNG grid of the series' frames, in InstanceNumber order.
 
-        Each frame is rendered by the server at ``size`` pixels (one request per frame) and
-        fitted into a square cell. Series with more frames show ``max_frames`` of them,
-        spread evenly from the first to the last.
+        Frames, not instances, are laid out: a series of one multi-frame instance gives a
+        grid of its frames. Each cell is the frame's :meth:`~InstanceData.preview`
+        (scaled over its own full range, so images without window tags are not dark),
+        fitted into a ``size`` x ``size`` square (one request per frame). Series with more
+        frames show ``max_frames`` of them, spread evenly from the first to the last.
+
+        A frame the server cannot decode (answer 415, e.g. JPEG 2000 without the GDCM
+        plugin) is drawn as a crossed-out dark red cell. The PNG then carries a text entry,
+        ``"Undecodable"``, with one line per such frame: the instance ID, the frame and the
+        reason with its fix; a warning is also logged on the ``kkorthanc`` logger.
 
         Args:
-            columns: Cells per row.
+            columns: Cells per row; None (the default) for a near-square grid.
             size: The side of a cell, in pixels.
             max_frames: The most frames to show.
 
         Raises:
             MissingDependencyError: Pillow is not installed (``pip install 'kkorthanc[images]'``).
             OrthancInputError: A non-positive columns, size or max_frames.
-            UnsupportedMediaTypeError: The server cannot decode one of the frames.
 
         Example:
-            >>> png = series.montage(columns=4, size=96)  # doctest: +SKIP
+            >>> png = series.montage(size=96)  # doctest: +SKIP
+            >>> from PIL import Image  # doctest: +SKIP
+            >>> Image.open(io.BytesIO(png)).text.get("Undecodable")  # doctest: +SKIP
+            'f689ddd2-... frame 0: the server cannot decode transfer syntax JPEG 2000 ...'
         """
         check_positive("max_frames", max_frames)
         check_positive("columns", columns)
         check_positive("size", size)
         require_pillow()
         frames = pick_evenly(series_frames(self.get("instances")), max_frames)
-        pictures = []
+        pictures: list[bytes | None] = []
+        reasons: dict[str, str] = {}
         for instance_id, frame in frames:
-            pictures.append(self._frame_picture(instance_id, frame, size))
-        return compose_montage(pictures, columns=columns, size=size)
+            pictures.append(self._frame_picture(instance_id, frame, reasons))
+        notes = _undecodable_notes(frames, pictures, reasons)
+        columns = grid_columns(len(pictures), columns)
+        return compose_montage(pictures, columns=columns, size=size, undecodable=notes)
 
     def preview_montage(
         self,
         path: str | os.PathLike[str],
         *,
-        columns: int = 8,
+        columns: int | None = None,
         size: int = 128,
         max_frames: int = 64,
     ) -> Path:
         """Write :meth:`montage` to ``path`` (a PNG file, or ``<orthanc_id>.png`` in a folder).
 
         The file is written only once the montage is complete (temporary file, then rename).
+        Frames the server cannot decode are placeholders, listed in the PNG's
+        ``"Undecodable"`` text entry (see :meth:`montage`).
 
         Returns:
             The path of the written PNG.
@@ -333,11 +352,10 @@ class SeriesImages(Resource):
         Raises:
             MissingDependencyError: Pillow is not installed (``pip install 'kkorthanc[images]'``).
             OrthancInputError: A non-positive columns, size or max_frames.
-            UnsupportedMediaTypeError: The server cannot decode one of the frames.
             OSError: The folder is not writable.
 
         Example:
-            >>> series.preview_montage("series.png", columns=6)  # doctest: +SKIP
+            >>> series.preview_montage("series.png")  # doctest: +SKIP
             PosixPath('series.png')
         """
         png = self.montage(columns=columns, size=size, max_frames=max_frames)
@@ -346,14 +364,62 @@ class SeriesImages(Resource):
             sink.write(png)
         return target
 
-    def _frame_picture(self, instance_id: str, frame: int, size: int) -> bytes:
-        route = ("instances", instance_id, "frames", str(frame), "rendered")
-        params = {"width": size, "height": size}
-        return self.client.get_bytes(route, params=params, headers={"Accept": "image/png"})
+    def _frame_picture(
+        self, instance_id: str, frame: int, reasons: dict[str, str]
+    ) -> bytes | None:
+        """The frame's preview, or None (its reason kept in ``reasons``) if undecodable."""
+        route = ("instances", instance_id, "frames", str(frame), "preview")
+        try:
+            return self.client.get_bytes(route, headers={"Accept": "image/png"})
+        except UnsupportedMediaTypeError:
+            if instance_id not in reasons:
+                reasons[instance_id] = _reason(self.client, instance_id)
+                logger.warning(
+                    "%r: instance %s cannot be shown: %s", self, instance_id, reasons[instance_id]
+                )
+            return None
 
     def _repr_png_(self) -> bytes | None:
         """Jupyter's thumbnail (sync classes only): a small montage, or None if there is none."""
         return png_or_none(self.montage, columns=4, size=96, max_frames=16)
+
+
+def _picture(
+    instance: InstanceData,
+    route: str,
+    params: dict[str, Any],
+    headers: dict[str, str],
+    frame: int | None,
+) -> bytes:
+    """A picture route's bytes; a 415 is raised again with its reason and fix."""
+    client = instance.client
+    try:
+        return client.get_bytes(
+            instance.path(*route.split("/")), params=params, headers=headers
+        )
+    except UnsupportedMediaTypeError as error:
+        reason = None
+        if frame is not None:  # Orthanc 1.12 answers 415 to a frame out of range
+            reason = frame_out_of_range(frame, client.get(instance.path()))
+        raise with_reason(error, reason or _reason(client, instance.id)) from error
+
+
+def _reason(client: Orthanc, instance_id: str) -> str:
+    """Why the server cannot picture this instance (two small requests)."""
+    metadata = client.get(("instances", instance_id, "metadata"), params={"expand": True})
+    syntax = metadata.get("TransferSyntax") if isinstance(metadata, dict) else None
+    top_level = client.get(("instances", instance_id, "content"))
+    return undecodable_reason(syntax if isinstance(syntax, str) else None, top_level)
+
+
+def _undecodable_notes(
+    frames: list[tuple[str, int]], pictures: list[bytes | None], reasons: dict[str, str]
+) -> list[str]:
+    return [
+        f"{instance_id} frame {frame}: {reasons[instance_id]}"
+        for (instance_id, frame), picture in zip(frames, pictures, strict=True)
+        if picture is None
+    ]
 
 
 def _numpy_of(resource: Resource, purpose: str, *, rescale: bool) -> npt.NDArray[Any]:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
+from ..._images import undecodable_frames
 from ...errors import NotFoundError, OrthancHTTPError, OrthancInputError
 from .._app import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, add_command
 from .._context import Context
@@ -81,11 +81,11 @@ def _run_preview(ctx: Context) -> int:
     resource = detect(client, ctx.args.orthanc_id)
     level = resource.level.value
     if level == "Instance":
-        png = client.get_bytes(("instances", resource.id, "preview"))
+        png = resource.preview()  # a 415 names the transfer syntax and the fix
     elif level == "Series":
-        tiles = max(1, min(len(resource.instance_ids), MONTAGE_MAX))
-        columns = math.ceil(math.sqrt(tiles))  # a near-square grid
-        png = resource.montage(columns=columns, size=MONTAGE_TILE, max_frames=MONTAGE_MAX)
+        png = resource.montage(size=MONTAGE_TILE, max_frames=MONTAGE_MAX)  # frames, near-square
+        for line in undecodable_frames(png):
+            ctx.info(f"placeholder for instance {line}")
     else:
         raise OrthancInputError(f"preview takes an instance or a series, not a {level.lower()}")
     ctx.args.out.parent.mkdir(parents=True, exist_ok=True)
