@@ -46,3 +46,28 @@ def write_instances(folder: Path, count: int, *, patients: int = 1) -> list[Path
 def md5(path: Path) -> str:
     """The MD5 of a file."""
     return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+BAD_UID = "1.2.826.0.1.3680043.8.498.0123"  # a component with a leading zero: invalid
+
+
+def bad_uid_file(path: Path, patient: str = "WARNED") -> Path:
+    """A file whose SOPInstanceUID is invalid (pydicom warns when it reads it) and whose
+    identifiers follow a sequence of undefined length (so pydicom, not the fast path, reads
+    them), as real files often are."""
+    import warnings
+
+    from pydicom.sequence import Sequence
+
+    dataset = make_dataset(patient)
+    reference = Dataset()
+    reference.ReferencedSOPClassUID = "1.2.840.10008.3.1.2.3.1"
+    reference.ReferencedSOPInstanceUID = "1.2.3"
+    dataset.ReferencedStudySequence = Sequence([reference])
+    dataset["ReferencedStudySequence"].is_undefined_length = True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dataset.SOPInstanceUID = BAD_UID
+        dataset.file_meta.MediaStorageSOPInstanceUID = BAD_UID
+        dataset.save_as(path, enforce_file_format=True)
+    return path

@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 import json
 import sys
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import pydicom
 import pytest
+from _transfer_data import BAD_UID, bad_uid_file
 
 import kkorthanc
 from kkorthanc.cli import main
@@ -97,33 +99,88 @@ def test_rejected_file_exits_1_and_is_named(run: Run, tmp_path: Path) -> None:
     assert outcomes == {"no-study-uid.dcm": "rejected", good.name: "stored"}
 
 
+def _interrupt_after(monkeypatch: pytest.MonkeyPatch, files: int) -> None:
+    """Ctrl-C once ``files`` files have finished (raised from the progress display)."""
+
+    def interrupting(self: Progress, done: int, *args: Any) -> None:
+        _UPDATE(self, done, *args)
+        if done == files:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Progress, "update", interrupting)
+
+
+_UPDATE = Progress.update
+
+
+def _complete(line: dict[str, Any]) -> bool:
+    """A record of a file the server holds, with its instance ID and size (a file sent when
+    Ctrl-C came is on the server but not in the report: the next run skips it)."""
+    held = line["outcome"] in ("stored", "skipped_existing")
+    return held and bool(line.get("instance_id")) and line["size"] > 0
+
+
 def test_interrupted_upload_leaves_a_report_to_resume(
     run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     files = _series(tmp_path, 8)
     report = tmp_path / "report.jsonl"
-    original = Progress.update
-
-    def interrupt_after_three(self: Progress, done: int, *args: Any) -> None:
-        original(self, done, *args)
-        if done == 3:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(Progress, "update", interrupt_after_three)
+    _interrupt_after(monkeypatch, 3)
     status, _, err = run("upload", *map(str, files), "--report", str(report), "--concurrency", "1")
     assert status == 130
-    assert "interrupted" in err
+    assert "interrupted after 3 files" in err
+    assert f"--resume {report} --report {report}" in err  # how to resume
     partial = _lines(report)
-    assert len(partial) == 3
-    assert all(line["outcome"] == "stored" for line in partial)
-    monkeypatch.setattr(Progress, "update", original)
+    assert len(partial) == 3 and all(_complete(line) for line in partial)
+    _interrupt_after(monkeypatch, 5)  # resumed into the same report, and interrupted again
+    status, _, err = run("upload", *map(str, files), "--resume", str(report),
+                         "--report", str(report), "--concurrency", "1")  # fmt: skip
+    assert status == 130, err
+    again = _lines(report)
+    assert len(again) == 5 and all(_complete(line) for line in again)
+    assert sum(bool(line.get("carried_over")) for line in again) == 3
+    monkeypatch.setattr(Progress, "update", _UPDATE)
     final = tmp_path / "final.jsonl"
     status, out, _ = run("upload", *map(str, files), "--resume", str(report),
                          "--report", str(final), "-o", "json")  # fmt: skip
     assert status == 0
-    assert json.loads(out)["files"] == 8
-    assert {line["source"] for line in _lines(final)} == {str(path) for path in files}
+    summary = json.loads(out)
+    assert (summary["files"], summary["carried_over"], summary["ok"]) == (8, 5, True)
+    assert summary.get("stored", 0) + summary.get("skipped_existing", 0) == 3
+    lines = _lines(final)
+    assert {line["source"] for line in lines} == {str(path) for path in files}
+    assert all(_complete(line) for line in lines)
     assert json.loads(run("-o", "json", "stats")[1])["instances"] == 8
+
+
+def test_interrupted_upload_without_report_says_to_run_it_again(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = _series(tmp_path, 3)
+    _interrupt_after(monkeypatch, 1)
+    status, _, err = run("upload", *map(str, files), "--concurrency", "1")
+    assert status == 130
+    assert "interrupted after 1 file." in err and "--report FILE" in err
+
+
+def test_pydicom_warnings_go_to_the_report_not_among_progress_lines(
+    run: Run, tmp_path: Path
+) -> None:
+    path = bad_uid_file(tmp_path / "bad-uid.dcm")
+    report = tmp_path / "report.jsonl"
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")  # Python's default outside pytest: printed once
+        status, out, err = run("upload", str(path), "-q", "--report", str(report), "-o", "json")
+    assert (status, err) == (0, "")
+    assert json.loads(out) == {"files": 1, "stored": 1, "warnings": 1, "ok": True}
+    (line,) = _lines(report)
+    assert len(line["warnings"]) == 1 and BAD_UID in line["warnings"][0]
+    other = bad_uid_file(tmp_path / "other.dcm", patient="WARNED2")
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        status, _, err = run("upload", str(other), "--no-skip-existing")
+    assert status == 0
+    assert "pydicom warned 1 time(s) about 1 file(s)" in err and "UserWarning" not in err
 
 
 def test_resume_into_the_same_report_file(run: Run, tmp_path: Path) -> None:

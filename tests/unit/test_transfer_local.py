@@ -16,7 +16,7 @@ from kkorthanc import TransferOutcome, UploadRecord, UploadReport
 from kkorthanc._ids import orthanc_ids
 from kkorthanc._transfer._fastids import fast_identifiers
 from kkorthanc._transfer._naming import PathAssigner, layout_template, sanitize
-from kkorthanc._transfer._report import open_report
+from kkorthanc._transfer._report import open_report, record_line
 from kkorthanc._transfer._sources import SourceOptions, iter_items, sniff
 from kkorthanc.errors import OrthancInputError, TransferTargetError
 
@@ -142,6 +142,17 @@ def test_report_jsonl_round_trip(tmp_path: Path) -> None:
     (tmp_path / "bad.jsonl").write_text("{not json\n")
     with pytest.raises(OrthancInputError):
         UploadReport.read_jsonl(tmp_path / "bad.jsonl")
+
+
+def test_report_lines_keep_what_is_known_and_leave_out_defaults(tmp_path: Path) -> None:
+    record = UploadRecord("a", TransferOutcome.STORED, 3, "id", "md5", verified=False,
+                          rewritten=True, rewrite_reason="refused", carried_over=True,
+                          warnings=("Invalid value for VR UI",))  # fmt: skip
+    plain = UploadRecord("b", TransferOutcome.STORED, 4)
+    assert record_line(plain) == '{"source": "b", "outcome": "stored", "size": 4}\n'
+    assert '"verified": false' in record_line(record)  # a failed check is not a default
+    UploadReport([record, plain]).write_jsonl(tmp_path / "r.jsonl")
+    assert UploadReport.read_jsonl(tmp_path / "r.jsonl").records == [record, plain]
 
 
 def test_reports_are_never_written_through_a_link_or_into_a_fifo(tmp_path: Path) -> None:

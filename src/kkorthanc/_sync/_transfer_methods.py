@@ -60,6 +60,13 @@ class TransferMethods:
         with exactly one :class:`~kkorthanc.TransferOutcome` in the report; a bad file never
         stops the batch.
 
+        Files are sent byte for byte, a dataset without preamble or file meta header too (the
+        server stores it as it is). Only if the server refuses such a dataset as malformed
+        (400) is a copy with a file meta header sent; its record says ``rewritten=True`` with
+        the ``rewrite_reason``, and its ``size`` and ``md5`` are the copy's. pydicom's warnings
+        about a file (an invalid UID...) are not printed: they go to its record's ``warnings``
+        and to the ``kkorthanc`` logger.
+
         Args:
             *sources: Paths (files or folders), bytes, binary file objects, pydicom
                 datasets, or lists of these.
@@ -70,10 +77,12 @@ class TransferMethods:
             resume: The report of an interrupted upload (or its JSON-lines path): files it
                 lists as stored are not sent again, once the server confirms it has each one
                 (the instance computed from the file's header, asked with the same batched
-                ``/tools/find`` as ``skip_existing``); their records are carried over. A file
-                the server lacks, or whose header gives no identifiers, is sent.
+                ``/tools/find`` as ``skip_existing``); their records are carried over, marked
+                ``carried_over=True``. A file the server lacks, or whose header gives no
+                identifiers, is sent.
             verify: Compare the server's MD5 of every stored file with the MD5 of the bytes
-                sent (Orthanc 1.10.0+); a difference makes the outcome ``failed``.
+                sent, which are the source's unless ``rewritten`` (Orthanc 1.10.0+); a
+                difference makes the outcome ``failed``.
             retry_for: Seconds a file may keep failing with transport errors before giving up;
                 when the server stays unreachable that long, the whole upload stops.
             include_hidden: Also upload files and folders whose names start with ``.``.
@@ -81,7 +90,8 @@ class TransferMethods:
                 (loops are walked once). A path given is always followed.
             archive_limits: What one archive may expand to (default: ``ArchiveLimits()``).
             progress: Called with a :class:`~kkorthanc.TransferProgress` after each file
-                (from the calling thread).
+                (from the calling thread); its ``record`` is the file's record, so a report
+                can be journaled as the upload runs and survive an interruption.
 
         Returns:
             The :class:`~kkorthanc.UploadReport`: one record per file found.

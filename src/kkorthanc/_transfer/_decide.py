@@ -94,7 +94,7 @@ class UploadPlan:
         has the instance computed from the file's header (and the same as the report says).
         """
         if item.problem is not None:
-            self.tracker.add(UploadRecord(item.source, item.problem, item.size, detail=item.detail))
+            self.tracker.add(_record(item, item.problem, detail=item.detail))
             return False
         previous = self.resume.get(item.source)
         if (
@@ -152,12 +152,10 @@ class UploadPlan:
         if item.ids is None or item.ids.instance not in self._known_instances:
             return None
         if item.resumed is not None:
-            return _replace(item.resumed, instance_id=item.ids.instance)
+            return _carried_over(item.resumed, item)
         if not self.skip_existing:
             return None
-        return UploadRecord(
-            item.source, TransferOutcome.SKIPPED_EXISTING, item.size, item.ids.instance
-        )
+        return _record(item, TransferOutcome.SKIPPED_EXISTING)
 
     def stored(self, item: Item, answer: Any, md5: str | None) -> UploadRecord:
         """The record of a 200 answer to ``POST /instances``."""
@@ -168,8 +166,8 @@ class UploadPlan:
         )
         if status not in ("Success", "AlreadyStored"):
             detail = f"unexpected answer to POST /instances: {answer!r}"[:500]
-            return UploadRecord(item.source, TransferOutcome.FAILED, item.size, detail=detail)
-        return UploadRecord(item.source, outcome, item.size, instance, md5)
+            return _record(item, TransferOutcome.FAILED, detail=detail)
+        return _record(item, outcome, instance_id=instance, md5=md5)
 
     def refused(self, item: Item, error: OrthancHTTPError) -> UploadRecord:
         """The record of an error answer, unless the error dooms every file (then raise it).
@@ -183,16 +181,36 @@ class UploadPlan:
             or error.orthanc_status in _FATAL_ORTHANC_STATUSES
         ):
             raise error
-        instance = item.ids.instance if item.ids else None
         if error.status_code == 409:  # two uploads of one instance raced
-            return UploadRecord(item.source, TransferOutcome.ALREADY_STORED, item.size, instance)
+            return _record(item, TransferOutcome.ALREADY_STORED)
         detail = error.message + (f" ({error.details})" if error.details else "")
         if error.orthanc_error and error.orthanc_error not in detail:
             detail += f" [{error.orthanc_error}]"
-        return UploadRecord(
-            item.source, TransferOutcome.REJECTED, item.size, instance,
-            status_code=error.status_code, detail=detail,
-        )  # fmt: skip
+        return _record(item, TransferOutcome.REJECTED, status_code=error.status_code, detail=detail)
+
+    @staticmethod
+    def may_rewrite(item: Item, record: UploadRecord) -> bool:
+        """Whether to send a copy with a file meta header: only for a dataset without one that
+        the server refused as malformed (400); a missing tag (404) is not the header's fault."""
+        return (
+            item.headerless
+            and record.outcome is TransferOutcome.REJECTED
+            and record.status_code == 400
+        )
+
+    @staticmethod
+    def after_rewrite(refusal: UploadRecord, record: UploadRecord) -> UploadRecord:
+        """The record of a file sent again as a rewritten copy, after ``refusal``: the copy's
+        record, marked ``rewritten`` with the reason; when the copy fared no better, the
+        original refusal, which says the copy was tried."""
+        if record.outcome.ok:
+            reason = (
+                f"the server refused the file as it is ({refusal.detail}); a copy with a file "
+                "meta header added was stored: size and md5 are the copy's"
+            )
+            return _replace(record, rewritten=True, rewrite_reason=reason)
+        detail = f"{refusal.detail}; a copy with a file meta header added was refused too: "
+        return _replace(refusal, detail=detail + str(record.detail))
 
     def storage_pause(self, error: OrthancHTTPError, resent: bool) -> float | None:
         """The pause before sending once more a file the server could not write, or None.
@@ -221,12 +239,12 @@ class UploadPlan:
         """
         if isinstance(error, OrthancConnectionError):
             raise error
-        return UploadRecord(item.source, TransferOutcome.FAILED, item.size, detail=str(error))
+        return _record(item, TransferOutcome.FAILED, detail=str(error))
 
     def unreadable(self, item: Item, error: OSError) -> UploadRecord:
         """The record of a file that could not be read (or changed) while being sent."""
         detail = f"cannot read: {type(error).__name__}: {error}"
-        return UploadRecord(item.source, TransferOutcome.FAILED, item.size, detail=detail)
+        return _record(item, TransferOutcome.FAILED, detail=detail)
 
     def checked(self, record: UploadRecord, server_md5: Any) -> UploadRecord:
         """The record after comparing the server's MD5 with the MD5 of the bytes sent."""
@@ -236,6 +254,25 @@ class UploadPlan:
             return _replace(record, verified=True)
         detail = f"the server's MD5 {server_md5!r} differs from the MD5 sent {record.md5}"
         return _replace(record, outcome=TransferOutcome.FAILED, verified=False, detail=detail)
+
+
+def _record(item: Item, outcome: TransferOutcome, **known: Any) -> UploadRecord:
+    """A record with everything the item tells (size, the Orthanc ID computed from its header,
+    pydicom's warnings), and what ``known`` adds or overrides."""
+    known.setdefault("instance_id", item.ids.instance if item.ids else None)
+    return UploadRecord(item.source, outcome, item.size, warnings=tuple(item.warnings), **known)
+
+
+def _carried_over(previous: UploadRecord, item: Item) -> UploadRecord:
+    """The record of a file a resume report lists as stored, confirmed by the server: its
+    earlier record (completed with what the item tells), marked ``carried_over``."""
+    return _replace(
+        previous,
+        instance_id=item.ids.instance if item.ids else previous.instance_id,
+        size=previous.size if previous.size is not None else item.size,
+        warnings=previous.warnings or tuple(item.warnings),
+        carried_over=True,
+    )
 
 
 def _replace(record: UploadRecord, **changes: Any) -> UploadRecord:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, BinaryIO
 
@@ -55,6 +55,9 @@ class Item:
     file from disk keeps its ``identity`` (device, inode) as seen when it was found: it is
     opened again only if the path still names that same regular file. ``resumed`` is the
     record a resume report gives it, skipped only once the server confirms the instance.
+    ``headerless`` marks a dataset without preamble and file meta header, sent as it is (a
+    copy with a header is made only if the server refuses it); ``warnings`` holds what
+    pydicom warned about while reading it.
     """
 
     source: str
@@ -68,6 +71,8 @@ class Item:
     detail: str | None = None
     identity: tuple[int, int] | None = None
     resumed: UploadRecord | None = None
+    headerless: bool = False
+    warnings: list[str] = field(default_factory=list)
 
     def read_small(self) -> bytes:
         """The whole body, for bodies up to :data:`SMALL_FILE` (or in memory already)."""

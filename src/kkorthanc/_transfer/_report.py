@@ -26,6 +26,7 @@ __all__ = [
     "UploadReport",
     "check_report_path",
     "open_report",
+    "record_line",
 ]
 
 # Opening a report: never through a link, never blocking on a FIFO with no reader (ENXIO).
@@ -149,6 +150,14 @@ class UploadRecord:
         status_code: The HTTP status of a rejection.
         detail: Why it was rejected, failed or not DICOM.
         verified: True when the server's MD5 was checked and equal; None when not checked.
+        rewritten: True when the server refused the file as it is (a dataset without preamble
+            or file meta header) and a copy with a file meta header was sent instead: ``size``
+            and ``md5`` then describe the copy, which is what the server holds.
+        rewrite_reason: Why the copy was sent (the server's refusal of the original).
+        carried_over: True when the record comes from the report given as ``resume=``: this
+            run did not send the file, the server confirmed it has the instance.
+        warnings: What pydicom warned about while reading the file (invalid values such as a
+            malformed UID), in order; they are also logged on the ``kkorthanc`` logger.
 
     Example:
         >>> UploadRecord("a.dcm", TransferOutcome.STORED).outcome.ok
@@ -163,6 +172,14 @@ class UploadRecord:
     status_code: int | None = None
     detail: str | None = None
     verified: bool | None = None
+    rewritten: bool = False
+    rewrite_reason: str | None = None
+    carried_over: bool = False
+    warnings: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.warnings, tuple):  # a list read back from a JSON line
+            object.__setattr__(self, "warnings", tuple(self.warnings))
 
 
 @dataclass(frozen=True)
@@ -196,6 +213,20 @@ class DownloadRecord:
 
 
 RecordT = TypeVar("RecordT", UploadRecord, DownloadRecord)
+
+
+def record_line(record: UploadRecord | DownloadRecord) -> str:
+    """One line of a JSON-lines report (ending with a newline): the record's fields, without
+    those that have their default value (None, False, nothing).
+
+    Example:
+        >>> record_line(UploadRecord("a.dcm", TransferOutcome.STORED, 12))
+        '{"source": "a.dcm", "outcome": "stored", "size": 12}\\n'
+    """
+    defaults = {item.name: item.default for item in fields(record)}
+    line = {key: value for key, value in asdict(record).items() if value != defaults[key]}
+    line["outcome"] = record.outcome.value
+    return json.dumps(line, ensure_ascii=False) + "\n"
 
 
 @dataclass
@@ -241,9 +272,7 @@ class _Report(Generic[RecordT]):
         check_report_path(target)
         with AtomicFile(target) as stream:
             for record in self.records:
-                line = {key: value for key, value in asdict(record).items() if value is not None}
-                line["outcome"] = record.outcome.value
-                stream.write((json.dumps(line, ensure_ascii=False) + "\n").encode("utf-8"))
+                stream.write(record_line(record).encode("utf-8"))
 
     @classmethod
     def _read(cls, path: str | os.PathLike[str], record_type: type[RecordT]) -> list[RecordT]:
@@ -333,6 +362,8 @@ class TransferProgress:
         bytes_total: The total, when known in advance (else None).
         counts: Finished files by outcome value.
         last: The source (upload) or path (download) finished last.
+        record: The record of that file (an :class:`UploadRecord` or a
+            :class:`DownloadRecord`), e.g. to journal a report line by line.
 
     Example:
         >>> def show(progress: TransferProgress) -> None:
@@ -346,6 +377,7 @@ class TransferProgress:
     bytes_total: int | None
     counts: dict[str, int]
     last: str = ""
+    record: UploadRecord | DownloadRecord | None = None
 
 
 ProgressCallback = Callable[[TransferProgress], None]
@@ -384,6 +416,7 @@ class Tracker:
                     self.bytes_total,
                     dict(self.counts),
                     last,
+                    record,
                 )
             )
 

@@ -1,7 +1,10 @@
 """Turning what the caller gives to ``upload`` into DICOM candidates: walking, sniffing, archives.
 
 Pure local I/O, no network. Files are recognised by content (the ``DICM`` mark after the 128-byte
-preamble, or a preamble-less dataset pydicom reads), never by extension. Folders are walked by
+preamble, or a preamble-less dataset pydicom reads), never by extension. A preamble-less dataset
+is sent as it is, byte for byte: :func:`rewritten` makes a copy with a file meta header only for
+a server that refused the original. pydicom's warnings about a file go to its item
+(:mod:`._caught`). Folders are walked by
 :mod:`._localfiles` (links not followed, special files never read), archives read as streams by
 :mod:`._archives`, within :class:`~._limits.ArchiveLimits`.
 """
@@ -20,6 +23,7 @@ from .._ids import ResourceIds, orthanc_id, orthanc_ids
 from .._lazy import is_dataset
 from ..errors import OrthancInputError
 from ._archives import ARCHIVE_KINDS, Reading, archive_items, not_dicom, spool
+from ._caught import caught_warnings
 from ._fastids import fast_identifiers
 from ._items import CHUNK, HEAD, SMALL_FILE, Item, failed, sniff
 from ._limits import ArchiveLimits
@@ -36,6 +40,7 @@ __all__ = [
     "SourceOptions",
     "UploadSource",
     "iter_items",
+    "rewritten",
     "scan_totals",
     "sniff",
 ]
@@ -111,13 +116,16 @@ def _from_dataset(dataset: Dataset, label: str) -> Iterator[Item]:
     import pydicom
 
     buffer = io.BytesIO()
+    found: list[str] = []
     try:
-        pydicom.dcmwrite(buffer, dataset, enforce_file_format=True)
+        with caught_warnings(label, found):
+            pydicom.dcmwrite(buffer, dataset, enforce_file_format=True)
     except (ValueError, AttributeError, TypeError) as error:
-        yield Item(label, problem=TransferOutcome.NOT_DICOM, detail=f"cannot encode: {error}")
+        detail = f"cannot encode: {error}"
+        yield Item(label, problem=TransferOutcome.NOT_DICOM, detail=detail, warnings=found)
         return
     data = buffer.getvalue()
-    yield _identified(Item(label, size=len(data), data=data), io.BytesIO(data))
+    yield _identified(Item(label, size=len(data), data=data, warnings=found), io.BytesIO(data))
 
 
 def _from_file(
@@ -128,13 +136,13 @@ def _from_file(
         head = stream.read(HEAD)
         kind = sniff(head)
         stream.seek(0)
+        item = Item(label, size=info.st_size, path=path, identity=(info.st_dev, info.st_ino))
         if kind == "dicom":
-            item = Item(label, size=info.st_size, path=path, identity=(info.st_dev, info.st_ino))
             yield _identified(item, stream, head)
         elif kind in ARCHIVE_KINDS:
             yield from _archive(kind, label, stream, options, None)
         else:
-            yield _not_dicom_or_raw(label, head, stream)
+            yield (_headerless(item, stream) if kind == "raw" else None) or not_dicom(label, head)
     except OSError as error:
         yield failed(label, error)
 
@@ -159,11 +167,15 @@ def _from_stream(
         if kind == "dicom":
             yield _in_memory_or_spooled(label, stream)
             return
+        raw = _headerless(Item(label), stream) if kind == "raw" else None
+        if raw is not None:
+            yield _holding(raw, stream)
+            return
         with stream:  # closed even when an archive limit ends the walk of this archive
             if kind in ARCHIVE_KINDS:
                 yield from _archive(kind, label, stream, options, reading)
             else:
-                yield _not_dicom_or_raw(label, head, stream)
+                yield not_dicom(label, head)
     except OSError as error:
         yield failed(label, error)
 
@@ -171,9 +183,14 @@ def _from_stream(
 def _in_memory_or_spooled(label: str, stream: IO[bytes]) -> Item:
     size = stream.seek(0, io.SEEK_END)
     stream.seek(0)
-    item = _identified(Item(label, size=size), stream, stream.read(HEAD))
+    return _holding(_identified(Item(label, size=size), stream, stream.read(HEAD)), stream)
+
+
+def _holding(item: Item, stream: IO[bytes]) -> Item:
+    """The item takes the stream's bytes: read whole when small, else the stream itself."""
+    item.size = stream.seek(0, io.SEEK_END)
     stream.seek(0)
-    if size <= SMALL_FILE:
+    if item.size <= SMALL_FILE:
         item.data = stream.read()
         stream.close()
     else:
@@ -181,30 +198,55 @@ def _in_memory_or_spooled(label: str, stream: IO[bytes]) -> Item:
     return item
 
 
-def _not_dicom_or_raw(label: str, head: bytes, stream: IO[bytes]) -> Item:
-    """A preamble-less dataset is rewritten as a DICOM file; anything else is not DICOM."""
-    if sniff(head) == "raw":
-        stream.seek(0)
-        item = _rewrite_raw(label, stream)
-        if item is not None:
-            return item
-    return not_dicom(label, head)
-
-
-def _rewrite_raw(label: str, stream: IO[bytes]) -> Item | None:
+def _headerless(item: Item, stream: IO[bytes]) -> Item | None:
+    """The item of a dataset without preamble and file meta header, with its IDs, to be sent
+    as it is; None when pydicom reads no instance (SOP Class and Instance UIDs) from it."""
     import pydicom
 
+    stream.seek(0)
     try:
-        dataset = pydicom.dcmread(stream, force=True)
-        if "SOPInstanceUID" not in dataset or "SOPClassUID" not in dataset:
-            return None
-        _add_file_meta(dataset)
-        buffer = io.BytesIO()
-        pydicom.dcmwrite(buffer, dataset, enforce_file_format=True)
+        with caught_warnings(item.source, item.warnings):
+            dataset = pydicom.dcmread(stream, force=True, stop_before_pixels=True)
+            if "SOPInstanceUID" not in dataset or "SOPClassUID" not in dataset:
+                return None
+            _set_ids(item, dataset)
     except (ValueError, KeyError, TypeError, AttributeError, EOFError, NotImplementedError):
         return None
+    finally:
+        stream.seek(0)
+    item.headerless = True
+    return item
+
+
+def rewritten(item: Item) -> Item | None:
+    """A copy of a headerless item with the file meta group a DICOM file needs, for a server
+    that refused the original; None when pydicom cannot make one.
+
+    The copy has the item's source, IDs and warnings (pydicom's warnings while rewriting are
+    added to them); its body is in memory.
+
+    Example:
+        >>> copy = rewritten(item)  # doctest: +SKIP
+        >>> copy.data[128:132]  # doctest: +SKIP
+        b'DICM'
+    """
+    import pydicom
+
+    buffer = io.BytesIO()
+    try:
+        original = io.BytesIO(item.read_small())
+        with caught_warnings(item.source, item.warnings):
+            dataset = pydicom.dcmread(original, force=True)
+            _add_file_meta(dataset)
+            pydicom.dcmwrite(buffer, dataset, enforce_file_format=True)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError,
+            NotImplementedError):  # fmt: skip
+        return None
     data = buffer.getvalue()
-    return _identified(Item(label, size=len(data), data=data), io.BytesIO(data))
+    return Item(
+        item.source, size=len(data), data=data, ids=item.ids,
+        series_instance_uid=item.series_instance_uid, warnings=item.warnings,
+    )  # fmt: skip
 
 
 def _add_file_meta(dataset: Dataset) -> None:
@@ -241,14 +283,24 @@ def _identified(item: Item, source: Path | IO[bytes], head: bytes = b"") -> Item
     from pydicom.errors import InvalidDicomError
 
     try:
-        dataset = pydicom.dcmread(source, stop_before_pixels=True, specific_tags=_ID_TAGS)
-        item.ids = orthanc_ids(dataset)
-        item.series_instance_uid = str(dataset.get("SeriesInstanceUID", "")).rstrip(" \x00")
-    except (OrthancInputError, InvalidDicomError, EOFError, ValueError, KeyError, TypeError):
+        with caught_warnings(item.source, item.warnings):
+            dataset = pydicom.dcmread(source, stop_before_pixels=True, specific_tags=_ID_TAGS)
+            _set_ids(item, dataset)
+    except (InvalidDicomError, EOFError, ValueError, KeyError, TypeError):
         item.ids = None
     except OSError:  # unreadable now: sending will tell
         item.ids = None
     return item
+
+
+def _set_ids(item: Item, dataset: Dataset) -> None:
+    """The item's Orthanc IDs from a dataset read by pydicom (None when it lacks a UID)."""
+    try:
+        item.ids = orthanc_ids(dataset)
+    except OrthancInputError:
+        item.ids = None
+        return
+    item.series_instance_uid = str(dataset.get("SeriesInstanceUID", "")).rstrip(" \x00")
 
 
 _ID_TAGS = ["SpecificCharacterSet", "PatientID", "StudyInstanceUID", "SeriesInstanceUID",

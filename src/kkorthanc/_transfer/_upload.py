@@ -15,7 +15,7 @@ from ._decide import Body, UploadPlan, abort
 from ._lane import FastLane, ThreadedLane
 from ._limits import ArchiveLimits
 from ._report import ProgressCallback, Tracker, UploadRecord, UploadReport
-from ._sources import Item, SourceOptions, iter_items, scan_totals
+from ._sources import Item, SourceOptions, iter_items, rewritten, scan_totals
 
 if TYPE_CHECKING:
     from .._async._client import AsyncOrthanc
@@ -135,19 +135,29 @@ def _sync_drain(plan: UploadPlan, pending: set[Future[UploadRecord]]) -> None:
 def _sync_send(
     client: Orthanc, plan: UploadPlan, item: Item, lane: FastLane | None
 ) -> UploadRecord:
+    """Send one file as it is; a refused headerless dataset once more as a rewritten copy."""
     try:
-        body = Body(item, hashed=plan.verify)
-        try:
-            small = body.load_small()
-        except OSError as error:
-            return plan.unreadable(item, error)
-        record = _sync_post(client, plan, item, body, lane if small else None)
+        record = _sync_attempt(client, plan, item, lane)
+        copy = rewritten(item) if plan.may_rewrite(item, record) else None
+        if copy is not None:
+            record = plan.after_rewrite(record, _sync_attempt(client, plan, copy, lane))
         if plan.verify and record.instance_id and record.md5:
             path = ("instances", record.instance_id, "attachments", "dicom", "md5")
             record = plan.checked(record, client.get(path))
         return record
     finally:
         item.close()
+
+
+def _sync_attempt(
+    client: Orthanc, plan: UploadPlan, item: Item, lane: FastLane | None
+) -> UploadRecord:
+    body = Body(item, hashed=plan.verify)
+    try:
+        small = body.load_small()
+    except OSError as error:
+        return plan.unreadable(item, error)
+    return _sync_post(client, plan, item, body, lane if small else None)
 
 
 def _sync_post(
@@ -248,20 +258,30 @@ async def _async_drain(
 async def _async_send(
     client: AsyncOrthanc, plan: UploadPlan, item: Item, lane: ThreadedLane | None
 ) -> UploadRecord:
+    """Send one file as it is; a refused headerless dataset once more as a rewritten copy."""
     try:
-        body = Body(item, hashed=plan.verify)
-        try:
-            # A small body (<= 512 KiB) is read in the loop: cheaper than a thread hop.
-            small = body.load_small() if item.is_small() else False
-        except OSError as error:
-            return plan.unreadable(item, error)
-        record = await _async_post(client, plan, item, body, lane if small else None)
+        record = await _async_attempt(client, plan, item, lane)
+        copy = await asyncio.to_thread(rewritten, item) if plan.may_rewrite(item, record) else None
+        if copy is not None:
+            record = plan.after_rewrite(record, await _async_attempt(client, plan, copy, lane))
         if plan.verify and record.instance_id and record.md5:
             path = ("instances", record.instance_id, "attachments", "dicom", "md5")
             record = plan.checked(record, await client.get(path))
         return record
     finally:
         item.close()
+
+
+async def _async_attempt(
+    client: AsyncOrthanc, plan: UploadPlan, item: Item, lane: ThreadedLane | None
+) -> UploadRecord:
+    body = Body(item, hashed=plan.verify)
+    try:
+        # A small body (<= 512 KiB) is read in the loop: cheaper than a thread hop.
+        small = body.load_small() if item.is_small() else False
+    except OSError as error:
+        return plan.unreadable(item, error)
+    return await _async_post(client, plan, item, body, lane if small else None)
 
 
 async def _async_post(

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import shlex
+from collections import Counter
 from pathlib import Path
 from typing import Any, TextIO
 
 import kkorthanc
 
-from ..._transfer._report import check_report_path, open_report
-from .._app import EXIT_OK, EXIT_PARTIAL, add_command
+from ..._transfer._report import check_report_path, open_report, record_line
+from .._app import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, add_command
 from .._context import Context
 from .._progress import Progress
 from .browse import detect
@@ -146,36 +147,43 @@ def _archive_limits(args: Any) -> kkorthanc.ArchiveLimits | None:
 
 
 class _Journal:
-    """Appends one report line per finished file as the upload runs, so an interrupted upload
-    leaves a valid report for ``--resume`` (lines hold ``source`` and ``outcome``)."""
+    """Appends one report line per finished file as the upload runs (its whole record, as
+    ``--report`` writes it), so an interrupted upload leaves a full report for ``--resume``.
+
+    Records of the resumed report that this run has not reached yet are added when it closes,
+    so a run interrupted again still lists every file stored so far.
+    """
 
     def __init__(self, path: Path | None, resumed: kkorthanc.UploadReport | None) -> None:
         self._stream: TextIO | None = None
-        self._counts: dict[str, int] = {}
         self._written: set[str] = set()
+        self._resumed = [
+            record
+            for record in resumed or ()
+            if record.outcome.ok and record.outcome.value != "not_dicom"
+        ]
+        self.finished = 0
         if path is None:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         self._stream = open_report(path)  # never through a planted link
-        for record in resumed or ():
-            if record.outcome.ok and record.outcome.value != "not_dicom":
-                self._line(record.source, record.outcome.value)
 
-    def _line(self, source: str, outcome: str) -> None:
-        if self._stream is not None and source not in self._written:
-            self._written.add(source)
-            self._stream.write(json.dumps({"source": source, "outcome": outcome}) + "\n")
+    def _write(self, record: kkorthanc.UploadRecord) -> None:
+        if self._stream is not None and record.source not in self._written:
+            self._written.add(record.source)
+            self._stream.write(record_line(record))
             self._stream.flush()
 
     def note(self, snapshot: kkorthanc.TransferProgress) -> None:
-        """Write the file that just finished; its outcome is the count that grew."""
-        grown = [k for k, v in snapshot.counts.items() if v > self._counts.get(k, 0)]
-        self._counts = dict(snapshot.counts)
-        if grown:
-            self._line(snapshot.last, grown[0])
+        """Write the record of the file that just finished."""
+        self.finished += 1
+        if isinstance(snapshot.record, kkorthanc.UploadRecord):
+            self._write(snapshot.record)
 
     def close(self) -> None:
         if self._stream is not None:
+            for record in self._resumed:  # not reached by this run: kept for the next one
+                self._write(record)
             self._stream.close()
             self._stream = None
 
@@ -194,36 +202,92 @@ def _callback(progress: Progress, journal: _Journal | None = None) -> Any:
 
 
 def _run_upload(ctx: Context) -> int:
-    """Upload, then print a summary; exit 1 when some files were rejected or failed."""
+    """Upload, then print a summary; exit 1 when some files were rejected or failed.
+
+    An interrupted upload (Ctrl-C) leaves its report (``--report``: one full record per file
+    finished) and says how to resume; it exits 130.
+    """
     args = ctx.args
     resumed = kkorthanc.UploadReport.read_jsonl(args.resume) if args.resume else None
     journal = _Journal(args.report, resumed)
+    try:
+        report = _upload(ctx, journal, resumed)
+    except KeyboardInterrupt:
+        ctx.stderr.write(_how_to_resume(args, journal.finished))
+        ctx.stderr.flush()
+        return EXIT_INTERRUPTED
+    if args.report is not None:
+        report.write_jsonl(args.report)
+    return _upload_summary(ctx, report)
+
+
+def _upload(
+    ctx: Context, journal: _Journal, resumed: kkorthanc.UploadReport | None
+) -> kkorthanc.UploadReport:
+    """The upload itself; the journal holds every finished file, whatever stops it."""
+    args = ctx.args
     progress = ctx.progress("upload", None)
     try:
-        report = ctx.client().upload(
+        return ctx.client().upload(
             *[Path(path) for path in args.paths], concurrency=args.concurrency,
             skip_existing=args.skip_existing, resume=resumed, verify=args.verify,
             include_hidden=args.include_hidden, follow_links=args.follow_links,
             archive_limits=_archive_limits(args), progress=_callback(progress, journal),
         )  # fmt: skip
-    except kkorthanc.OrthancError as error:
-        partial = getattr(error, "report", None)
-        journal.close()
-        if args.report is not None and isinstance(partial, kkorthanc.UploadReport):
-            partial.write_jsonl(args.report)
-        raise
     finally:
         journal.close()
         progress.finish()
-    if args.report is not None:
-        report.write_jsonl(args.report)
-    return _summary(ctx, report, [(r.source, r.outcome.value, r.detail) for r in report])
 
 
-def _summary(ctx: Context, report: Any, items: list[tuple[str, str, str | None]]) -> int:
-    """The counts on stdout; on stderr the files not transferred and why (50 of each kind at
-    most): not ok (exit 1), then ``skipped`` ones (not read: links, FIFOs, devices)."""
-    ctx.record({"files": len(items), **report.counts, "ok": report.ok})
+def _how_to_resume(args: Any, finished: int) -> str:
+    """What Ctrl-C prints: how many files finished, and the command that resumes."""
+    done = f"\nkkorthanc: interrupted after {finished} file{'s' if finished != 1 else ''}"
+    if args.report is None:
+        return (
+            f"{done}. Run the same command again: files the server already has are skipped "
+            "(add --report FILE to keep a record of each file, to --resume from)\n"
+        )
+    command = ["kkorthanc", "upload", *args.paths, "--resume", str(args.report),
+               "--report", str(args.report)]  # fmt: skip
+    return (
+        f"{done}; {args.report} lists them. To resume (with this run's other options):\n"
+        f"  {shlex.join(command)}\n"
+    )
+
+
+def _upload_summary(ctx: Context, report: kkorthanc.UploadReport) -> int:
+    """The summary of an upload: files carried over from ``--resume`` counted apart from the
+    outcomes of this run; rewritten files and pydicom's warnings said on stderr."""
+    now = Counter(record.outcome.value for record in report if not record.carried_over)
+    noted = {
+        "carried_over": sum(record.carried_over for record in report),
+        "rewritten": sum(record.rewritten for record in report),
+        "warnings": sum(len(record.warnings) for record in report),
+    }
+    counts = {**now, **{key: value for key, value in noted.items() if value}}
+    for record in [record for record in report if record.rewritten][:50]:
+        ctx.info(f"rewritten: {record.source}: {record.rewrite_reason}")
+    if noted["warnings"]:
+        warned = sum(bool(record.warnings) for record in report)
+        ctx.info(
+            f"pydicom warned {noted['warnings']} time(s) about {warned} file(s) (invalid "
+            "values): see the report's 'warnings', or --debug"
+        )
+    items = [(r.source, r.outcome.value, r.detail) for r in report]
+    return _summary(ctx, report, items, counts)
+
+
+def _summary(
+    ctx: Context,
+    report: Any,
+    items: list[tuple[str, str, str | None]],
+    counts: dict[str, int] | None = None,
+) -> int:
+    """The counts on stdout (``counts``, else the report's); on stderr the files not
+    transferred and why (50 of each kind at most): not ok (exit 1), then ``skipped`` ones
+    (not read: links, FIFOs, devices)."""
+    ctx.record({"files": len(items), **(report.counts if counts is None else counts),
+                "ok": report.ok})  # fmt: skip
     for kinds in (_BAD, ("skipped",)):
         listed = [item for item in items if item[1] in kinds]
         for source, outcome, detail in listed[:50]:
