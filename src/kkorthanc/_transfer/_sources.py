@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
-from .._ids import ResourceIds, orthanc_id, orthanc_ids
+from .._ids import ResourceIds, orthanc_id, orthanc_ids, read_header, read_identifiers
 from .._lazy import is_dataset
 from ..errors import OrthancInputError
 from ._archives import ARCHIVE_KINDS, Reading, archive_items, not_dicom, spool
@@ -237,22 +237,15 @@ def _identified(item: Item, source: Path | IO[bytes], head: bytes = b"") -> Item
             )  # fmt: skip
             item.series_instance_uid = uids[1]
             return item
-    import pydicom
-    from pydicom.errors import InvalidDicomError
-
-    try:
-        dataset = pydicom.dcmread(source, stop_before_pixels=True, specific_tags=_ID_TAGS)
+    try:  # the identifiers as the server stores them (a UN value keeps its trailing spaces)
+        dataset = read_header(source)
         item.ids = orthanc_ids(dataset)
-        item.series_instance_uid = str(dataset.get("SeriesInstanceUID", "")).rstrip(" \x00")
-    except (OrthancInputError, InvalidDicomError, EOFError, ValueError, KeyError, TypeError):
+        item.series_instance_uid = read_identifiers(dataset)[2]
+    except OrthancInputError:
         item.ids = None
     except OSError:  # unreadable now: sending will tell
         item.ids = None
     return item
-
-
-_ID_TAGS = ["SpecificCharacterSet", "PatientID", "StudyInstanceUID", "SeriesInstanceUID",
-            "SOPInstanceUID"]  # fmt: skip
 
 
 def scan_totals(sources: Any, options: SourceOptions | None = None) -> tuple[int, int] | None:
