@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import warnings
 from typing import IO, TYPE_CHECKING, NamedTuple, Union
 
 from ._lazy import is_dataset
@@ -191,8 +192,6 @@ def _identifier(
 
 
 def _decode(value: bytes, charset: tuple[list[str], list[str]]) -> str:
-    import warnings
-
     from pydicom.charset import decode_bytes
 
     terms, encodings = charset
@@ -207,10 +206,9 @@ def _decode(value: bytes, charset: tuple[list[str], list[str]]) -> str:
 
 def _charset(dataset: Dataset) -> tuple[list[str], list[str]]:
     """The terms of the dataset's SpecificCharacterSet and their Python encodings (Latin-1,
-    Orthanc's default, without one)."""
-    import warnings
-
-    from pydicom.charset import convert_encodings
+    Orthanc's default, without one). Orthanc reads a character set it does not support, or
+    one encoded as UN, as ASCII without its special characters: the term ``"?"`` says so."""
+    from pydicom.charset import convert_encodings, python_encoding
 
     element = dataset.get_item(_CHARSET_TAG)
     value = None if element is None else element.value
@@ -219,12 +217,10 @@ def _charset(dataset: Dataset) -> tuple[list[str], list[str]]:
     if isinstance(value, str):
         value = value.strip(" \x00").split("\\")
     terms = [str(term).strip(" \x00") for term in value or []]
-    with warnings.catch_warnings():  # an unknown term falls back to Latin-1, as on the server
-        warnings.simplefilter("ignore")
-        try:
-            return terms, convert_encodings(terms or ["ISO_IR 100"])
-        except (LookupError, ValueError, TypeError):
-            return terms, ["iso8859"]
+    unknown = any(term and term not in python_encoding for term in terms)
+    if unknown or (element is not None and element.VR == "UN"):
+        return ["?", "?"], ["ascii"]
+    return terms, convert_encodings(terms or ["ISO_IR 100"])
 
 
 def _jis_x_0201(value: bytes) -> str:
@@ -237,7 +233,11 @@ def _printable_ascii(value: bytes) -> str:
     return bytes(byte for byte in value if 0x20 <= byte < 0x7F).decode("ascii")
 
 
-_OWN_DECODING = {"ISO 2022 IR 13": _jis_x_0201, "ISO 2022 IR 6": _printable_ascii}
+_OWN_DECODING = {
+    "ISO 2022 IR 13": _jis_x_0201,
+    "ISO 2022 IR 6": _printable_ascii,
+    "?": _printable_ascii,
+}
 
 
 def _is_implicit(dataset: Dataset) -> bool:
@@ -261,10 +261,16 @@ def read_header(source: str | os.PathLike[str] | IO[bytes]) -> Dataset:
         >>> read_identifiers(read_header("rtstruct.dcm"))[0]  # doctest: +SKIP
         'tPhantom30sep'
     """
+    start = source.tell() if hasattr(source, "tell") else 0
+    with warnings.catch_warnings():  # about the file's charset or UIDs: not what is read here
+        warnings.simplefilter("ignore")
+        return _dcmread(source, start)
+
+
+def _dcmread(source: str | os.PathLike[str] | IO[bytes], start: int) -> Dataset:
     import pydicom
     from pydicom.errors import InvalidDicomError
 
-    start = source.tell() if hasattr(source, "tell") else 0
     try:
         try:
             return pydicom.dcmread(source, stop_before_pixels=True, specific_tags=_ID_TAGS)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import struct
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,6 +94,20 @@ def generated_files() -> list[tuple[str, bytes]]:
     files = [
         (f"CT_small {vr.decode()} {raw!r}", _explicit(ct, tag, vr, raw)) for tag, vr, raw in _EDGES
     ]
+    for term, vr in [("ISO_IR 999", b"CS")]:  # unknown to Orthanc: read as ASCII only
+        dataset = pydicom.Dataset(ct)
+        dataset.SpecificCharacterSet = term
+        with warnings.catch_warnings():  # pydicom warns about the unknown term
+            warnings.simplefilter("ignore")
+            body = _explicit(dataset, _PATIENT_ID, b"LO", b"P\xe9T\x1b1 ")
+        head = b"\x08\x00\x05\x00CS"
+        start = body.index(head)
+        length = struct.unpack("<H", body[start + 6 : start + 8])[0]
+        raw = body[start + 8 : start + 8 + length]
+        element = head[:4] + vr + (b"\0\0" + struct.pack("<I", length) if vr == b"UN" else
+                                   struct.pack("<H", length))  # fmt: skip
+        files.append((f"CT_small charset {term} as {vr.decode()}",
+                      body[:start] + element + raw + body[start + 8 + length :]))  # fmt: skip
     for name in sorted(data.get_charset_files("*.dcm")):
         dataset = pydicom.dcmread(name)
         if "PatientName" not in dataset or "SOPInstanceUID" not in dataset:
