@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -77,7 +78,8 @@ def test_orthanc_ids_match_the_server(client: Any, orthanc: Any) -> None:
             answer["ID"],
         )
     for patient_id, answer in zip(SPECIAL_IDS, answers[: len(SPECIAL_IDS)], strict=True):
-        patient = client.patients.lookup(patient_id)
+        # Written as LO, a PatientID loses its trailing spaces (padding): look it up as stored.
+        patient = client.patients.lookup(patient_id.rstrip())
         assert patient is not None and patient.id == answer["ParentPatient"]
         assert patient.patient_id == patient_id.rstrip()
         assert client.patients.get(patient.id) == patient
@@ -120,3 +122,31 @@ def test_study_uid_shared_by_two_patients(client: Any, orthanc: Any) -> None:
     assert sorted(study.id for study in found) == sorted(a["ParentStudy"] for a in answers)
     with pytest.raises(UnexpectedContentError, match="lookup_all"):
         client.studies.lookup("1.2.99")
+
+
+def test_an_identifier_stored_as_un_is_found_with_its_trailing_space(
+    client: Any, tmp_path: Any
+) -> None:
+    """pydicom-data's explicit_VR-UN.dcm has the PatientID "PANCREAS_0001 " encoded as UN:
+    Orthanc keeps the space, and its find matches trailing spaces exactly (1.10 and 1.12)."""
+    from pydicom.data import get_testdata_file
+
+    source = get_testdata_file("explicit_VR-UN.dcm", download=False)
+    if source is None:
+        pytest.skip("pydicom-data is not installed (it is in the dev extra)")
+    (tmp_path / "in").mkdir()
+    path = tmp_path / "in" / "un.dcm"
+    path.write_bytes(Path(source).read_bytes())
+    report = client.upload(path)
+    assert report.counts == {"stored": 1}
+    patient = client.patients.lookup("PANCREAS_0001 ")
+    assert patient is not None and patient.id == kkorthanc.orthanc_ids(path).patient
+    assert patient.patient_id == "PANCREAS_0001 "
+    assert client.patients.lookup("PANCREAS_0001") is None
+    assert client.patients.lookup("PANCREAS_0001  ") is None
+    assert [p.id for p in client.patients.find(PatientID="PANCREAS_0001 ")] == [patient.id]
+    assert client.patients.find(PatientID="PANCREAS_0001") == []
+    study = patient.studies()[0]
+    assert client.studies.lookup(study.study_instance_uid) == study
+    again = client.upload(tmp_path / "in")
+    assert again.counts == {"skipped_existing": 1}  # found by its ID, not sent again

@@ -9,6 +9,7 @@ import pytest
 from pydicom.data import get_charset_files, get_testdata_file
 
 from kkorthanc import ResourceIds, orthanc_id, orthanc_ids
+from kkorthanc._ids import identifier_text
 from kkorthanc.errors import OrthancInputError
 
 
@@ -22,11 +23,45 @@ def test_known_ids() -> None:
     assert ids.patient == orthanc_id("1CT1")
 
 
-def test_trailing_spaces_and_nuls_do_not_count() -> None:
-    assert orthanc_id("P1  ") == orthanc_id("P1") == orthanc_id("P1\x00")
-    assert orthanc_id(" P1") != orthanc_id("P1")
+def test_values_are_hashed_exactly_as_the_server_stores_them() -> None:
+    # Orthanc keeps the trailing spaces of a PatientID encoded as UN: "P1 " is another patient.
+    assert orthanc_id("P1 ") != orthanc_id("P1") != orthanc_id(" P1")
     assert orthanc_id("p1") != orthanc_id("P1")
-    assert orthanc_id("P1", "1.2") == orthanc_id("P1 ", "1.2 ")
+    assert orthanc_id("P1", "1.2") != orthanc_id("P1 ", "1.2")
+
+
+@pytest.mark.parametrize(
+    ("text", "vr", "stored"),
+    [
+        ("PANCREAS_0001 ", "UN", "PANCREAS_0001 "),  # pydicom-data's explicit_VR-UN.dcm
+        ("PAT1\x00\x00", "UN", "PAT1\x00"),  # one NUL of padding, no more
+        ("PA\x00T1\x00", "UN", "PA\x00T1"),
+        (" PAT1 ", "LO", " PAT1"),  # leading spaces count, trailing ones are padding
+        ("PAT1 \x00  ", "LO", "PAT1 "),  # padding first, then the value ends at its NUL
+        ("PA\x00T1 ", "LO", "PA"),
+        ("A \\ B ", "LO", "A \\ B"),  # several values: kept whole, inner spaces too
+        ("PAT1\t ", "SH", "PAT1\t"),
+        (" 1.2 .3\x00 ", "UI", "1.2.3"),  # a UID loses every space
+        ("1.2.3 ", "UN", "1.2.3 "),
+    ],
+)
+def test_identifier_text_follows_the_server(text: str, vr: str, stored: str) -> None:
+    # Each pair was measured on Orthanc 1.10.1 and 1.12.7 (MainDicomTags and the hashed IDs).
+    assert identifier_text(text, vr) == stored
+
+
+def test_un_identifiers_are_read_from_their_bytes() -> None:
+    path = get_testdata_file("explicit_VR-UN.dcm", download=False)
+    if path is None:
+        pytest.skip("pydicom-data is not installed (it is in the dev extra)")
+    ids = orthanc_ids(path)
+    assert ids.patient == orthanc_id("PANCREAS_0001 ")
+    assert ids == orthanc_ids(pydicom.dcmread(path, stop_before_pixels=True))
+
+
+def test_files_without_a_header_are_read() -> None:
+    path = get_testdata_file("rtstruct.dcm")
+    assert orthanc_ids(path).patient == orthanc_id("tPhantom30sep")
 
 
 def test_levels_need_their_parents() -> None:

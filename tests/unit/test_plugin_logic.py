@@ -138,7 +138,7 @@ def test_bad_prefixes_are_refused(kk: Any, bad: object) -> None:
     ("rest", "query", "expected"),
     [
         ("/patients", {"id": "A/B"}, ("patients", "A/B", "", "")),
-        ("/patients", {"id": "患者 #1  "}, ("patients", "患者 #1", "", "")),
+        ("/patients", {"id": "患者 #1  "}, ("patients", "患者 #1  ", "", "")),
         ("/patients", {"id": "X/uids"}, ("patients", "X/uids", "", "")),
         ("/patients/uids", {"id": "X/uids"}, ("patients", "X/uids", "uids", "")),
         ("/studies/metadata/Reviewed", {"id": "1.2"}, ("studies", "1.2", "metadata", "Reviewed")),

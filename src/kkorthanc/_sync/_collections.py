@@ -287,9 +287,13 @@ class Collection(Generic[R]):
         """The resource whose DICOM identifier is exactly ``identifier``, or None.
 
         The identifier is the PatientID for patients, else the Study/Series/SOP Instance UID.
-        Matching is exact (case and spaces count, except trailing spaces, which DICOM ignores),
-        never a near miss. One UID may belong to several resources when two patients share a
-        study: then this raises, and :meth:`lookup_all` returns them all.
+        Matching is exact, as Orthanc's own find matches (on 1.10 and 1.12): case and spaces
+        count, trailing spaces too. Orthanc removes the padding of an identifier stored with its
+        own VR (``"P1 "`` as LO is ``"P1"``), but keeps the trailing spaces of one encoded as UN
+        (pydicom-data's ``explicit_VR-UN.dcm`` has the PatientID ``"PANCREAS_0001 "``): pass
+        the value as the server shows it (``patient.patient_id``). One UID may belong to
+        several resources when two patients share a study: then this raises, and
+        :meth:`lookup_all` returns them all.
 
         One request: a GET of the computed route for a patient, else one expanded find (with
         ``use_kk_plugin=True``, the KkOrthanc plugin's 307 and the resource's route). Both
@@ -374,7 +378,6 @@ class Collection(Generic[R]):
             )
 
     def _lookup_all(self, identifier: str) -> builtins.list[R]:
-        wanted = identifier.rstrip(" \x00")
         if self.level is Level.PATIENT:
             try:  # one request: not get(), which asks the other levels to explain a 404
                 value = self._client.get((self.level.route, compute_orthanc_id(identifier)))
@@ -382,8 +385,8 @@ class Collection(Generic[R]):
                 return []
             return [make_resource(self._client, self._class, value)]
         key = _IDENTIFIER[self.level]
-        body = find_body(self.level, {key: wanted})
-        found = [item for item in self._find(body) if item.main_tags.get(key) == wanted]
+        body = find_body(self.level, {key: identifier})
+        found = [item for item in self._find(body) if item.main_tags.get(key) == identifier]
         return sorted(found, key=lambda resource: resource.id)
 
 

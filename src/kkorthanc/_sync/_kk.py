@@ -64,14 +64,15 @@ def _identifier(identifier: str) -> str:
 def plugin_accepts(identifier: str) -> bool:
     """Whether the plugin can look ``identifier`` up: it refuses (400) an identifier that is
     empty once trailing spaces and NULs are removed, longer than 1024 characters, or with
-    control characters (ESC aside), which the plain REST path still handles.
+    control characters (ESC aside), which the plain REST path still handles. One with trailing
+    spaces also goes the plain way: plugins before 0.2 removed them before matching.
 
     Example:
-        >>> plugin_accepts("#00385"), plugin_accepts("  ")
-        (True, False)
+        >>> plugin_accepts("#00385"), plugin_accepts("  "), plugin_accepts("P1 ")
+        (True, False, False)
     """
     cleaned = identifier.rstrip(" \x00")
-    if not cleaned or len(cleaned) > _MAX_IDENTIFIER:
+    if not cleaned or cleaned != identifier or len(cleaned) > _MAX_IDENTIFIER:
         return False
     return all(ord(char) >= 32 or char == "\x1b" for char in cleaned)
 

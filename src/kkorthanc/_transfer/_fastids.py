@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import struct
 
+from .._ids import identifier_text
+
 __all__ = ["HEAD_BYTES", "fast_identifiers"]
 
 HEAD_BYTES = 16 * 1024
@@ -33,6 +35,8 @@ _META_END = 0x0002FFFF
 _LAST_WANTED = 0x0020000E
 _TRANSFER_SYNTAX = 0x00020010
 _ASCII_CHARSETS = {"", "ISO_IR 6", "ISO_IR 100", "ISO_IR 192"}
+_TEXT_VRS = frozenset({b"LO", b"SH", b"UI", b"UN"})
+_DICTIONARY_VR = {0x00100020: b"LO"}
 _EXPLICIT = struct.Struct("<HH2sH").unpack_from
 _IMPLICIT = struct.Struct("<HHI").unpack_from
 _LONG_LENGTH = struct.Struct("<I").unpack_from
@@ -52,7 +56,7 @@ def fast_identifiers(head: bytes) -> dict[str, str] | None:
     if meta is None:
         return None
     values, offset = meta
-    syntax = values.get(_TRANSFER_SYNTAX, b"").rstrip(b"\0 ").decode("ascii", "replace")
+    syntax = values.get(_TRANSFER_SYNTAX, (b"", b""))[1].rstrip(b"\0 ").decode("ascii", "replace")
     if syntax not in (_EXPLICIT_LE, _IMPLICIT_LE):
         return None
     found = _elements(
@@ -63,10 +67,11 @@ def fast_identifiers(head: bytes) -> dict[str, str] | None:
 
 def _elements(
     data: bytes, offset: int, *, explicit: bool, last: int, wanted: dict[int, str]
-) -> tuple[dict[int, bytes], int] | None:
-    """Walk elements from ``offset``, keeping the ``wanted`` values, until past the tag
-    ``last``: the values and the offset reached, or None when unsure."""
-    values: dict[int, bytes] = {}
+) -> tuple[dict[int, tuple[bytes, bytes]], int] | None:
+    """Walk elements from ``offset``, keeping the ``wanted`` values with their VR (the
+    dictionary's, ``LO`` or ``UI``, in implicit VR), until past the tag ``last``: the values
+    and the offset reached, or None when unsure."""
+    values: dict[int, tuple[bytes, bytes]] = {}
     end = len(data)
     while offset + 8 <= end:
         if explicit:
@@ -84,19 +89,21 @@ def _elements(
         if length == _UNDEFINED or start + length > end:
             return None  # a sequence of undefined length, or beyond what was read
         if tag in wanted:
-            values[tag] = data[start : start + length]
+            found_vr = vr if explicit else _DICTIONARY_VR.get(tag, b"UI")
+            values[tag] = (found_vr, data[start : start + length])
         offset = start + length
     return None
 
 
-def _decoded(values: dict[int, bytes]) -> dict[str, str] | None:
+def _decoded(values: dict[int, tuple[bytes, bytes]]) -> dict[str, str] | None:
+    """The identifiers as Orthanc stores them (:func:`~kkorthanc._ids.identifier_text`), or
+    None for what pydicom must decode: non-ASCII text, several values, an unusual VR."""
     texts: dict[str, str] = {}
     for tag, keyword in _WANTED.items():
-        raw = values.get(tag, b"")
-        if not raw.isascii() or b"\\" in raw:
-            return None  # non-ASCII or several values: pydicom decodes those exactly
-        texts[keyword] = raw.decode("ascii").strip(" \0")
-    if texts["SpecificCharacterSet"] not in _ASCII_CHARSETS:
+        vr, raw = values.get(tag, (b"UI", b""))
+        if not raw.isascii() or b"\\" in raw or (tag != 0x00080005 and vr not in _TEXT_VRS):
+            return None
+        texts[keyword] = identifier_text(raw.decode("ascii"), vr.decode("ascii"))
+    if texts["SpecificCharacterSet"].strip(" \0") not in _ASCII_CHARSETS:
         return None
-    texts["PatientID"] = values.get(0x00100020, b"").decode("ascii").rstrip(" \0")
     return texts

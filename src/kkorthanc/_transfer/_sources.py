@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
-from .._ids import ResourceIds, orthanc_id, orthanc_ids
+from .._ids import ResourceIds, orthanc_id, orthanc_ids, read_header, read_identifiers
 from .._lazy import is_dataset
 from ..errors import OrthancInputError
 from ._archives import ARCHIVE_KINDS, Reading, archive_items, not_dicom, spool
@@ -279,32 +279,35 @@ def _identified(item: Item, source: Path | IO[bytes], head: bytes = b"") -> Item
             )  # fmt: skip
             item.series_instance_uid = uids[1]
             return item
-    import pydicom
     from pydicom.errors import InvalidDicomError
 
-    try:
+    try:  # the identifiers as the server stores them (a UN value keeps its trailing spaces)
         with caught_warnings(item.source, item.warnings):
-            dataset = pydicom.dcmread(source, stop_before_pixels=True, specific_tags=_ID_TAGS)
-            _set_ids(item, dataset)
-    except (InvalidDicomError, EOFError, ValueError, KeyError, TypeError):
+            dataset = read_header(source)
+            item.ids = orthanc_ids(dataset)
+            item.series_instance_uid = read_identifiers(dataset)[2]
+            _convert_identifiers(dataset)
+    except (OrthancInputError, InvalidDicomError, EOFError, ValueError, KeyError, TypeError):
         item.ids = None
     except OSError:  # unreadable now: sending will tell
         item.ids = None
     return item
 
 
+def _convert_identifiers(dataset: Dataset) -> None:
+    """Let pydicom convert the identifiers, so that what it warns about them (an invalid UID)
+    reaches the item's warnings: read_header leaves them raw and silent."""
+    for keyword in ("PatientID", "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"):
+        dataset.get(keyword)
+
+
 def _set_ids(item: Item, dataset: Dataset) -> None:
     """The item's Orthanc IDs from a dataset read by pydicom (None when it lacks a UID)."""
     try:
         item.ids = orthanc_ids(dataset)
+        item.series_instance_uid = read_identifiers(dataset)[2]
     except OrthancInputError:
         item.ids = None
-        return
-    item.series_instance_uid = str(dataset.get("SeriesInstanceUID", "")).rstrip(" \x00")
-
-
-_ID_TAGS = ["SpecificCharacterSet", "PatientID", "StudyInstanceUID", "SeriesInstanceUID",
-            "SOPInstanceUID"]  # fmt: skip
 
 
 def scan_totals(sources: Any, options: SourceOptions | None = None) -> tuple[int, int] | None:

@@ -165,16 +165,17 @@ def decode_query(get: dict[str, str]) -> dict[str, str]:
 
 
 def clean_identifier(value: str) -> str:
-    """Normalise an identifier as Orthanc stores it: trailing spaces and NULs removed.
+    """Check an identifier, kept exactly as given: Orthanc keeps the trailing spaces of a
+    value encoded as UN, and its find matches them, so they are never removed here.
 
     Raises KkError (400) for an empty, over-long or control-character identifier.
     """
     cleaned = value.rstrip(" \x00")
     if not cleaned:
         raise KkError(400, "the identifier is empty")
-    if len(cleaned) > MAX_IDENTIFIER or any(ord(c) < 32 and c != "\x1b" for c in cleaned):
+    if len(value) > MAX_IDENTIFIER or any(ord(c) < 32 and c != "\x1b" for c in cleaned):
         raise KkError(400, "the identifier is too long or contains control characters")
-    return cleaned
+    return value
 
 
 def parse_target(rest: str, query: dict[str, str], prefix: str = "") -> Target:
