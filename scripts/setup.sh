@@ -33,5 +33,5 @@ if [[ ! -x .venv/bin/python ]]; then
     "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[all,dev]"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[all,dev-tools]"
 say "ready: .venv/bin/kkorthanc, .venv/bin/pytest"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Set everything up, then run every check KkOrthanc is held to, and the whole test suite
-# against real Orthanc servers (1.10.1 on the host, 1.12.7 in a Debian 13 chroot).
+# against real Orthanc servers (1.10.1 on the host, 1.12.7 in a Debian 13 chroot). The built
+# wheel is also tested on the other Pythons (KKORTHANC_PYTHONS, default "3.10 3.12 3.13": unit
+# tests and an integration smoke) and with every dependency at its floor (scripts/test-wheel.sh).
 #
 #   bash scripts/test.sh [pytest arguments...]
 #
@@ -26,8 +28,19 @@ step "ruff"
 step "mypy --strict src"
 .venv/bin/mypy --strict src || fail "mypy"
 
+dist=$(mktemp -d)
+trap 'rm -rf "$dist"' EXIT
 step "package builds and installs in a fresh environment"
-bash scripts/check-package.sh || fail "package build"
+bash scripts/check-package.sh "$dist" || fail "package build"
+
+step "unit tests with every dependency at its declared floor (Python ${KKORTHANC_FLOORS_PYTHON:-3.10})"
+bash scripts/test-wheel.sh --floors "${KKORTHANC_FLOORS_PYTHON:-3.10}" "$dist" \
+    || fail "dependency floors: raise the floor in pyproject.toml, or make the code work with it"
+
+for version in ${KKORTHANC_PYTHONS-3.10 3.12 3.13}; do
+    step "the wheel on Python $version: unit tests and the integration smoke"
+    bash scripts/test-wheel.sh "$version" "$dist" || fail "Python $version"
+done
 
 step "pytest"
 .venv/bin/pytest "$@"

@@ -1,5 +1,9 @@
 """KkOrthanc: a Python toolkit for the Orthanc DICOM server.
 
+Public names are imported on first use: ``import kkorthanc`` (which the pytest plugin of every
+KkOrthanc user loads in each pytest run) imports neither httpx nor asyncio nor pydicom until a name
+that needs them is used.
+
 Example:
     >>> import kkorthanc
     >>> with kkorthanc.Orthanc("http://localhost:8042", auth=("orthanc", "orthanc")) as client:
@@ -9,57 +13,60 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 import logging
+import typing
 
-from ._annotation_models import AttachmentInfo, ResourceStatistics
-from ._async._changes import AsyncWatch
-from ._async._client import AsyncOrthanc
-from ._async._jobs import AsyncJob
-from ._async._modalities import AsyncModality, AsyncQuery, AsyncQueryAnswer
-from ._async._peers import AsyncPeer
-from ._async._resources import (
-    AsyncInstance,
-    AsyncPatient,
-    AsyncSeries,
-    AsyncStudy,
-)
-from ._async._tree import AsyncTree
-from ._config import Retry, Timeout
-from ._deid import Finding, check_anonymized, confidentiality_profile
-from ._ids import ResourceIds, orthanc_id, orthanc_ids
-from ._levels import Level
-from ._models import Capabilities, Statistics, SystemInfo
-from ._ops_models import Change, JobInfo, JobState, ModalityConfig, PeerConfig
-from ._sync._changes import Watch
-from ._sync._client import Orthanc
-from ._sync._jobs import Job
-from ._sync._modalities import Modality, Query, QueryAnswer
-from ._sync._peers import Peer
-from ._sync._resources import Instance, Patient, Series, Study
-from ._sync._tree import Tree
-from ._transfer import (
-    ArchiveLimits,
-    DownloadRecord,
-    DownloadReport,
-    TransferOutcome,
-    TransferProgress,
-    TransferTargetError,
-    UploadRecord,
-    UploadReport,
-)
-from ._uids import InstanceUids, PatientUids, SeriesUids, StudyUids
-from .errors import (
-    ConflictError,
-    DicomNetworkError,
-    ForbiddenError,
-    ForceRequiredError,
-    JobFailedError,
-    NotFoundError,
-    OrthancError,
-    OrthancHTTPError,
-    OrthancInputError,
-    UnauthorizedError,
-)
+if typing.TYPE_CHECKING:
+    from ._annotation_models import AttachmentInfo, ResourceStatistics
+    from ._async._changes import AsyncWatch
+    from ._async._client import AsyncOrthanc
+    from ._async._jobs import AsyncJob
+    from ._async._modalities import AsyncModality, AsyncQuery, AsyncQueryAnswer
+    from ._async._peers import AsyncPeer
+    from ._async._resources import (
+        AsyncInstance,
+        AsyncPatient,
+        AsyncSeries,
+        AsyncStudy,
+    )
+    from ._async._tree import AsyncTree
+    from ._config import Retry, Timeout
+    from ._deid import Finding, check_anonymized, confidentiality_profile
+    from ._ids import ResourceIds, orthanc_id, orthanc_ids
+    from ._levels import Level
+    from ._models import Capabilities, Statistics, SystemInfo
+    from ._ops_models import Change, JobInfo, JobState, ModalityConfig, PeerConfig
+    from ._sync._changes import Watch
+    from ._sync._client import Orthanc
+    from ._sync._jobs import Job
+    from ._sync._modalities import Modality, Query, QueryAnswer
+    from ._sync._peers import Peer
+    from ._sync._resources import Instance, Patient, Series, Study
+    from ._sync._tree import Tree
+    from ._transfer import (
+        ArchiveLimits,
+        DownloadRecord,
+        DownloadReport,
+        TransferOutcome,
+        TransferProgress,
+        TransferTargetError,
+        UploadRecord,
+        UploadReport,
+    )
+    from ._uids import InstanceUids, PatientUids, SeriesUids, StudyUids
+    from .errors import (
+        ConflictError,
+        DicomNetworkError,
+        ForbiddenError,
+        ForceRequiredError,
+        JobFailedError,
+        NotFoundError,
+        OrthancError,
+        OrthancHTTPError,
+        OrthancInputError,
+        UnauthorizedError,
+    )
 
 __version__ = "0.2.0.dev0"
 
@@ -133,3 +140,86 @@ __all__ = [
     "orthanc_ids",
     "__version__",
 ]
+
+# Where each public name is defined (a test checks this against the imports above).
+_ORIGINS: dict[str, str] = {
+    "ArchiveLimits": "._transfer",
+    "AsyncInstance": "._async._resources",
+    "AsyncJob": "._async._jobs",
+    "AsyncModality": "._async._modalities",
+    "AsyncOrthanc": "._async._client",
+    "AsyncPatient": "._async._resources",
+    "AsyncPeer": "._async._peers",
+    "AsyncQuery": "._async._modalities",
+    "AsyncQueryAnswer": "._async._modalities",
+    "AsyncSeries": "._async._resources",
+    "AsyncStudy": "._async._resources",
+    "AsyncTree": "._async._tree",
+    "AsyncWatch": "._async._changes",
+    "AttachmentInfo": "._annotation_models",
+    "Capabilities": "._models",
+    "Change": "._ops_models",
+    "ConflictError": ".errors",
+    "DicomNetworkError": ".errors",
+    "DownloadRecord": "._transfer",
+    "DownloadReport": "._transfer",
+    "Finding": "._deid",
+    "ForbiddenError": ".errors",
+    "ForceRequiredError": ".errors",
+    "Instance": "._sync._resources",
+    "InstanceUids": "._uids",
+    "Job": "._sync._jobs",
+    "JobFailedError": ".errors",
+    "JobInfo": "._ops_models",
+    "JobState": "._ops_models",
+    "Level": "._levels",
+    "Modality": "._sync._modalities",
+    "ModalityConfig": "._ops_models",
+    "NotFoundError": ".errors",
+    "Orthanc": "._sync._client",
+    "OrthancError": ".errors",
+    "OrthancHTTPError": ".errors",
+    "OrthancInputError": ".errors",
+    "Patient": "._sync._resources",
+    "PatientUids": "._uids",
+    "Peer": "._sync._peers",
+    "PeerConfig": "._ops_models",
+    "Query": "._sync._modalities",
+    "QueryAnswer": "._sync._modalities",
+    "ResourceIds": "._ids",
+    "ResourceStatistics": "._annotation_models",
+    "Retry": "._config",
+    "Series": "._sync._resources",
+    "SeriesUids": "._uids",
+    "Statistics": "._models",
+    "Study": "._sync._resources",
+    "StudyUids": "._uids",
+    "SystemInfo": "._models",
+    "Timeout": "._config",
+    "TransferOutcome": "._transfer",
+    "TransferProgress": "._transfer",
+    "TransferTargetError": "._transfer",
+    "Tree": "._sync._tree",
+    "UnauthorizedError": ".errors",
+    "UploadRecord": "._transfer",
+    "UploadReport": "._transfer",
+    "Watch": "._sync._changes",
+    "check_anonymized": "._deid",
+    "confidentiality_profile": "._deid",
+    "orthanc_id": "._ids",
+    "orthanc_ids": "._ids",
+}
+
+
+def __getattr__(name: str) -> typing.Any:
+    """Import a public name from its module on first use, then keep it here."""
+    origin = _ORIGINS.get(name)
+    if origin is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(origin, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -50,7 +50,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
     except OSError as error:
         raise OrthancInputError(f"cannot read the configuration {path}: {error}") from error
     try:
-        value = json.loads(text) if path.suffix == ".json" else _toml(text, path)
+        value = json.loads(text) if path.suffix == ".json" else _toml(text)
     except ValueError as error:
         raise OrthancInputError(f"the configuration {path} is not valid: {error}") from error
     if not isinstance(value, dict):
@@ -58,19 +58,13 @@ def read_config_file(path: Path) -> dict[str, Any]:
     return value
 
 
-def _toml(text: str, path: Path) -> Any:
+def _toml(text: str) -> Any:
+    """Parse TOML with the standard library, or with tomli (a dependency) on Python 3.10."""
     if sys.version_info >= (3, 11):
         import tomllib
-
-        return tomllib.loads(text)
-    try:  # pragma: no cover - Python 3.10
-        import tomli  # type: ignore[import-not-found,unused-ignore]
-    except ImportError as error:  # pragma: no cover
-        raise OrthancInputError(
-            f"reading {path} needs Python 3.11 or the tomli package; or write it as JSON "
-            f"(a .json file named by KKORTHANC_CONFIG)"
-        ) from error
-    return tomli.loads(text)  # pragma: no cover
+    else:
+        import tomli as tomllib
+    return tomllib.loads(text)
 
 
 def load_profile(name: str | None) -> dict[str, Any]:
@@ -174,7 +168,7 @@ def _read_text(path: Path) -> str:
 
 def _parse(text: str, path: Path) -> dict[str, Any]:
     try:
-        value = json.loads(text or "{}") if path.suffix == ".json" else _toml(text, path)
+        value = json.loads(text or "{}") if path.suffix == ".json" else _toml(text)
     except ValueError as error:
         raise OrthancInputError(f"the configuration {path} is not valid: {error}") from error
     if not isinstance(value, dict):
