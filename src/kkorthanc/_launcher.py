@@ -374,6 +374,24 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
     libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: SIGTERM if this Python process dies
 
 
+def describe_exit(returncode: int | None) -> str:
+    """Words for a process's exit: its status, or the signal that killed it.
+
+    Example:
+        >>> describe_exit(-11), describe_exit(3), describe_exit(None)
+        ('killed by SIGSEGV (signal 11)', 'exited with status 3', 'is running')
+    """
+    if returncode is None:
+        return "is running"
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = "an unknown signal"
+        return f"killed by {name} (signal {-returncode})"
+    return f"exited with status {returncode}"
+
+
 class OrthancProcess:
     """A running Orthanc process that this Python process started (and must stop).
 
@@ -515,6 +533,16 @@ class OrthancProcess:
         """Whether the process is still alive."""
         return self._popen.poll() is None
 
+    def exit_description(self) -> str:
+        """How the process ended: ``"exited with status 1"``, ``"killed by SIGSEGV (signal
+        11)"``, or ``"is running"``.
+
+        Example:
+            >>> proc.exit_description()  # doctest: +SKIP
+            'killed by SIGSEGV (signal 11)'
+        """
+        return describe_exit(self._popen.poll())
+
     def log_offset(self) -> int:
         """The current size of the log file: pass it to :meth:`log_text` later."""
         try:
@@ -546,7 +574,7 @@ class OrthancProcess:
         with httpx.Client(auth=self.auth, timeout=2.0, trust_env=False, verify=False) as client:
             while time.monotonic() < deadline:
                 if not self.is_running():
-                    self._fail(log_start, f"Orthanc exited with code {self._popen.returncode}")
+                    self._fail(log_start, f"Orthanc {self.exit_description()}")
                 if self._answers(client):
                     return
                 time.sleep(0.1)

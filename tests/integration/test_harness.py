@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -291,3 +293,49 @@ def test_server_selection_precedence() -> None:
     del env["KKORTHANC_TEST_URL"]
     assert [s.name for s in select_server_specs([], env)] == ["a", "b"]
     assert select_server_specs([], {})[0] == ServerSpec(None, OrthancBinary())
+
+
+# --- a session server that dies ----------------------------------------------------------------
+
+
+def test_a_dead_session_server_costs_one_test(pytester: pytest.Pytester) -> None:
+    """A crash used to make every later test error with 'connection refused' (issue 12)."""
+    pytester.makepyfile(
+        """
+        import os, signal
+        from kkorthanc.testing import sample_files
+
+        def test_1_crashes_it(orthanc):
+            os.kill(orthanc.process.pid, signal.SIGKILL)
+            orthanc.process._popen.wait()
+            assert False, "the server died under this test"
+
+        def test_2_gets_a_fresh_server(orthanc):
+            with orthanc.client() as http:
+                assert http.post("/instances", content=sample_files()[0].read_bytes()).is_success
+                assert http.get("/statistics").json()["CountInstances"] == 1
+
+        def test_3_and_the_next(orthanc):
+            with orthanc.client() as http:
+                assert http.get("/patients").json() == []
+        """
+    )
+    result = _run(pytester, "--orthanc", "system", "-W", "default")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*OrthancServerReplaced*died (the process killed by SIGKILL (signal 9))*fresh one*"]
+    )
+
+
+def test_health_names_a_hung_server_and_an_exit_status(orthanc_factory: Any) -> None:
+    server = orthanc_factory()
+    assert server.health() is None
+    os.kill(server.process.pid, signal.SIGSTOP)
+    try:
+        reason = server.health(timeout=1)
+    finally:
+        os.kill(server.process.pid, signal.SIGCONT)
+    assert reason is not None and reason.startswith("it stopped answering")
+    os.kill(server.process.pid, signal.SIGTERM)
+    server.process._popen.wait()
+    assert server.health() == "the process exited with status 0"

@@ -458,3 +458,12 @@ def test_readme_demo_start_upload_tree(data_dir: Path, where: list[str], tmp_pat
     assert tree.returncode == 0, tree.stderr
     assert tree.stdout.count("Patient PatientID=") == 10
     assert kk("server", "stop", "--data", str(data_dir)).returncode == 0
+
+
+def test_a_server_that_dies_at_start_says_how_it_ended(
+    capsys: pytest.CaptureFixture[str], data_dir: Path, where: list[str]
+) -> None:
+    argv = ["server", "start", "--data", str(data_dir), *where, *ports(), "--no-auth"]
+    status, _, err = run(capsys, *argv, "--set", 'LuaScripts=["/nonexistent/kk.lua"]')
+    assert status == 7
+    assert re.search(r"Orthanc (exited with status \d+|killed by SIG\w+ \(signal \d+\))", err)

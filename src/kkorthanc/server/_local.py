@@ -20,6 +20,7 @@ from .._launcher import (
     LauncherError,
     OrthancNotInstalledError,
     OrthancStartError,
+    describe_exit,
 )
 from ..errors import OrthancInputError, UnsafePathError
 from ._account import Account, check_reachable, chroot_userspec, drop_arguments, run_as_account
@@ -316,7 +317,8 @@ def _wait_until_up(pid: int, config: dict[str, Any], data_dir: Path, timeout: fl
     with httpx.Client(auth=_auth(config), timeout=2.0, trust_env=False) as client:
         while time.monotonic() < deadline:
             if not is_alive(pid):
-                _failed(data_dir, "Orthanc exited during start-up", 0)
+                how = describe_exit(_EXITS.pop(pid)) if pid in _EXITS else "exited"
+                _failed(data_dir, f"Orthanc {how} during start-up", 0)
             try:
                 answer = client.get(url)
             except httpx.TransportError:
@@ -441,6 +443,9 @@ def _live_pid(data_dir: Path) -> int | None:
     return pid
 
 
+_EXITS: dict[int, int] = {}  # exit codes of children reaped by is_alive (negative: signal)
+
+
 def is_alive(pid: int) -> bool:
     """Whether process ``pid`` exists and is not a zombie (reaping it if it is our child).
 
@@ -456,10 +461,12 @@ def is_alive(pid: int) -> bool:
         if child.poll() is None:
             return True
         del _CHILDREN[pid]
+        _EXITS[pid] = child.returncode
         return False
     try:
-        done, _ = os.waitpid(pid, os.WNOHANG)
+        done, status = os.waitpid(pid, os.WNOHANG)
         if done == pid:
+            _EXITS[pid] = os.waitstatus_to_exitcode(status)
             return False
     except ChildProcessError:
         pass

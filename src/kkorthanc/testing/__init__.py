@@ -48,6 +48,7 @@ import re
 import secrets
 import shutil
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,6 +88,7 @@ SAMPLE_FILE_NAMES = (
     "chrRuss.dcm",
 )
 _UNFINISHED_JOBS = ("Pending", "Running", "Paused", "Retry")
+_DEAD_LOG_LINES = 40
 _NAME_PREFIX = re.compile(r"^([A-Za-z0-9_.-]+)=(.+)$")
 
 
@@ -281,6 +283,7 @@ class OrthancServer:
         self.binary: OrthancBinary | None = process.binary if process else None
         self.label = label or f"orthanc-{self.version}"
         self._baseline = self._names("modalities", "peers")
+        self._start_options: dict[str, Any] | None = None
 
     @classmethod
     def start(
@@ -324,6 +327,7 @@ class OrthancServer:
         from kkorthanc._launcher import OrthancBinary, OrthancProcess, build_config, free_ports
 
         binary = binary or OrthancBinary()
+        script_source = python_script
         binary.command()  # fail early, with the install hint, before creating anything
         users = _users(auth)
         parent = base_dir or (binary.root / "tmp" if binary.chroot else Path(tempfile.gettempdir()))
@@ -345,7 +349,14 @@ class OrthancServer:
         except BaseException:
             shutil.rmtree(data_dir, ignore_errors=True)
             raise
-        return cls._from_process(process, label)
+        server = cls._from_process(process, label)
+        server._start_options = {
+            "aet": aet, "auth": next(iter(users.items())) if users else False,
+            "python_script": script_source, "plugins": plugins, "remote_access": remote_access,
+            "stable_age": stable_age, "extra": extra, "base_dir": base_dir, "timeout": timeout,
+            "verbose": verbose, "label": label,
+        }  # fmt: skip
+        return server
 
     @classmethod
     def _from_process(cls, process: OrthancProcess, label: str) -> OrthancServer:
@@ -432,6 +443,58 @@ class OrthancServer:
             for collection, baseline in self._baseline.items():
                 for name in set(_get_json(http, f"/{collection}")) - baseline:
                     _delete_or_post(http, "DELETE", f"/{collection}/{quote(name, safe='')}")
+
+    def health(self, timeout: float = 30) -> str | None:
+        """None when the server answers ``GET /system``; else why not: the process's exit status
+        or signal, or that it stopped answering (waited for up to ``timeout`` seconds).
+
+        Example:
+            >>> orthanc.health()  # doctest: +SKIP
+            'the process was killed by SIGSEGV (signal 11)'
+        """
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        with self.client(timeout=min(10.0, timeout)) as http:
+            while True:
+                if self.process is not None and not self.process.is_running():
+                    return f"the process {self.process.exit_description()}"
+                try:
+                    if http.get("/system").status_code == 200:
+                        return None
+                    problem = "GET /system did not answer 200"
+                except httpx.TransportError as error:
+                    problem = f"GET /system failed: {type(error).__name__}: {error}"
+                if time.monotonic() >= deadline:
+                    return f"it stopped answering ({problem})"
+                time.sleep(0.5)
+
+    def replace_dead(self) -> str:
+        """Stop what is left of a server this process started and start a fresh one in its
+        place (new data directory and ports, same options); returns the old log's last lines.
+
+        Raises:
+            UnsupportedFeatureError: The server was not started by :meth:`start`.
+            OrthancStartError: The fresh server failed to start.
+
+        Example:
+            >>> if orthanc_server.health():  # doctest: +SKIP
+            ...     tail = orthanc_server.replace_dead()
+        """
+        from kkorthanc.errors import UnsupportedFeatureError
+
+        if self.process is None or self._start_options is None:
+            raise UnsupportedFeatureError(f"{self.label} was not started here: cannot restart it")
+        tail = "\n".join(self.process.log_text().splitlines()[-_DEAD_LOG_LINES:])
+        try:
+            self.process.stop(timeout=5)
+        finally:
+            shutil.rmtree(self.process.data_dir, ignore_errors=True)
+        fresh = OrthancServer.start(self.binary, **self._start_options)
+        options = fresh._start_options
+        self.__dict__.update(fresh.__dict__)
+        self._start_options = options
+        return tail
 
     def stop(self) -> None:
         """Stop the server if this process started it, and delete its data directory."""

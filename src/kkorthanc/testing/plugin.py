@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from kkorthanc.testing import OrthancFactory, OrthancServer, ServerSpec
 
 __all__ = [
+    "OrthancServerReplaced",
     "orthanc",
     "orthanc_factory",
     "orthanc_server",
@@ -122,9 +124,37 @@ def orthanc_server(orthanc_spec: ServerSpec) -> Iterator[OrthancServer]:
 
 @pytest.fixture
 def orthanc(orthanc_server: OrthancServer) -> OrthancServer:
-    """The session's Orthanc, wiped clean before the test (patients, modalities, peers, jobs)."""
+    """The session's Orthanc, wiped clean before the test (patients, modalities, peers, jobs).
+
+    A session server that died (its process ended, or it stopped answering) is reported once,
+    with its exit status or signal and its log's last lines, and replaced by a fresh one: one
+    crash costs the test it happened in, not every test after it.
+    """
+    _replace_if_dead(orthanc_server)
     orthanc_server.wipe()
     return orthanc_server
+
+
+def _replace_if_dead(server: OrthancServer) -> None:
+    if server.process is None:
+        return
+    reason = server.health()
+    if reason is None:
+        return
+    old_url = server.url
+    tail = server.replace_dead()
+    warnings.warn(
+        OrthancServerReplaced(
+            f"the session's Orthanc {server.label} at {old_url} died ({reason}); a fresh one "
+            f"runs at {server.url}. Its log ended with:\n{tail}"
+        ),
+        stacklevel=2,
+    )
+
+
+class OrthancServerReplaced(UserWarning):
+    """The session's Orthanc died during the run and a fresh one replaced it (the message says
+    how it ended, with its log's last lines)."""
 
 
 @pytest.fixture
