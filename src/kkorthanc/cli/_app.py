@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import logging
+import os
+import select
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -210,10 +212,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         context.stderr.write("\nkkorthanc: interrupted\n")
         return EXIT_INTERRUPTED
+    except BrokenPipeError as error:
+        if not _output_closed():
+            return _fail(context, error)  # a socket or a file of ours, not our reader
+        _drop_stdout()  # `kkorthanc ls | head -1`: the reader has what it wanted
+        return EXIT_OK
     except (errors.OrthancError, OSError) as error:
         return _fail(context, error)
     finally:
         context.close()
+
+
+def _output_closed() -> bool:
+    """Whether the reader of stdout or stderr went away (a pipe without reader polls POLLERR)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            descriptor = stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            continue
+        if not hasattr(select, "poll"):  # pragma: no cover - Windows
+            return True
+        poller = select.poll()
+        poller.register(descriptor, 0)  # POLLERR and POLLHUP are always reported
+        if any(events & select.POLLERR for _, events in poller.poll(0)):
+            return True
+    return False
+
+
+def _drop_stdout() -> None:
+    """The reader of our output is gone: end quietly, as Unix tools do. Later writes (Python's
+    own flush at exit included) go to the null device instead of failing again."""
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not a real file (a test's capture): nothing is flushed at exit
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, descriptor)
+    finally:
+        os.close(null)
 
 
 def _fail(context: Context, error: BaseException) -> int:

@@ -1,0 +1,98 @@
+"""The command line's manners against real servers: a closed pipe ends quietly, and each error's
+hint names the real cause (a modality name, a URL prefix, plain HTTP, our AE title, credentials
+from the environment that were not used)."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _resource_data import ct_bytes, upload
+
+from kkorthanc.cli import main
+
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux; Python 3.10+ names it
+
+
+@dataclass
+class Result:
+    status: int
+    out: str
+    err: str
+
+
+Cli = Callable[..., Result]
+
+
+@pytest.fixture
+def environment(orthanc: Any, tmp_path: Path) -> dict[str, str]:
+    """ORTHANC_* pointing at the clean test server, no profile."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ORTHANC_", "KKORTHANC_"))}
+    env.update(
+        ORTHANC_URL=orthanc.url,
+        ORTHANC_USERNAME=orthanc.username or "",
+        ORTHANC_PASSWORD=orthanc.password or "",
+        KKORTHANC_CONFIG=str(tmp_path / "config.toml"),
+    )
+    return env
+
+
+@pytest.fixture
+def cli(
+    environment: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Cli:
+    """Run ``kkorthanc`` in-process with :func:`environment`."""
+    for name in list(os.environ):
+        if name.startswith(("ORTHANC_", "KKORTHANC_")):
+            monkeypatch.delenv(name)
+    for name, value in environment.items():
+        if name.startswith(("ORTHANC_", "KKORTHANC_")):
+            monkeypatch.setenv(name, value)
+
+    def run(*argv: str) -> Result:
+        capsys.readouterr()
+        status = main(list(argv))
+        out, err = capsys.readouterr()
+        return Result(status, out, err)
+
+    return run
+
+
+def kkorthanc(*argv: str) -> list[str]:
+    return [sys.executable, "-m", "kkorthanc.cli", *argv]
+
+
+def test_a_reader_that_stops_early_ends_the_listing_quietly(
+    orthanc: Any, environment: dict[str, str]
+) -> None:
+    """``kkorthanc ls patients | head -1``: status 0, nothing on stderr."""
+    with orthanc.client() as http:
+        for number in range(150):
+            upload(http, ct_bytes(PatientID=f"PIPE{number:04d}", PatientName=f"Doe^{number}"))
+    whole = subprocess.run(kkorthanc("ls", "patients"), env=environment, capture_output=True)
+    assert whole.returncode == 0, whole.stderr
+    assert len(whole.stdout) > 3 * 4096  # three times the pipe below
+    reader, writer = os.pipe()
+    fcntl.fcntl(writer, F_SETPIPE_SZ, 4096)  # the smallest pipe: the rest cannot fit in it
+    process = subprocess.Popen(
+        kkorthanc("ls", "patients"), env=environment, stdout=writer, stderr=subprocess.PIPE
+    )
+    os.close(writer)
+    first = b""
+    while not first.endswith(b"\n"):  # exactly one line, as `head -1` takes it
+        byte = os.read(reader, 1)
+        assert byte, "the listing ended before its first line"
+        first += byte
+    os.close(reader)  # the reader is gone; more than the pipe holds is still to be written
+    _, err = process.communicate()
+    assert first.split()[0] in whole.stdout
+    assert (process.returncode, err.decode()) == (0, "")
