@@ -96,3 +96,56 @@ def test_a_reader_that_stops_early_ends_the_listing_quietly(
     _, err = process.communicate()
     assert first.split()[0] in whole.stdout
     assert (process.returncode, err.decode()) == (0, "")
+
+
+def test_an_unknown_modality_points_to_modality_ls(cli: Cli) -> None:
+    for argv in (("modality", "echo", "nope"), ("query", "nope", "PatientID=*")):
+        result = cli(*argv)
+        assert result.status == 5, result.err
+        assert "`kkorthanc modality ls`" in result.err and "lookup" not in result.err
+
+
+def test_a_wrong_url_prefix_is_named_as_such(
+    cli: Cli, orthanc: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORTHANC_URL", orthanc.url.rstrip("/") + "/orthanc/")
+    some_id = "0" * 8 + "-00000000" * 4
+    for argv in (("ls",), ("show", some_id), ("modality", "echo", "pacs")):
+        result = cli(*argv)
+        assert result.status == 5, result.err
+        assert "/orthanc/ does not answer GET system" in result.err, result.err
+        assert "path prefix" in result.err and "lookup" not in result.err
+
+
+def test_an_https_url_for_a_plain_http_server_says_use_http(
+    cli: Cli, orthanc: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORTHANC_URL", orthanc.url.replace("http://", "https://", 1))
+    result = cli("system")
+    assert result.status == 3, result.err
+    assert "answers plain HTTP" in result.err and "use an http:// URL" in result.err
+    assert "verify=" not in result.err and "--insecure" not in result.err
+
+
+def test_a_refused_c_find_names_the_ae_title_the_remote_must_know(
+    cli: Cli, orthanc: Any, orthanc_factory: Any
+) -> None:
+    stranger = orthanc_factory(aet="STRANGER")  # knows no modality: refuses our C-FIND
+    added = cli("modality", "add", "pacs", "--aet", "STRANGER", "--host", "127.0.0.1",
+                "--port", str(stranger.dicom_port))  # fmt: skip
+    assert added.status == 0, added.err
+    result = cli("query", "pacs", "PatientID=*")
+    assert result.status == 6, result.err
+    assert "Peer aborted Association" in result.err  # Orthanc's words, kept
+    assert f"must list {orthanc.aet!r} (this Orthanc's DicomAet)" in result.err, result.err
+
+
+def test_a_401_after_url_says_the_environment_credentials_were_not_used(
+    cli: Cli, orthanc: Any
+) -> None:
+    assert orthanc.username, "the test server has authentication on"
+    result = cli("--url", orthanc.url, "system")  # ORTHANC_USERNAME/PASSWORD are set
+    assert result.status == 4, result.err
+    assert "ORTHANC_USERNAME is set but was not used" in result.err
+    assert "go only to the server of ORTHANC_URL" in result.err
+    assert cli("system").status == 0  # the same credentials, through ORTHANC_URL
