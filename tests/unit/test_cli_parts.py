@@ -176,7 +176,9 @@ def test_stats_through_a_mock_transport(
     [
         (errors.UnauthorizedError(401, "GET", "u", "Unauthorized"), 4, "--user"),
         (errors.ForbiddenError(403, "GET", "u", "Forbidden"), 4, "forbids"),
-        (errors.NotFoundError(404, "GET", "u", "Unknown resource"), 5, "lookup"),
+        (errors.NotFoundError(404, "GET", "http://h/studies/1", "Unknown"), 5, "lookup"),
+        (errors.NotFoundError(404, "GET", "http://h/modalities/x", "Unknown"), 5, "modality ls"),
+        (errors.NotFoundError(404, "GET", "http://h/system", "Unknown"), 5, "path prefix"),
         (errors.ServerError(500, "POST", "u", "Internal error"), 6, "500"),
         (errors.OrthancConnectionError("refused"), 3, "server start"),
         (errors.OrthancTLSError("bad certificate"), 3, "--ca"),
