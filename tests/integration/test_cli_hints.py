@@ -14,9 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import test_server_command
 from _resource_data import ct_bytes, upload
+from test_server_command import ports
 
 from kkorthanc.cli import main
+
+# A fresh server data folder (removed after the test) and the arguments choosing the binary.
+data_dir, where = test_server_command.data_dir, test_server_command.where
 
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux; Python 3.10+ names it
 
@@ -149,3 +154,29 @@ def test_a_401_after_url_says_the_environment_credentials_were_not_used(
     assert "ORTHANC_USERNAME is set but was not used" in result.err
     assert "go only to the server of ORTHANC_URL" in result.err
     assert cli("system").status == 0  # the same credentials, through ORTHANC_URL
+
+
+def test_a_running_server_gets_its_profile_saved(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    data_dir: Path,
+    where: list[str],
+    tmp_path: Path,
+) -> None:
+    """`--save-profile` cannot be added to a running server: `server profile NAME` saves it."""
+    for name in list(os.environ):
+        if name.startswith(("ORTHANC_", "KKORTHANC_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("KKORTHANC_CONFIG", str(tmp_path / "config.toml"))
+    data = ["--data", str(data_dir)]
+    assert main(["server", "start", *data, *where, *ports(), "--user", "alice"]) == 0
+    capsys.readouterr()
+    again = main(["server", "start", *data, *where, "--save-profile", "pacs"])
+    assert again == 2
+    assert "`kkorthanc server profile pacs --data" in capsys.readouterr().err
+    assert main(["server", "profile", "pacs", *data]) == 0
+    assert "Saved as profile 'pacs'" in capsys.readouterr().err
+    assert main(["--profile", "pacs", "-o", "json", "system"]) == 0  # URL and alice's password
+    assert '"Version"' in capsys.readouterr().out
+    assert main(["server", "profile", "other", "--data", str(tmp_path / "never")]) == 2
+    assert "start it first" in capsys.readouterr().err

@@ -194,3 +194,12 @@ def test_exit_statuses(error: BaseException, status: int, words: str) -> None:
     assert got_status == status
     assert words in message
     assert "\n" not in message
+
+
+def test_help_lists_the_modality_actions_and_the_concurrency_default(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert "ls (default), add, rm, echo" in " ".join(build_parser().format_help().split())
+    assert main(["upload", "--help"]) == 0
+    upload = " ".join(capsys.readouterr().out.split())
+    assert "--concurrency N files sent at the same time (default 4" in upload
