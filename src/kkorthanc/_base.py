@@ -22,7 +22,7 @@ from ._config import (
     resolve_config,
 )
 from ._urls import PathTypes
-from .errors import InsecureTransportWarning, OrthancInputError
+from .errors import ClientClosedError, InsecureTransportWarning, OrthancInputError
 
 __all__ = ["BaseOrthanc", "ParamTypes", "RequestData", "is_streamed", "verifies_certificates"]
 
@@ -66,6 +66,8 @@ class BaseOrthanc:
         verify: VerifyTypes = True,
         cert: CertTypes = None,
         retries: RetryTypes = 3,
+        proxy: str | None = None,
+        trust_env: bool = False,
         event_hooks: EventHooks | None = None,
         use_kk_plugin: bool | None = None,
     ) -> None:
@@ -89,6 +91,8 @@ class BaseOrthanc:
             verify=verify,
             cert=cert,
             retries=retries,
+            proxy=proxy,
+            trust_env=trust_env,
         )
         if not verifies_certificates(self._config):
             warnings.warn(
@@ -120,9 +124,20 @@ class BaseOrthanc:
             "timeout": config.timeout.to_httpx(),
             "verify": config.verify,
             "follow_redirects": False,
-            "trust_env": False,
+            "trust_env": config.trust_env,
+            **({"proxy": config.proxy} if config.proxy is not None else {}),
             "event_hooks": {key: list(value) for key, value in self._event_hooks.items()},
         }
+
+    def _closed_error(self, request: httpx.Request) -> ClientClosedError:
+        """The error for a request on a closed client (httpx would raise a bare RuntimeError)."""
+        closer = "aclose()" if type(self).__name__.startswith("Async") else "close()"
+        return ClientClosedError(
+            f"this {type(self).__name__} client of {self.url} is closed ({closer} was called, "
+            f"or its with block ended): create a new client",
+            method=request.method,
+            url=str(request.url),
+        )
 
     def _build_request(
         self,

@@ -128,6 +128,8 @@ class ClientConfig:
     retry: Retry
     verify: ssl.SSLContext | bool
     auth_kind: str
+    proxy: str | None = None
+    trust_env: bool = False
 
     def describe(self) -> str:
         """A short, credential-free description for ``repr``."""
@@ -144,10 +146,16 @@ def resolve_config(
     verify: VerifyTypes,
     cert: CertTypes,
     retries: RetryTypes,
+    proxy: str | None = None,
+    trust_env: bool = False,
 ) -> ClientConfig:
     """Build a :class:`ClientConfig` from constructor arguments and, when ``url`` is None, from
     ``ORTHANC_URL``, ``ORTHANC_USERNAME``, ``ORTHANC_PASSWORD`` and ``ORTHANC_TOKEN`` (or
-    ``ORTHANC_PASSWORD_FILE`` and ``ORTHANC_TOKEN_FILE``, files holding them)."""
+    ``ORTHANC_PASSWORD_FILE`` and ``ORTHANC_TOKEN_FILE``, files holding them).
+
+    ``trust_env`` (default False) lets httpx read ``HTTP_PROXY``, ``HTTPS_PROXY``,
+    ``ALL_PROXY``, ``NO_PROXY``, ``SSL_CERT_FILE`` and ``SSL_CERT_DIR``; ``proxy`` names one
+    proxy for every request and wins over the proxy variables."""
     if url is None:
         url = os.environ.get("ORTHANC_URL") or DEFAULT_URL
         auth, token = _auth_from_environment(auth, token)
@@ -166,9 +174,35 @@ def resolve_config(
         headers=merged,
         timeout=as_timeout(timeout),
         retry=as_retry(retries),
-        verify=_build_verify(verify, cert),
+        verify=_build_verify(verify, cert, trust_env=_as_flag(trust_env, "trust_env")),
         auth_kind=kind,
+        proxy=_check_proxy(proxy),
+        trust_env=trust_env,
     )
+
+
+def _as_flag(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise OrthancInputError(f"{name} must be True or False, not {value!r}")
+    return value
+
+
+def _check_proxy(proxy: str | None) -> str | None:
+    """A proxy URL (``http://host:3128``, ``https://...``, ``socks5://...`` with httpx[socks]),
+    credentials allowed in it; checked here so a typo fails before the first request."""
+    if proxy is None:
+        return None
+    if not isinstance(proxy, str):
+        raise OrthancInputError(f"proxy must be a URL string, not {type(proxy).__name__}")
+    try:
+        url = httpx.URL(proxy)
+    except httpx.InvalidURL as error:
+        raise OrthancInputError(f"proxy= is not a URL: {error}") from error
+    if url.scheme not in ("http", "https", "socks5", "socks5h") or not url.host:
+        raise OrthancInputError(
+            "proxy= must be a URL such as http://proxy.example:3128 (http, https or socks5)"
+        )
+    return proxy
 
 
 def _auth_from_environment(auth: AuthTypes, token: str | None) -> tuple[AuthTypes, str | None]:
@@ -237,7 +271,9 @@ def _build_auth(auth: AuthTypes, token: str | None) -> tuple[httpx.Auth | None, 
     raise OrthancInputError("auth= must be a (username, password) tuple or an httpx.Auth")
 
 
-def _build_verify(verify: VerifyTypes, cert: CertTypes) -> ssl.SSLContext | bool:
+def _build_verify(
+    verify: VerifyTypes, cert: CertTypes, *, trust_env: bool = False
+) -> ssl.SSLContext | bool:
     if isinstance(verify, ssl.SSLContext):
         context = verify
     elif verify is False:
@@ -248,8 +284,8 @@ def _build_verify(verify: VerifyTypes, cert: CertTypes) -> ssl.SSLContext | bool
         return False
     elif verify is True:
         if cert is None:
-            return True
-        context = ssl.create_default_context()
+            return True  # httpx builds the same context as below
+        context = httpx.create_ssl_context(verify=True, trust_env=trust_env)
     else:
         context = _context_from_ca(os.fspath(verify))
     if cert is not None:

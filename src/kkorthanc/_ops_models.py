@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,8 +27,10 @@ __all__ = [
     "as_force_error",
     "as_network_error",
     "check_name",
+    "ended_by_remote",
     "parse_orthanc_time",
     "unknown_name",
+    "with_calling_aet_hint",
 ]
 
 
@@ -307,6 +310,36 @@ def as_network_error(error: OrthancHTTPError, what: str) -> OrthancHTTPError:
     if error.status_code not in (422, 500, 502, 504) and error.orthanc_status != 9:
         return error
     return _rebuilt(error, DicomNetworkError, f"{what} failed")
+
+
+_ENDED_BY_REMOTE = ("Peer aborted Association", "Association Rejected", "Association rejected")
+
+
+def ended_by_remote(error: OrthancHTTPError) -> bool:
+    """Whether the remote accepted the connection, then aborted or rejected the association:
+    most often because it does not know our AE title (Orthanc says only "Peer aborted
+    Association")."""
+    text = f"{error.details or ''} {error.message}"
+    return isinstance(error, DicomNetworkError) and any(k in text for k in _ENDED_BY_REMOTE)
+
+
+def with_calling_aet_hint(error: OrthancHTTPError, what: str, aet: str) -> OrthancHTTPError:
+    """``error`` with a hint naming the AE title the remote must know (``aet``: the server's
+    ``DicomAet``, empty when it could not be asked).
+
+    Example:
+        >>> hinted = with_calling_aet_hint(error, "the C-FIND", "ORTHANC")  # doctest: +SKIP
+    """
+    ours = f"{aet!r} (this Orthanc's DicomAet)" if aet else "this Orthanc's AE title (DicomAet)"
+    operation = re.search(r"C-[A-Z]+", what)
+    allow = f", and allow {operation.group()} from it" if operation else ""
+    return _rebuilt(
+        error,
+        DicomNetworkError,
+        f"{what} failed: the remote ended the association, most often because it does not know "
+        f"the calling AE title: the remote must list {ours} with this server's address and "
+        f"DICOM port among its known modalities{allow}",
+    )
 
 
 def as_force_error(error: OrthancHTTPError) -> OrthancHTTPError:

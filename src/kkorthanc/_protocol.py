@@ -10,7 +10,7 @@ import httpx
 
 from . import errors
 
-__all__ = ["decode_body", "error_from_response", "transport_error"]
+__all__ = ["decode_body", "error_from_response", "speaks_plain_http", "transport_error"]
 
 _STATUS_CLASSES: dict[int, type[errors.OrthancHTTPError]] = {
     400: errors.BadRequestError,
@@ -139,6 +139,13 @@ def transport_error(
             method=method,
             url=url,
         )
+    if _is_tls_failure(error) and speaks_plain_http(error):
+        return errors.OrthancTLSError(
+            f"{where} failed the TLS handshake: {_cause_text(error)}: the server answers plain "
+            "HTTP at this address, not HTTPS; use an http:// URL (or put a TLS proxy in front)",
+            method=method,
+            url=url,
+        )
     if _is_tls_failure(error):
         return errors.OrthancTLSError(
             f"{where} failed the TLS handshake: {_cause_text(error)}; pass verify= with the "
@@ -165,6 +172,28 @@ def _is_tls_failure(error: BaseException) -> bool:
             return True
         current = current.__cause__ or current.__context__
     return "CERTIFICATE_VERIFY_FAILED" in str(error) or "SSL" in str(error)
+
+
+_PLAIN_HTTP_REASONS = ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG")
+
+
+def speaks_plain_http(error: BaseException) -> bool:
+    """Whether a failed TLS handshake met a server answering plain HTTP (an ``https://`` URL
+    for an ``http://`` server): OpenSSL then reads the HTTP answer as a bad TLS record.
+
+    Example:
+        >>> speaks_plain_http(ValueError("nothing to do with TLS"))
+        False
+    """
+    current: BaseException | None = error
+    while current is not None:
+        if isinstance(current, ssl.SSLError) and current.reason in _PLAIN_HTTP_REASONS:
+            return True
+        text = str(current).upper().replace(" ", "_")
+        if any(reason in text for reason in _PLAIN_HTTP_REASONS):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _cause_text(error: BaseException) -> str:

@@ -22,6 +22,7 @@ a message.
     │   ├── ServerError                  5xx
     │   └── DicomNetworkError            a DICOM association or operation with a remote failed
     ├── JobFailedError                   a server-side job ended in failure
+    ├── ClientClosedError (RuntimeError)  the client was used after close()/aclose()
     ├── OrthancTransportError            no usable answer reached us
     │   ├── OrthancConnectionError       refused, unreachable, DNS
     │   │   └── OrthancTLSError          certificate or TLS handshake failure
@@ -62,6 +63,7 @@ from typing import Any
 __all__ = [
     "BadRequestError",
     "ChrootPathError",
+    "ClientClosedError",
     "ConflictError",
     "DicomNetworkError",
     "ForbiddenError",
@@ -293,6 +295,32 @@ def _rebuild_job_error(
 ) -> JobFailedError:
     job_id, job_type, code, description = args
     return JobFailedError(job_id, job_type, code, description, details, content=content)
+
+
+class ClientClosedError(OrthancError, RuntimeError):
+    """The client was used after ``close()`` / ``aclose()`` (or after its ``with`` block ended).
+
+    Its connection pool is gone: create a new client. Also a :class:`RuntimeError`, which
+    httpx raised here before.
+
+    Attributes:
+        method: The request's method.
+        url: The request's URL (never with credentials).
+
+    Example:
+        >>> client = Orthanc("http://localhost:8042")  # doctest: +SKIP
+        >>> client.close()  # doctest: +SKIP
+        >>> try:  # doctest: +SKIP
+        ...     client.system()
+        ... except ClientClosedError as error:
+        ...     print(error)
+        this Orthanc client of http://localhost:8042/ is closed (close() was called, ...
+    """
+
+    def __init__(self, message: str, *, method: str = "", url: str = "") -> None:
+        self.method = method
+        self.url = url
+        super().__init__(message)
 
 
 class OrthancTransportError(OrthancError):

@@ -200,6 +200,18 @@ def test_tree_matches_the_plain_rest_walk(kk: httpx.Client) -> None:
         ]
 
 
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [({"Foo": "1"}, "'Foo'"), ({"PatientID": "TWO", "NotAKeyword": "x"}, "'NotAKeyword'")],
+)
+def test_tree_answers_400_for_an_unknown_parameter(
+    kk: httpx.Client, params: dict[str, str], named: str
+) -> None:
+    """docs/plugin.md: "Any other parameter is a 400" (Orthanc's own answer would be a 404)."""
+    body = assert_error(kk.get("/kk/tree", params=params), 400)
+    assert f"unknown parameter {named}" in body["Message"], body
+
+
 def test_tree_levels_depth_and_non_ascii_names(kk: httpx.Client) -> None:
     by_patient = kk.get("/kk/tree", params={"Level": "Patient", "PatientName": "Wang*"}).json()
     names = {p["MainDicomTags"]["PatientID"]: p["MainDicomTags"]["PatientName"] for p in by_patient}

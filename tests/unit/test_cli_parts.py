@@ -176,7 +176,9 @@ def test_stats_through_a_mock_transport(
     [
         (errors.UnauthorizedError(401, "GET", "u", "Unauthorized"), 4, "--user"),
         (errors.ForbiddenError(403, "GET", "u", "Forbidden"), 4, "forbids"),
-        (errors.NotFoundError(404, "GET", "u", "Unknown resource"), 5, "lookup"),
+        (errors.NotFoundError(404, "GET", "http://h/studies/1", "Unknown"), 5, "lookup"),
+        (errors.NotFoundError(404, "GET", "http://h/modalities/x", "Unknown"), 5, "modality ls"),
+        (errors.NotFoundError(404, "GET", "http://h/system", "Unknown"), 5, "path prefix"),
         (errors.ServerError(500, "POST", "u", "Internal error"), 6, "500"),
         (errors.OrthancConnectionError("refused"), 3, "server start"),
         (errors.OrthancTLSError("bad certificate"), 3, "--ca"),
@@ -192,3 +194,12 @@ def test_exit_statuses(error: BaseException, status: int, words: str) -> None:
     assert got_status == status
     assert words in message
     assert "\n" not in message
+
+
+def test_help_lists_the_modality_actions_and_the_concurrency_default(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert "ls (default), add, rm, echo" in " ".join(build_parser().format_help().split())
+    assert main(["upload", "--help"]) == 0
+    upload = " ".join(capsys.readouterr().out.split())
+    assert "--concurrency N files sent at the same time (default 4" in upload

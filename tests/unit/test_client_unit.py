@@ -422,3 +422,19 @@ def test_http_errors_survive_pickling() -> None:
     copy = pickle.loads(pickle.dumps(error))
     assert type(copy) is errors.NotFoundError
     assert (copy.status_code, copy.orthanc_status, str(copy)) == (404, 17, str(error))
+
+
+@pytest.mark.parametrize("proxy", ["proxy.example:3128", "ftp://proxy.example", "http://", 3128])
+def test_unusable_proxies_are_refused_before_any_request(proxy: Any) -> None:
+    with pytest.raises(errors.OrthancInputError, match="proxy"):
+        kkorthanc.Orthanc("http://localhost:8042", proxy=proxy)
+
+
+def test_trust_env_must_be_a_bool() -> None:
+    with pytest.raises(errors.OrthancInputError, match="trust_env"):
+        kkorthanc.Orthanc("http://localhost:8042", trust_env="yes")  # type: ignore[arg-type]
+
+
+def test_the_proxy_password_stays_out_of_repr() -> None:
+    with kkorthanc.Orthanc("http://localhost:8042", proxy="http://u:s3cret@proxy:3128") as client:
+        assert "s3cret" not in repr(client)

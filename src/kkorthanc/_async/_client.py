@@ -48,11 +48,28 @@ class AsyncOrthanc(AsyncTransferMethods, AsyncOperationMethods, BaseOrthanc):
         headers: Headers sent with every request.
         timeout: A :class:`~kkorthanc.Timeout`, one number of seconds, ``(connect, read)``, or
             None for no limit. The default waits 5 s to connect and 120 s between two reads.
-        verify: True (system CAs), False (no verification), a CA file or folder, or an
-            ``ssl.SSLContext``.
+        verify: True (the default) checks an ``https://`` server's certificate against the
+            Mozilla CA bundle of the ``certifi`` package (httpx's default), not the operating
+            system's store; with ``trust_env=True``, ``SSL_CERT_FILE`` or ``SSL_CERT_DIR``
+            replace it when set. For a hospital or self-signed CA give its PEM file or folder
+            (``verify="ca.pem"``; the system bundle is e.g.
+            ``"/etc/ssl/certs/ca-certificates.crt"``), or an ``ssl.SSLContext``. False turns
+            verification off (an :class:`~kkorthanc.errors.InsecureTransportWarning`).
         cert: A client certificate: a PEM file, or ``(certfile, keyfile)``.
         retries: A :class:`~kkorthanc.Retry` or a count: connection failures are retried for
             every request, 502/503/504 and read timeouts only for idempotent ones.
+        proxy: A proxy for every request, e.g. ``"http://user:pass@proxy.example:3128"``
+            (``socks5://`` with ``httpx[socks]``); ``https://`` servers are reached through a
+            ``CONNECT`` tunnel, so the proxy sees only the host name. Wins over the
+            environment's proxy variables.
+        trust_env: False (the default): nothing is read from the environment but the
+            ``ORTHANC_*`` variables above, so an ``HTTPS_PROXY`` meant for web browsing never
+            receives patient data or credentials, and ``SSL_CERT_FILE`` cannot swap the CAs
+            trusted. True: httpx's behaviour, ``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``
+            and ``NO_PROXY`` choose the proxy per URL (list ``localhost,127.0.0.1`` in
+            ``NO_PROXY`` for a local Orthanc), and ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` the CAs
+            of ``verify=True``. ``.netrc`` is never read (httpx dropped it; pass
+            ``auth=httpx.NetRCAuth()`` for that).
         transport: An ``httpx`` transport, e.g. ``httpx.MockTransport`` in unit tests.
         event_hooks: httpx's event hooks, ``{"request": [f], "response": [g]}``, called for every
             request this client sends (async functions for :class:`AsyncOrthanc`), e.g. to log
@@ -83,6 +100,8 @@ class AsyncOrthanc(AsyncTransferMethods, AsyncOperationMethods, BaseOrthanc):
         verify: VerifyTypes = True,
         cert: CertTypes = None,
         retries: RetryTypes = 3,
+        proxy: str | None = None,
+        trust_env: bool = False,
         transport: httpx.AsyncBaseTransport | None = None,
         event_hooks: EventHooks | None = None,
         use_kk_plugin: bool | None = None,
@@ -96,6 +115,8 @@ class AsyncOrthanc(AsyncTransferMethods, AsyncOperationMethods, BaseOrthanc):
             verify=verify,
             cert=cert,
             retries=retries,
+            proxy=proxy,
+            trust_env=trust_env,
             event_hooks=event_hooks,
             use_kk_plugin=use_kk_plugin,
         )
@@ -126,7 +147,8 @@ class AsyncOrthanc(AsyncTransferMethods, AsyncOperationMethods, BaseOrthanc):
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection pool. The client cannot be used afterwards."""
+        """Close the connection pool. The client cannot be used afterwards: a request then
+        raises :class:`~kkorthanc.errors.ClientClosedError`."""
         await self._http.aclose()
 
     async def get(
@@ -358,6 +380,8 @@ class AsyncOrthanc(AsyncTransferMethods, AsyncOperationMethods, BaseOrthanc):
     async def _send(
         self, request: httpx.Request, *, stream: bool, retry: bool | None
     ) -> httpx.Response:
+        if self._http.is_closed:
+            raise self._closed_error(request)
         attempt, streamed = 1, is_streamed(request)
         while True:
             try:

@@ -12,9 +12,16 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Union
 
 from .._levels import Level
-from .._ops_models import ModalityConfig, as_network_error, check_name, unknown_name
+from .._ops_models import (
+    ModalityConfig,
+    as_network_error,
+    check_name,
+    ended_by_remote,
+    unknown_name,
+    with_calling_aet_hint,
+)
 from .._urls import PathTypes
-from ..errors import OrthancHTTPError, OrthancInputError, UnexpectedContentError
+from ..errors import OrthancError, OrthancHTTPError, OrthancInputError, UnexpectedContentError
 from ._jobs import AsyncJob
 from ._resource import AsyncResource
 
@@ -47,7 +54,18 @@ async def _network_post(client: AsyncOrthanc, path: PathTypes, body: Any, what: 
     try:
         return await client.post(path, json=body)
     except OrthancHTTPError as error:
-        raise as_network_error(error, what) from error
+        failure = as_network_error(error, what)
+        if ended_by_remote(failure):
+            failure = with_calling_aet_hint(failure, what, await _our_aet(client))
+        raise failure from error
+
+
+async def _our_aet(client: AsyncOrthanc) -> str:
+    """The server's own AE title for an error's hint; empty when it cannot be asked."""
+    try:
+        return (await client.system()).dicom_aet
+    except OrthancError:
+        return ""
 
 
 class AsyncQueryAnswer:

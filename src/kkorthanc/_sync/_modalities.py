@@ -13,9 +13,16 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Union
 
 from .._levels import Level
-from .._ops_models import ModalityConfig, as_network_error, check_name, unknown_name
+from .._ops_models import (
+    ModalityConfig,
+    as_network_error,
+    check_name,
+    ended_by_remote,
+    unknown_name,
+    with_calling_aet_hint,
+)
 from .._urls import PathTypes
-from ..errors import OrthancHTTPError, OrthancInputError, UnexpectedContentError
+from ..errors import OrthancError, OrthancHTTPError, OrthancInputError, UnexpectedContentError
 from ._jobs import Job
 from ._resource import Resource
 
@@ -48,7 +55,18 @@ def _network_post(client: Orthanc, path: PathTypes, body: Any, what: str) -> Any
     try:
         return client.post(path, json=body)
     except OrthancHTTPError as error:
-        raise as_network_error(error, what) from error
+        failure = as_network_error(error, what)
+        if ended_by_remote(failure):
+            failure = with_calling_aet_hint(failure, what, _our_aet(client))
+        raise failure from error
+
+
+def _our_aet(client: Orthanc) -> str:
+    """The server's own AE title for an error's hint; empty when it cannot be asked."""
+    try:
+        return (client.system()).dicom_aet
+    except OrthancError:
+        return ""
 
 
 class QueryAnswer:

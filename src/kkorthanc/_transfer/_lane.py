@@ -7,12 +7,12 @@ with request heads built once and answers read by :mod:`._wire`, a small fractio
 uploads and exports are made of nothing but such requests, so the lane moves many small files
 markedly faster (see ``benchmarks/``).
 
-It is used only where it behaves exactly as the client would: plain HTTP, no custom transport,
-no event hooks, no ``Accept-Encoding`` header, and no authentication other than a token or a
-username and password. Answers go through the client's own decoding
-(:mod:`kkorthanc._protocol`), so statuses, messages and errors are the same; transport failures
-become the same typed errors. Files over 512 KiB are uploaded through httpx, which streams them
-from disk.
+It is used only where it behaves exactly as the client would: plain HTTP, an open client, no
+custom transport, no proxy (neither ``proxy=`` nor ``trust_env=True``), no event hooks, no
+``Accept-Encoding`` header, and no authentication other than a token or a username and password.
+Answers go through the client's own decoding (:mod:`kkorthanc._protocol`), so statuses, messages
+and errors are the same; transport failures become the same typed errors. Files over 512 KiB
+are uploaded through httpx, which streams them from disk.
 """
 
 from __future__ import annotations
@@ -81,6 +81,8 @@ class FastLane:
         config = client._config
         if config.base_url.scheme != "http" or client._transport_given:
             return None
+        if config.proxy is not None or config.trust_env or client._http.is_closed:
+            return None  # a proxy (given or from the environment) is httpx's business
         if any(client._event_hooks.values()) or config.auth_kind not in ("", "token", "basic"):
             return None
         if any(name.lower() == "accept-encoding" for name in config.headers):

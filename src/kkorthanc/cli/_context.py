@@ -60,6 +60,11 @@ class Context:
         """Whether messages and progress are silenced."""
         return bool(self.option("quiet"))
 
+    @property
+    def server_url(self) -> str | None:
+        """The base URL of the client, once one was created (for error messages)."""
+        return self._client.url if self._client is not None else None
+
     def client(self) -> kkorthanc.Orthanc:
         """The client of the selected server, created on first use.
 

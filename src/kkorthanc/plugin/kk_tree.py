@@ -20,6 +20,7 @@ except ImportError:  # inside Orthanc: the script's folder is on sys.path
     import kk_lookup as lookup  # type: ignore[import-not-found,no-redef]
 
 KkError = common.KkError
+UNKNOWN_DICOM_TAG = 27  # Orthanc's ErrorCode_UnknownDicomTag
 Reply = common.Reply
 CHILDREN_KEY, LEVELS, ORDER, ROUTE_OF = (
     common.CHILDREN_KEY, common.LEVELS, common.ORDER, common.ROUTE_OF
@@ -131,6 +132,21 @@ def find_many(api: Any, body: bytes) -> Reply:
     return Reply(200, b"[" + b",".join(answers) + b"]")
 
 
+def _unknown_tag(api: Any, level: str, filters: dict[str, str]) -> KkError:
+    """The 400 for a find that Orthanc refused with "Unknown DICOM tag" (a 404 from the plugin,
+    a 500 from ``/tools/find``), naming the filter: each is tried alone, only on this error."""
+    for key in filters:
+        body = {"Level": level, "Query": {key: "x"}, "Limit": 1}
+        try:
+            lookup.call(api, "RestApiPost", "/tools/find", json.dumps(body))
+        except KkError as error:
+            if error.orthanc_status == UNKNOWN_DICOM_TAG:
+                return KkError(
+                    400, f"unknown parameter {key!r}: filters are DICOM keywords or gggg,eeee"
+                )
+    return KkError(400, f"unknown parameter among {sorted(filters)}: not in Orthanc's dictionary")
+
+
 def tree_of(api: Any, query: dict[str, str]) -> list[dict[str, Any]]:
     """``GET /tree``: one expanded find per level, each with the filters that level accepts.
 
@@ -142,7 +158,12 @@ def tree_of(api: Any, query: dict[str, str]) -> list[dict[str, Any]]:
     found: dict[str, list[Any]] = {}
     for current in ORDER[ORDER.index(level) : ORDER.index(depth) + 1]:
         here = filters if current in ("Patient", "Study") else below_study
-        found[current] = lookup.find(api, current, here, sensitive)
+        try:
+            found[current] = lookup.find(api, current, here, sensitive)
+        except KkError as error:
+            if error.orthanc_status != UNKNOWN_DICOM_TAG:
+                raise
+            raise _unknown_tag(api, current, here) from None
     if level == "Study":  # the studies' patients, as Orthanc gives them
         parents = sorted({study["ParentPatient"] for study in found["Study"]})
         found["Patient"] = [lookup.get_json(api, f"/patients/{parent}") for parent in parents]

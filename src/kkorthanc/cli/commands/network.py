@@ -93,7 +93,7 @@ def _register_modality(subparsers: Any) -> None:
         subparsers,
         "modality",
         _run_modalities,
-        "DICOM modalities the server knows (default: ls)",
+        "DICOM modalities the server knows: ls (default), add, rm, echo",
         "kkorthanc modality ls",
     )
     commands = group.add_subparsers(title="modality commands", metavar="ACTION")
@@ -125,7 +125,7 @@ def _register_modality(subparsers: Any) -> None:
 
 def _register_peer(subparsers: Any) -> None:
     group = add_command(
-        subparsers, "peer", _run_peers, "Orthanc peers (default: ls)", "kkorthanc peer ls"
+        subparsers, "peer", _run_peers, "Orthanc peers: ls (default), add, rm", "kkorthanc peer ls"
     )
     commands = group.add_subparsers(title="peer commands", metavar="ACTION")
     add_command(commands, "ls", _run_peers, "list the peers", "kkorthanc peer ls")

@@ -91,7 +91,8 @@ def register(subparsers: Any) -> None:
     start.add_argument(
         "--save-profile",
         metavar="NAME",
-        help="store URL and credentials as a profile of the config file",
+        help="store URL and credentials as a profile of the config file (for a server "
+        "already running: kkorthanc server profile NAME)",
     )
     for name, handler, summary, example in (
         (
@@ -114,6 +115,17 @@ def register(subparsers: Any) -> None:
         ),
     ):
         _data_option(add_command(commands, name, handler, summary, example, connects=False))
+    profile = add_command(
+        commands,
+        "profile",
+        _run_profile,
+        "save the server's URL and first user (password from DATA/kkorthanc-password) as a "
+        "profile; works while it runs",
+        "kkorthanc server profile pacs --data ./pacs",
+        connects=False,
+    )
+    profile.add_argument("name", metavar="NAME", help="the profile's name (use: --profile NAME)")
+    _data_option(profile)
     commands.choices["stop"].add_argument("--grace", type=float, default=30, metavar="SECONDS")
     logs = add_command(
         commands,
@@ -260,6 +272,12 @@ def _users(texts: list[str], users_file: Path | None) -> dict[str, str]:
 
 def _run_start(ctx: Context) -> int:
     """Start Orthanc, then print where it runs and how to connect."""
+    if ctx.args.save_profile and server.server_status(ctx.args.data, ask_version=False).running:
+        raise OrthancInputError(
+            f"an Orthanc already runs from {ctx.args.data}: save its profile with "
+            f"`kkorthanc server profile {shlex.quote(ctx.args.save_profile)} --data "
+            f"{shlex.quote(str(ctx.args.data))}`"
+        )
     options = _options(ctx)
     if ctx.args.foreground:
         ctx.info(f"Orthanc on {options.url}, data in {options.data_dir}; Ctrl-C stops it")
@@ -283,16 +301,32 @@ def _run_start(ctx: Context) -> int:
     return EXIT_OK
 
 
-def _save(ctx: Context, env: dict[str, str]) -> None:
+def _save(ctx: Context, env: dict[str, str], name: str | None = None) -> None:
+    name = name or ctx.args.save_profile
     profile = {"url": env["ORTHANC_URL"]}
     if "ORTHANC_USERNAME" in env:
         password = read_secret_file(env["ORTHANC_PASSWORD_FILE"], "the server's password file")
         profile.update(user=env["ORTHANC_USERNAME"], password=password)
-    path = save_profile(ctx.args.save_profile, profile)
-    ctx.info(
-        f"Saved as profile {ctx.args.save_profile!r} in {path}: use --profile "
-        f"{ctx.args.save_profile}"
-    )
+    path = save_profile(name, profile)
+    ctx.info(f"Saved as profile {name!r} in {path}: use --profile {name}")
+
+
+def _run_profile(ctx: Context) -> int:
+    """Save the profile of the server of ``--data`` (running or not, once started)."""
+    status = server.server_status(ctx.args.data, ask_version=False)
+    if status.url is None:
+        raise OrthancInputError(
+            f"{ctx.args.data} holds no server configuration: start it first "
+            f"(`kkorthanc server start --data {shlex.quote(str(ctx.args.data))} "
+            f"--save-profile {shlex.quote(ctx.args.name)}`)"
+        )
+    env = {"ORTHANC_URL": status.url}
+    if status.username and status.password_file:
+        env.update(
+            ORTHANC_USERNAME=status.username, ORTHANC_PASSWORD_FILE=str(status.password_file)
+        )
+    _save(ctx, env, ctx.args.name)
+    return EXIT_OK
 
 
 def _report_start(ctx: Context, status: server.ServerStatus, env: dict[str, str]) -> None:

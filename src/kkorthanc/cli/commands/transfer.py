@@ -53,7 +53,13 @@ def register(subparsers: Any) -> None:
         metavar="FILE",
         help="a report of an earlier run: files it lists as stored are skipped",
     )
-    upload.add_argument("--concurrency", type=int, default=4, metavar="N")
+    upload.add_argument(
+        "--concurrency",
+        type=int,
+        default=4,
+        metavar="N",
+        help="files sent at the same time (default 4; the server's ingest rate is the limit)",
+    )
     upload.add_argument(
         "--no-skip-existing",
         dest="skip_existing",
@@ -86,7 +92,13 @@ def register(subparsers: Any) -> None:
         help="flat, tree, or a template like '{PatientID}/{SOPInstanceUID}.dcm'",
     )
     download.add_argument("--report", type=Path, metavar="FILE", help="one JSON line per file")
-    download.add_argument("--concurrency", type=int, default=4, metavar="N")
+    download.add_argument(
+        "--concurrency",
+        type=int,
+        default=4,
+        metavar="N",
+        help="files fetched at the same time (default 4)",
+    )
     download.add_argument(
         "--overwrite",
         action="store_true",
