@@ -372,7 +372,7 @@ def test_foreground_runs_until_interrupted(data_dir: Path, where: list[str]) -> 
         process.send_signal(signal.SIGINT)
         code = process.wait(timeout=60)
         process.stderr.close()  # type: ignore[union-attr]
-    assert code in (0, 130)
+    assert code == 130  # as a shell reports Ctrl-C, however Orthanc then ended
     assert not server_status(data_dir).running
 
 

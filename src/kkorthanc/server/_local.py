@@ -557,8 +557,19 @@ def _stop_postgres(data_dir: Path) -> None:
         local.stop()
 
 
+def _interrupt(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (Orthanc's clean shutdown), then SIGKILL if it is still there after 30 s."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def run_foreground(options: ServerOptions) -> int:
-    """Run Orthanc attached to this terminal until it exits or Ctrl-C; return its exit code.
+    """Run Orthanc attached to this terminal until it exits or Ctrl-C; return its exit code
+    (128 + N when a signal N ended it, 130 after Ctrl-C).
 
     Raises:
         OrthancInputError: Contradictory options, or a server already runs from this directory.
@@ -581,10 +592,11 @@ def run_foreground(options: ServerOptions) -> int:
     )
     _write_pid(data_dir, process.pid, account)
     try:
-        return process.wait()
+        code = process.wait()
+        return 128 - code if code < 0 else code  # killed by a signal: the shell's 128 + N
     except KeyboardInterrupt:
-        process.send_signal(signal.SIGTERM)
-        return process.wait()
+        _interrupt(process)
+        return 130  # Ctrl-C, as a shell reports it, however Orthanc then ended
     finally:
         (data_dir / PID_NAME).unlink(missing_ok=True)
         _stop_postgres(data_dir)
