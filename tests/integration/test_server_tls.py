@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import ssl
 import subprocess
 import tempfile
@@ -173,6 +174,9 @@ def test_status_client_and_stop_go_through_the_relay(
     code, out, _ = run(capsys, "server", "status", "--data", str(data_dir), "-o", "json")
     assert code == 3
     assert json.loads(out)["relay_pid"] is None
+    code, out, err = run(capsys, "server", "start", "--data", str(data_dir), *where)
+    assert code == 0, err  # a restart keeps TLS, its public port and the certificate's copies
+    assert f"export ORTHANC_URL=https://127.0.0.1:{port}\n" in out
 
 
 def test_remote_tls_serves_other_hosts_over_https_only(
@@ -203,6 +207,20 @@ def test_a_key_of_another_certificate_fails_the_start_clearly(
     assert not (data_dir / "tls-relay.pid").exists()
 
 
+def test_a_taken_public_port_fails_the_start_and_stops_orthanc(
+    capsys: pytest.CaptureFixture[str], data_dir: Path, where: list[str], certs: dict[str, Path]
+) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        status, _, _, err = start_tls(capsys, data_dir, where, certs, "--http-port", str(port))
+    assert status == 7
+    assert "the TLS relay exited during start-up (the port is taken" in err
+    assert not (data_dir / "orthanc.pid").exists()
+    assert not (data_dir / "tls-relay.pid").exists()
+    code, _, _ = run(capsys, "server", "status", "--data", str(data_dir))
+    assert code == 3
+
+
 @pytest.mark.parametrize(
     ("more", "message"),
     [
@@ -226,3 +244,16 @@ def test_remote_tls_without_authentication_is_refused(
     assert status == 2
     assert message in err
     assert not (data_dir / "orthanc.pid").exists()
+
+
+def test_remote_without_tls_still_warns_about_clear_text(
+    capsys: pytest.CaptureFixture[str], data_dir: Path, where: list[str]
+) -> None:
+    http_port, dicom_port = free_ports(2)
+    argv = ["server", "start", "--data", str(data_dir), *where, "--http-port", str(http_port)]
+    argv += ["--dicom-port", str(dicom_port), "--remote", "--user", "alice:s3cret"]
+    status, out, err = run(capsys, *argv)
+    assert status == 0, err
+    assert "clear text" in err
+    assert "--tls-cert" in err
+    assert f"export ORTHANC_URL=http://127.0.0.1:{http_port}\n" in out

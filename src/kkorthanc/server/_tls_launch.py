@@ -82,8 +82,8 @@ def tls_options(
         cert, key = data_dir / CERT_NAME, data_dir / KEY_NAME
         trust = str((previous or {}).get("trust") or cert)
     plan = {
-        "port": _public_port(options, data_dir, previous),
-        "remote": options.remote or _was_remote(options, data_dir, previous),
+        "port": _public_port(options, previous),
+        "remote": options.remote or _was_remote(options, previous),
         "trust": trust,
         "source": [str(cert), str(key)],
     }
@@ -93,7 +93,7 @@ def tls_options(
     return orthanc, plan
 
 
-def _public_port(options: ServerOptions, data_dir: Path, previous: dict[str, Any] | None) -> int:
+def _public_port(options: ServerOptions, previous: dict[str, Any] | None) -> int:
     if options.http_port:
         return options.http_port
     if previous and previous.get("port"):
@@ -101,7 +101,7 @@ def _public_port(options: ServerOptions, data_dir: Path, previous: dict[str, Any
     return int(options.file_config().get("HttpPort") or DEFAULT_HTTP_PORT)
 
 
-def _was_remote(options: ServerOptions, data_dir: Path, previous: dict[str, Any] | None) -> bool:
+def _was_remote(options: ServerOptions, previous: dict[str, Any] | None) -> bool:
     if previous is not None:
         return bool(previous.get("remote"))
     return bool(options.file_config().get("RemoteAccessAllowed"))
@@ -162,7 +162,7 @@ def install(plan: dict[str, Any] | None, data_dir: Path) -> dict[str, Any] | Non
     cert, key = (Path(name) for name in plan["source"])
     for source, name in ((cert, CERT_NAME), (key, KEY_NAME)):
         if source != data_dir / name:
-            write_private(data_dir / name, source.read_text(encoding="ascii"))
+            write_private(data_dir / name, source.read_text(encoding="utf-8"))
     return {name: plan[name] for name in ("port", "remote", "trust")}
 
 
@@ -237,7 +237,7 @@ def _wait_for_relay(
     error: Exception | None = None
     while time.monotonic() < deadline:
         if not local.is_alive(pid):
-            _relay_failed(data_dir, "the TLS relay exited during start-up", log_start)
+            raise _relay_error(data_dir, "the TLS relay exited during start-up", log_start)
         try:
             peer = _handshake(context, port)
             if _answers(context, port, config):
@@ -247,8 +247,7 @@ def _wait_for_relay(
         time.sleep(0.1)
     local._terminate(pid, 5)
     reason = f"Orthanc did not answer through the TLS relay on port {port} within {timeout:g} s"
-    _relay_failed(data_dir, f"{reason} (last error: {error})", log_start)
-    raise AssertionError("unreachable")
+    raise _relay_error(data_dir, f"{reason} (last error: {error})", log_start)
 
 
 def _trusting(cert: Path) -> ssl.SSLContext:
@@ -289,13 +288,13 @@ def _url(peer: dict[str, Any], port: int) -> str:
     return f"https://{f'[{host}]' if ':' in host else host}:{port}"
 
 
-def _relay_failed(data_dir: Path, reason: str, log_start: int) -> None:
+def _relay_error(data_dir: Path, reason: str, log_start: int) -> OrthancStartError:
     (data_dir / RELAY_PID_NAME).unlink(missing_ok=True)
     text = _read_relay_log(data_dir)[log_start:]
     tail = "\n".join(text.splitlines()[-20:])
     in_use = "in use" in tail
     hint = " (the port is taken: choose another with --http-port)" if in_use else ""
-    raise OrthancStartError(
+    return OrthancStartError(
         f"{reason}{hint}; log {data_dir / RELAY_LOG_NAME}, last lines:\n{tail}",
         log_tail=tail,
         port_in_use=in_use,
