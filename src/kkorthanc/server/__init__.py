@@ -13,7 +13,9 @@ the folder is its owner's alone (0700, files 0600, Orthanc runs with umask 077),
 configuration another account could have written is refused (:class:`UnsafePathError`), and
 the DICOM port admits registered modalities only. Started by root, Orthanc runs as an
 unprivileged account (``ServerOptions.run_as``, default ``orthanc``), which then owns the data
-directory, or root refuses unless ``allow_root``. See ``docs/security.md``.
+directory, or root refuses unless ``allow_root``. With ``tls_cert``/``tls_key`` Orthanc moves
+to an internal loopback-only port and a TLS relay, run as the same account, serves HTTPS on the
+public one (Orthanc's own ``SslEnabled`` crashes the Debian builds). See ``docs/security.md``.
 
 Exceptions (from :mod:`kkorthanc.errors`' tree)::
 

@@ -59,6 +59,10 @@ class ServerStatus:
             (SQLite).
         password_file: The 0600 file holding ``username``'s password (for
             ``ORTHANC_PASSWORD_FILE``), None when authentication is off.
+        relay_pid: With TLS (``url`` is ``https``), the pid of the TLS relay in front of
+            Orthanc; ``running`` needs both.
+        ca_file: With a self-signed certificate, the file clients must trust (``--ca FILE``,
+            ``verify=FILE``); None otherwise.
 
     Raises:
         Nothing: it is plain data (see :func:`server_status`).
@@ -76,6 +80,8 @@ class ServerStatus:
     username: str | None
     postgres: str | None
     password_file: Path | None = None
+    relay_pid: int | None = None
+    ca_file: Path | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-friendly dict with stable keys (``data_dir``, ``running``, ``pid``, ...).
@@ -96,6 +102,8 @@ class ServerStatus:
             "username": self.username,
             "postgres": self.postgres,
             "password_file": str(self.password_file) if self.password_file else None,
+            "relay_pid": self.relay_pid,
+            "ca_file": str(self.ca_file) if self.ca_file else None,
         }
 
 
@@ -104,7 +112,9 @@ def start_server(options: ServerOptions, *, timeout: float = 60) -> ServerStatus
 
     Orthanc runs in a new session (it outlives the calling process), writes to
     ``DATA/orthanc.log``, and its pid goes to ``DATA/orthanc.pid``. With ``postgres="local"`` a
-    private PostgreSQL cluster is started first. Returns once the REST API answers. Started
+    private PostgreSQL cluster is started first. With ``tls_cert``/``tls_key`` Orthanc listens
+    on an internal loopback-only port and a TLS relay (as the same account) serves the public
+    one. Returns once the REST API answers (through the relay with TLS). Started
     by root, Orthanc runs as ``options.run_as`` (default: the ``orthanc`` account) unless
     ``options.allow_root``; the data folder and its files then belong to that account.
 
@@ -129,7 +139,7 @@ def start_server(options: ServerOptions, *, timeout: float = 60) -> ServerStatus
     """
     data_dir = Path(os.path.abspath(options.data_dir))
     current = server_status(data_dir, ask_version=False)
-    if current.running:
+    if current.pid is not None:
         raise OrthancInputError(
             f"an Orthanc (pid {current.pid}) already runs from {data_dir}: "
             f"`kkorthanc server stop --data {data_dir}` first"
@@ -140,6 +150,13 @@ def start_server(options: ServerOptions, *, timeout: float = 60) -> ServerStatus
     pid = _spawn(command, data_dir / LOG_NAME, account if options.chroot is None else None)
     _write_pid(data_dir, pid, account)
     _wait_until_up(pid, config, data_dir, timeout)
+    from ._tls_launch import start_relay  # it builds on this module
+
+    try:
+        start_relay(data_dir, config, account, timeout)
+    except OrthancStartError:
+        stop_server(data_dir, timeout=10)
+        raise
     return server_status(data_dir)
 
 
@@ -160,8 +177,13 @@ def prepare(options: ServerOptions) -> dict[str, Any]:
     _check_folder(data_dir, options, account)
     options = _with_previous(options, data_dir)
     options.validate()
+    from . import _tls_launch as tls  # it builds on this module
+
+    options, plan = tls.tls_options(options, data_dir, _read_state(data_dir))
     options = _with_generated_user(options)
-    effective_config(options, postgres_uri="check" if options.postgres else None)
+    tls.check_auth(
+        effective_config(options, postgres_uri="check" if options.postgres else None), plan
+    )
     _make_data_dir(data_dir, options, account)
     uri = options.postgres
     if uri == "local":
@@ -172,8 +194,9 @@ def prepare(options: ServerOptions) -> dict[str, Any]:
     _check_scripts(config, options, account)
     write_private(data_dir / CONFIG_NAME, json.dumps(config, indent=2))
     _write_password_file(data_dir, config)
-    state = {"postgres": options.postgres, "executable": options.executable}
+    state: dict[str, Any] = {"postgres": options.postgres, "executable": options.executable}
     state["chroot"] = str(options.chroot) if options.chroot else None
+    state["tls"] = tls.install(plan, data_dir)
     write_private(data_dir / STATE_NAME, json.dumps(state, indent=2))
     if account is not None:  # Orthanc reads its configuration (and the kk script copy)
         hand_over(data_dir, account.owner)
@@ -398,6 +421,8 @@ def server_status(data_dir: Path, *, ask_version: bool = True) -> ServerStatus:
         >>> server_status(Path("orthanc-data")).running  # doctest: +SKIP
         True
     """
+    from ._tls_launch import relay_pid  # it builds on this module
+
     data_dir = Path(os.path.abspath(data_dir))
     config = read_config(data_dir)
     pid = _live_pid(data_dir)
@@ -405,15 +430,19 @@ def server_status(data_dir: Path, *, ask_version: bool = True) -> ServerStatus:
     auth = _auth(config)
     version = _version(url, auth) if pid is not None and url and ask_version else None
     state = _read_state(data_dir)
+    tls = state.get("tls") if isinstance(state.get("tls"), dict) else None
+    relay = relay_pid(data_dir) if tls else None
     return ServerStatus(
         data_dir=data_dir,
-        running=pid is not None,
+        running=pid is not None and (tls is None or relay is not None),
         pid=pid,
-        url=url,
+        url=str(tls.get("url") or f"https://127.0.0.1:{tls['port']}") if tls else url,
         version=version,
         username=auth[0] if auth else None,
         postgres=redact_uri(state["postgres"]) if state.get("postgres") else None,
         password_file=data_dir / PASSWORD_NAME if auth else None,
+        relay_pid=relay,
+        ca_file=Path(tls["trust"]) if tls and tls.get("self_signed") else None,
     )
 
 
@@ -483,7 +512,7 @@ def is_alive(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
-def _is_ours(pid: int, data_dir: Path) -> bool:
+def _is_ours(pid: int, data_dir: Path, marker: str = CONFIG_NAME) -> bool:
     """A recycled (or planted) pid must not be killed.
 
     The command line must name our configuration, and the process must run as the folder's
@@ -499,16 +528,16 @@ def _is_ours(pid: int, data_dir: Path) -> bool:
     uids = [line.split()[1:2] for line in status.splitlines() if line.startswith("Uid:")]
     if uids and uids[0] != [str(owner)]:
         return False
-    return CONFIG_NAME in cmdline and data_dir.name in cmdline
+    return marker in cmdline and data_dir.name in cmdline
 
 
 def stop_server(data_dir: Path, *, timeout: float = 30) -> bool:
     """Stop the server of ``data_dir``: SIGTERM, then SIGKILL after ``timeout`` seconds.
 
-    A local PostgreSQL cluster started with it is stopped too.
+    Its TLS relay, and a local PostgreSQL cluster started with it, are stopped too.
 
     Returns:
-        True when a running Orthanc was stopped, False when none was running.
+        True when a running Orthanc (or TLS relay) was stopped, False when none was running.
 
     Raises:
         OrthancInputError: ``data_dir`` was never a server's data directory (a typo would
@@ -525,12 +554,15 @@ def stop_server(data_dir: Path, *, timeout: float = 30) -> bool:
             f"{data_dir} is not the data directory of a server started by kkorthanc "
             f"(it has no {CONFIG_NAME}): check --data"
         )
+    from ._tls_launch import stop_relay  # it builds on this module
+
+    relay = stop_relay(data_dir, timeout)
     pid = _live_pid(data_dir)
     if pid is not None:
         _terminate(pid, timeout)
     (data_dir / PID_NAME).unlink(missing_ok=True)
     _stop_postgres(data_dir)
-    return pid is not None
+    return pid is not None or relay
 
 
 def _terminate(pid: int, timeout: float) -> None:
@@ -572,7 +604,8 @@ def run_foreground(options: ServerOptions) -> int:
     (128 + N when a signal N ended it, 130 after Ctrl-C).
 
     Raises:
-        OrthancInputError: Contradictory options, or a server already runs from this directory.
+        OrthancInputError: Contradictory options, TLS (its relay runs detached only), or a
+            server already runs from this directory.
         OrthancNotInstalledError: Orthanc, a plugin or PostgreSQL is missing.
 
     Example:
@@ -580,8 +613,10 @@ def run_foreground(options: ServerOptions) -> int:
         0
     """
     data_dir = Path(os.path.abspath(options.data_dir))
-    if server_status(data_dir, ask_version=False).running:
+    if server_status(data_dir, ask_version=False).pid is not None:
         raise OrthancInputError(f"an Orthanc already runs from {data_dir}")
+    if options.tls_cert is not None or isinstance(_read_state(data_dir).get("tls"), dict):
+        raise OrthancInputError("--foreground cannot run the TLS relay: start it in the background")
     prepare(options)
     account = run_as_account(options)
     process = subprocess.Popen(

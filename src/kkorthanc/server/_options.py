@@ -88,6 +88,10 @@ class ServerOptions:
             system account when it exists); the data folder then belongs to it. Give it on
             every start: a folder owned by another account is refused.
         allow_root: Started as root, keep Orthanc (its plugins, Lua and Python scripts) root.
+        tls_cert: A PEM certificate (chain): serve HTTPS on the public port through a TLS
+            relay, Orthanc itself on an internal loopback-only port. Needs ``tls_key``; both
+            are copied into ``data_dir`` (0600) and kept for later starts.
+        tls_key: The certificate's private key (PEM, not encrypted).
 
     Raises:
         OrthancInputError: From :meth:`validate` (and :func:`effective_config`) for
@@ -115,6 +119,8 @@ class ServerOptions:
     no_auth: bool = False
     run_as: str | None = None
     allow_root: bool = False
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
 
     @property
     def binary(self) -> OrthancBinary:
@@ -131,7 +137,7 @@ class ServerOptions:
 
     @property
     def url(self) -> str:
-        """The loopback URL the server will answer on.
+        """The loopback URL the server will answer on (``https`` with ``tls_cert``).
 
         Raises:
             OrthancInputError: The ``config_file`` cannot be read.
@@ -141,7 +147,7 @@ class ServerOptions:
             'http://127.0.0.1:8043'
         """
         port = self.http_port or self.file_config().get("HttpPort") or DEFAULT_HTTP_PORT
-        return f"http://127.0.0.1:{port}"
+        return f"{'https' if self.tls_cert else 'http'}://127.0.0.1:{port}"
 
     def file_config(self) -> dict[str, Any]:
         """The content of :attr:`config_file` (empty without one).
@@ -167,8 +173,9 @@ class ServerOptions:
         """Refuse contradictory options before anything is written or started.
 
         Raises:
-            OrthancInputError: An unknown plugin, a bad port, ``remote`` without users, or the
-                ``postgresql`` plugin without a ``postgres`` connection.
+            OrthancInputError: An unknown plugin, a bad port, ``remote`` without users, the
+                ``postgresql`` plugin without a ``postgres`` connection, or ``tls_cert``
+                without ``tls_key`` (or the reverse).
 
         Example:
             >>> ServerOptions(Path("d"), remote=True).validate()
@@ -201,6 +208,8 @@ give --user NAME:PASSWORD too
         if self.no_auth and (self.users or self.remote):
             what = "--remote" if self.remote else "--user"
             raise OrthancInputError(f"--no-auth contradicts {what}")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise OrthancInputError("give --tls-cert and --tls-key together")
 
 
 def parse_setting(text: str) -> tuple[str, Any]:

@@ -80,6 +80,19 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="as root, keep Orthanc (its plugins, Lua and Python scripts) running as root",
     )
+    start.add_argument(
+        "--tls-cert",
+        type=Path,
+        metavar="CERT.pem",
+        help="serve HTTPS with this PEM certificate (chain) through a TLS relay, Orthanc "
+        "itself on an internal loopback port; kept for later starts (needs --tls-key)",
+    )
+    start.add_argument(
+        "--tls-key",
+        type=Path,
+        metavar="KEY.pem",
+        help="the certificate's private key (PEM, not encrypted); copied 0600 into --data",
+    )
     start.add_argument("--foreground", action="store_true", help="stay attached until Ctrl-C")
     start.add_argument(
         "--wait",
@@ -249,6 +262,8 @@ def _options(ctx: Context) -> server.ServerOptions:
         no_auth=args.no_auth,
         run_as=getattr(args, "run_as", None),
         allow_root=getattr(args, "allow_root", False),
+        tls_cert=getattr(args, "tls_cert", None),
+        tls_key=getattr(args, "tls_key", None),
     )
 
 
@@ -282,12 +297,14 @@ def _run_start(ctx: Context) -> int:
     if ctx.args.foreground:
         ctx.info(f"Orthanc on {options.url}, data in {options.data_dir}; Ctrl-C stops it")
         return server.run_foreground(options)
-    if options.remote:
+    status = server.start_server(options, timeout=ctx.args.wait)
+    remote = bool(server.read_config(status.data_dir).get("RemoteAccessAllowed"))
+    if remote and status.relay_pid is None:
         ctx.info(
             "warning: --remote serves plain HTTP: passwords and patient data cross the network "
-            "in clear text; put a TLS reverse proxy in front (see docs/security.md)"
+            "in clear text; give --tls-cert/--tls-key, or put a TLS reverse proxy in front "
+            "(see docs/security.md)"
         )
-    status = server.start_server(options, timeout=ctx.args.wait)
     env = {"ORTHANC_URL": status.url or ""}
     if status.username is None:
         ctx.info("warning: authentication is off: every local user has full access")
@@ -296,14 +313,18 @@ def _run_start(ctx: Context) -> int:
             ORTHANC_USERNAME=status.username, ORTHANC_PASSWORD_FILE=str(status.password_file)
         )
     if ctx.args.save_profile:
-        _save(ctx, env)
+        _save(ctx, env, status)
     _report_start(ctx, status, env)
     return EXIT_OK
 
 
-def _save(ctx: Context, env: dict[str, str], name: str | None = None) -> None:
+def _save(
+    ctx: Context, env: dict[str, str], status: server.ServerStatus, name: str | None = None
+) -> None:
     name = name or ctx.args.save_profile
     profile = {"url": env["ORTHANC_URL"]}
+    if status.ca_file is not None:
+        profile["ca"] = str(status.ca_file)
     if "ORTHANC_USERNAME" in env:
         password = read_secret_file(env["ORTHANC_PASSWORD_FILE"], "the server's password file")
         profile.update(user=env["ORTHANC_USERNAME"], password=password)
@@ -325,7 +346,7 @@ def _run_profile(ctx: Context) -> int:
         env.update(
             ORTHANC_USERNAME=status.username, ORTHANC_PASSWORD_FILE=str(status.password_file)
         )
-    _save(ctx, env, ctx.args.name)
+    _save(ctx, env, status, ctx.args.name)
     return EXIT_OK
 
 
@@ -333,15 +354,23 @@ def _report_start(ctx: Context, status: server.ServerStatus, env: dict[str, str]
     if ctx.output == "json":
         ctx.stdout.write(to_json({**status.to_json(), "env": env}) + "\n")
         return
+    relay = f", behind the TLS relay pid {status.relay_pid}" if status.relay_pid else ""
     ctx.info(
-        f"Orthanc {status.version} runs at {status.url} (pid {status.pid}); configuration, "
-        f"storage and log in {status.data_dir}\n"
+        f"Orthanc {status.version} runs at {status.url} (pid {status.pid}{relay}); "
+        f"configuration, storage and log in {status.data_dir}\n"
         f"{server.dicom_summary(server.read_config(status.data_dir))}\n"
         f"Stop it with: kkorthanc server stop --data {shlex.quote(str(status.data_dir))}\n"
         "Connect other kkorthanc commands (or the Python client) with:"
     )
     for key, value in env.items():
         ctx.stdout.write(f"export {key}={shlex.quote(value)}\n")
+    if status.ca_file is not None:
+        ca = shlex.quote(str(status.ca_file))
+        ctx.info(
+            f"Its certificate is self-signed: trust it with `kkorthanc --ca {ca} ...` "
+            f"(ca = {json.dumps(str(status.ca_file))} in a profile; --save-profile does it), "
+            f"Orthanc(url, verify={str(status.ca_file)!r}) in Python, `curl --cacert {ca}`"
+        )
 
 
 def _run_status(ctx: Context) -> int:
