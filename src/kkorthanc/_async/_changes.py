@@ -5,10 +5,10 @@ The asynchronous code is the source; ``scripts/unasync.py`` writes the synchrono
 
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
 import time
+from asyncio import sleep
 from collections.abc import AsyncIterator, Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -185,7 +185,7 @@ class AsyncWatch:
         end = time.monotonic() + self._interval
         while not self._stopped.is_set() and time.monotonic() < end:
             self._expire(deadline)
-            await asyncio.sleep(min(_SLEEP_STEP, max(end - time.monotonic(), 0)))
+            await sleep(min(_SLEEP_STEP, max(end - time.monotonic(), 0)))
 
     def __repr__(self) -> str:
         return f"AsyncWatch(since={self._since}, types={self._types})"

@@ -5,8 +5,8 @@ The asynchronous code is the source; ``scripts/unasync.py`` writes the synchrono
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from asyncio import sleep
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from types import TracebackType
@@ -72,8 +72,8 @@ class AsyncOrthanc(AsyncTransferMethods, AsyncOperationMethods, BaseOrthanc):
             ``auth=httpx.NetRCAuth()`` for that).
         transport: An ``httpx`` transport, e.g. ``httpx.MockTransport`` in unit tests.
         event_hooks: httpx's event hooks, ``{"request": [f], "response": [g]}``, called for every
-            request this client sends (async functions for :class:`AsyncOrthanc`), e.g. to log
-            or count requests.
+            request this client sends, e.g. to log or count requests; here ``f`` and ``g`` are
+            ``async def`` functions.
         use_kk_plugin: Whether lookups, ``uids()`` and ``tree()`` go through the KkOrthanc
             server plugin (one request each; see ``docs/plugin.md``): None (the default) when
             the server runs it, detected once with :meth:`capabilities`; False never (the plain
@@ -399,7 +399,7 @@ class AsyncOrthanc(AsyncTransferMethods, AsyncOperationMethods, BaseOrthanc):
                 if delay is None:
                     return await self._checked(response, stream=stream)
                 await response.aclose()
-            await asyncio.sleep(delay)
+            await sleep(delay)
             attempt += 1
 
     async def _checked(self, response: httpx.Response, *, stream: bool) -> httpx.Response:

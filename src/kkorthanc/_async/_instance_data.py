@@ -30,6 +30,7 @@ from .._images import (
 )
 from ..errors import MissingDependencyError, UnexpectedContentError, UnsupportedMediaTypeError
 from ._resource import AsyncResource
+from ._save import save_body
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -45,7 +46,7 @@ logger = logging.getLogger("kkorthanc")
 class AsyncInstanceData(AsyncResource):
     """The content of an instance: its DICOM file, dataset, tags, pixels and pictures.
 
-    Mixed into :class:`~kkorthanc.AsyncInstance` (and, generated, ``Instance``).
+    Mixed into :class:`~kkorthanc.AsyncInstance`.
 
     Example:
         >>> instance = await client.instances.get(instance_id)  # doctest: +SKIP
@@ -89,10 +90,7 @@ class AsyncInstanceData(AsyncResource):
         """
         target = target_file(path, f"{self.id}.dcm")
         async with self.client.stream("GET", self.path("file")) as response:
-            with AtomicFile(target) as sink:
-                async for chunk in response.aiter_bytes():
-                    sink.write(chunk)
-        return target
+            return await save_body(response, target)
 
     async def dataset(self, *, pixels: bool = True) -> Dataset:
         """The instance as a pydicom ``Dataset``, parsed from the stored file.
@@ -259,7 +257,7 @@ class AsyncInstanceData(AsyncResource):
 class AsyncSeriesImages(AsyncResource):
     """Pictures and pixels of a whole series: montages and numpy volumes.
 
-    Mixed into :class:`~kkorthanc.AsyncSeries` (and, generated, ``Series``).
+    Mixed into :class:`~kkorthanc.AsyncSeries`.
 
     Example:
         >>> series = await client.series.get(series_id)  # doctest: +SKIP

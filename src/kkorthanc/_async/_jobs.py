@@ -5,17 +5,17 @@ The asynchronous code is the source; ``scripts/unasync.py`` writes the synchrono
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
+from asyncio import sleep
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._atomic_file import AtomicFile
 from .._ops_models import JobInfo, JobState
 from ..errors import JobFailedError, OrthancInputError, OrthancTimeoutError, UnexpectedContentError
+from ._save import save_body
 
 if TYPE_CHECKING:
     from ._client import AsyncOrthanc
@@ -164,7 +164,7 @@ class AsyncJob:
                     f"{self.progress}% after {timeout} s; it keeps running on the server"
                 )
             pause = delay if deadline is None else min(delay, max(deadline - time.monotonic(), 0))
-            await asyncio.sleep(pause)
+            await sleep(pause)
             delay = min(delay * 2, _MAX_POLL)
 
     def _check_failed(self, fail_on_pause: bool) -> None:
@@ -260,12 +260,8 @@ class AsyncJob:
         Example:
             >>> await (await job.wait()).download("study.zip")  # doctest: +SKIP
         """
-        target = Path(path)
-        with AtomicFile(target) as sink:
-            async with self._client.stream("GET", ("jobs", self.id, key)) as response:
-                async for chunk in response.aiter_bytes():
-                    sink.write(chunk)
-        return target
+        async with self._client.stream("GET", ("jobs", self.id, key)) as response:
+            return await save_body(response, Path(path))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, AsyncJob):

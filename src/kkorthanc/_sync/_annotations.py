@@ -38,7 +38,7 @@ class Annotated(Resource):
     Example:
         >>> study = client.studies.get(study_id)  # doctest: +SKIP
         >>> study.set_metadata(1025, "reviewed")  # doctest: +SKIP
-        >>> (study.statistics()).disk_size  # doctest: +SKIP
+        >>> study.statistics().disk_size  # doctest: +SKIP
         1132700
     """
 
@@ -51,7 +51,7 @@ class Annotated(Resource):
             NotFoundError: The resource does not exist.
 
         Example:
-            >>> (instance.metadata())["Origin"]  # doctest: +SKIP
+            >>> instance.metadata()["Origin"]  # doctest: +SKIP
             'RestApi'
         """
         value = self.get("metadata", params={"expand": True})
@@ -89,9 +89,7 @@ class Annotated(Resource):
         """
         return self._etag(self.path("metadata", _name(name)))
 
-    def set_metadata(
-        self, name: str | int, value: str, *, if_match: str | None = None
-    ) -> None:
+    def set_metadata(self, name: str | int, value: str, *, if_match: str | None = None) -> None:
         """Create or replace a user metadata value.
 
         Args:
@@ -171,10 +169,10 @@ class Annotated(Resource):
             UnsupportedFeatureError: The server is older than Orthanc 1.10.
 
         Example:
-            >>> (instance.attachment_info("dicom")).uncompressed_size  # doctest: +SKIP
+            >>> instance.attachment_info("dicom").uncompressed_size  # doctest: +SKIP
             39206
         """
-        (self.client.capabilities()).require("attachment_info", "attachment_info()")
+        self.client.capabilities().require("attachment_info", "attachment_info()")
         text = _name(name)
         response = self.client.request("GET", self.path("attachments", text, "info"))
         return AttachmentInfo.from_json(text, response.json(), etag=response.headers.get("ETag"))
@@ -191,9 +189,7 @@ class Annotated(Resource):
         """
         return self._etag(self.path("attachments", _name(name)))
 
-    def put_attachment(
-        self, name: str | int, data: bytes, *, if_match: str | None = None
-    ) -> None:
+    def put_attachment(self, name: str | int, data: bytes, *, if_match: str | None = None) -> None:
         """Create or replace a user attachment.
 
         Args:
@@ -246,7 +242,7 @@ class Annotated(Resource):
             >>> study.get_labels()  # doctest: +SKIP
             ['reviewed']
         """
-        (self.client.capabilities()).require("labels", "get_labels()")
+        self.client.capabilities().require("labels", "get_labels()")
         value = self.get("labels")
         if not isinstance(value, list):
             raise UnexpectedContentError(f"expected a list of labels, got {value!r:.200}")
@@ -266,7 +262,7 @@ class Annotated(Resource):
             >>> study.add_label("reviewed")  # doctest: +SKIP
         """
         route = self.path("labels", _label(label))
-        (self.client.capabilities()).require("labels", "add_label()")
+        self.client.capabilities().require("labels", "add_label()")
         self.client.put(route, data=b"")
 
     def remove_label(self, label: str) -> None:
@@ -280,7 +276,7 @@ class Annotated(Resource):
             >>> study.remove_label("reviewed")  # doctest: +SKIP
         """
         route = self.path("labels", _label(label))
-        (self.client.capabilities()).require("labels", "remove_label()")
+        self.client.capabilities().require("labels", "remove_label()")
         self.client.delete(route)
 
     # -- statistics and protection --------------------------------------------------------
@@ -292,7 +288,7 @@ class Annotated(Resource):
             NotFoundError: The resource does not exist.
 
         Example:
-            >>> (study.statistics()).disk_size  # doctest: +SKIP
+            >>> study.statistics().disk_size  # doctest: +SKIP
             1132700
         """
         return ResourceStatistics.from_json(self.get("statistics"))
@@ -351,7 +347,7 @@ class Annotated(Resource):
             if not isinstance(if_match, str) or not if_match:
                 raise OrthancInputError(f"if_match must be an ETag string, got {if_match!r}")
             return {"If-Match": if_match}
-        if not (self.client.capabilities()).system.check_revisions:
+        if not self.client.capabilities().system.check_revisions:
             return {}
         try:
             return {"If-Match": self._etag(route)}

@@ -63,7 +63,7 @@ def bulk_run(
     except OrthancHTTPError as error:
         raise as_force_error(error) from error
     job = client.jobs.from_answer(answer)
-    return new_resources((job.wait(timeout=timeout)).content)
+    return new_resources(job.wait(timeout=timeout).content)
 
 
 def bulk_delete(client: Orthanc, resources: Resources) -> None:

@@ -6,12 +6,12 @@ The asynchronous code is the source; ``scripts/unasync.py`` writes the synchrono
 
 from __future__ import annotations
 
-import time
 import os
 import threading
 import time
-from collections.abc import Iterator, Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
+from time import sleep
 from typing import TYPE_CHECKING
 
 from .._atomic_file import AtomicFile
@@ -186,7 +186,7 @@ class Watch:
         end = time.monotonic() + self._interval
         while not self._stopped.is_set() and time.monotonic() < end:
             self._expire(deadline)
-            time.sleep(min(_SLEEP_STEP, max(end - time.monotonic(), 0)))
+            sleep(min(_SLEEP_STEP, max(end - time.monotonic(), 0)))
 
     def __repr__(self) -> str:
         return f"Watch(since={self._since}, types={self._types})"

@@ -6,10 +6,10 @@ The asynchronous code is the source; ``scripts/unasync.py`` writes the synchrono
 
 from __future__ import annotations
 
-import time
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from time import sleep
 from types import TracebackType
 from typing import Any
 
@@ -73,8 +73,8 @@ class Orthanc(TransferMethods, OperationMethods, BaseOrthanc):
             ``auth=httpx.NetRCAuth()`` for that).
         transport: An ``httpx`` transport, e.g. ``httpx.MockTransport`` in unit tests.
         event_hooks: httpx's event hooks, ``{"request": [f], "response": [g]}``, called for every
-            request this client sends (async functions for :class:`Orthanc`), e.g. to log
-            or count requests.
+            request this client sends, e.g. to log or count requests; here ``f`` and ``g`` are
+            ``def`` functions.
         use_kk_plugin: Whether lookups, ``uids()`` and ``tree()`` go through the KkOrthanc
             server plugin (one request each; see ``docs/plugin.md``): None (the default) when
             the server runs it, detected once with :meth:`capabilities`; False never (the plain
@@ -378,9 +378,7 @@ class Orthanc(TransferMethods, OperationMethods, BaseOrthanc):
         )
         return self._send(request, stream=False, retry=retry)
 
-    def _send(
-        self, request: httpx.Request, *, stream: bool, retry: bool | None
-    ) -> httpx.Response:
+    def _send(self, request: httpx.Request, *, stream: bool, retry: bool | None) -> httpx.Response:
         if self._http.is_closed:
             raise self._closed_error(request)
         attempt, streamed = 1, is_streamed(request)
@@ -400,7 +398,7 @@ class Orthanc(TransferMethods, OperationMethods, BaseOrthanc):
                 if delay is None:
                     return self._checked(response, stream=stream)
                 response.close()
-            time.sleep(delay)
+            sleep(delay)
             attempt += 1
 
     def _checked(self, response: httpx.Response, *, stream: bool) -> httpx.Response:
@@ -428,7 +426,7 @@ class Orthanc(TransferMethods, OperationMethods, BaseOrthanc):
             OrthancTransportError: No answer.
 
         Example:
-            >>> (client.system()).version  # doctest: +SKIP
+            >>> client.system().version  # doctest: +SKIP
             '1.12.7'
         """
         return SystemInfo.from_json(self._get_object("system"))
@@ -437,7 +435,7 @@ class Orthanc(TransferMethods, OperationMethods, BaseOrthanc):
         """Return counts and disk usage (``GET /statistics``), sizes as integers.
 
         Example:
-            >>> (client.statistics()).count_instances  # doctest: +SKIP
+            >>> client.statistics().count_instances  # doctest: +SKIP
             36
         """
         return Statistics.from_json(self._get_object("statistics"))
@@ -459,7 +457,7 @@ class Orthanc(TransferMethods, OperationMethods, BaseOrthanc):
             UnexpectedContentError: ``/system`` or ``/plugins`` answered something else.
 
         Example:
-            >>> (client.capabilities()).supports("labels")  # doctest: +SKIP
+            >>> client.capabilities().supports("labels")  # doctest: +SKIP
             True
         """
         if self._capabilities is None or refresh:

@@ -145,8 +145,7 @@ class Collection(Generic[R]):
             ...     print(study.date)
         """
         find_body(self.level, {}, limit=page_size)
-        for resource in self._pages(0, None, page_size):
-            yield resource
+        yield from self._pages(0, None, page_size)
 
     def _pages(self, since: int, limit: int | None, page_size: int) -> Iterator[R]:
         remaining = limit
@@ -157,8 +156,7 @@ class Collection(Generic[R]):
             page = resources_from_json(
                 self._client, self._class, self._client.get(self.level.route, params=params)
             )
-            for resource in page:
-                yield resource
+            yield from page
             if len(page) < size:
                 return
             since += len(page)
@@ -185,7 +183,7 @@ class Collection(Generic[R]):
             statistics = self._client.statistics()
             return int(getattr(statistics, f"count_{self.level.route}"))
         body = find_body(self.level, normalize_query(query, tags), expand=False)
-        if (self._client.capabilities()).supports("count_resources"):
+        if self._client.capabilities().supports("count_resources"):
             del body["Expand"]
             answer = self._client.post("tools/count-resources", json=body)
             if not isinstance(answer, dict) or not isinstance(answer.get("Count"), int):
@@ -243,7 +241,7 @@ class Collection(Generic[R]):
 
     def _find(self, body: dict[str, Any]) -> builtins.list[R]:
         for feature, purpose in required_features(body):
-            (self._client.capabilities()).require(feature, purpose)
+            self._client.capabilities().require(feature, purpose)
         answer = self._client.post("tools/find", json=body)
         return resources_from_json(self._client, self._class, answer)
 
@@ -277,8 +275,7 @@ class Collection(Generic[R]):
         since = 0
         while True:
             page = self._find({**body, "Since": since} if since else body)
-            for resource in page:
-                yield resource
+            yield from page
             if len(page) < page_size:
                 return
             since += len(page)

@@ -31,6 +31,7 @@ from .._images import (
 )
 from ..errors import MissingDependencyError, UnexpectedContentError, UnsupportedMediaTypeError
 from ._resource import Resource
+from ._save import save_body
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -46,7 +47,7 @@ logger = logging.getLogger("kkorthanc")
 class InstanceData(Resource):
     """The content of an instance: its DICOM file, dataset, tags, pixels and pictures.
 
-    Mixed into :class:`~kkorthanc.Instance` (and, generated, ``Instance``).
+    Mixed into :class:`~kkorthanc.Instance`.
 
     Example:
         >>> instance = client.instances.get(instance_id)  # doctest: +SKIP
@@ -90,10 +91,7 @@ class InstanceData(Resource):
         """
         target = target_file(path, f"{self.id}.dcm")
         with self.client.stream("GET", self.path("file")) as response:
-            with AtomicFile(target) as sink:
-                for chunk in response.iter_bytes():
-                    sink.write(chunk)
-        return target
+            return save_body(response, target)
 
     def dataset(self, *, pixels: bool = True) -> Dataset:
         """The instance as a pydicom ``Dataset``, parsed from the stored file.
@@ -133,7 +131,7 @@ class InstanceData(Resource):
             NotFoundError: The instance no longer exists.
 
         Example:
-            >>> (instance.tags())["0010,0020"]["Value"]  # doctest: +SKIP
+            >>> instance.tags()["0010,0020"]["Value"]  # doctest: +SKIP
             '1CT1'
         """
         return _object(self.get("tags"), "tags")
@@ -145,7 +143,7 @@ class InstanceData(Resource):
             NotFoundError: The instance no longer exists.
 
         Example:
-            >>> (instance.simplified_tags())["PatientID"]  # doctest: +SKIP
+            >>> instance.simplified_tags()["PatientID"]  # doctest: +SKIP
             '1CT1'
         """
         return _object(self.get("tags", params={"simplify": True}), "simplified tags")
@@ -167,7 +165,7 @@ class InstanceData(Resource):
                 plugin, or an instance without pixels); Orthanc answers 500 with details.
 
         Example:
-            >>> (instance.numpy()).shape  # doctest: +SKIP
+            >>> instance.numpy().shape  # doctest: +SKIP
             (1, 128, 128, 1)
         """
         return _numpy_of(self, "instance.numpy()", rescale=rescale)
@@ -260,7 +258,7 @@ class InstanceData(Resource):
 class SeriesImages(Resource):
     """Pictures and pixels of a whole series: montages and numpy volumes.
 
-    Mixed into :class:`~kkorthanc.Series` (and, generated, ``Series``).
+    Mixed into :class:`~kkorthanc.Series`.
 
     Example:
         >>> series = client.series.get(series_id)  # doctest: +SKIP
@@ -283,7 +281,7 @@ class SeriesImages(Resource):
             ServerError: The server cannot decode an image, or the frames differ in size.
 
         Example:
-            >>> (series.numpy()).shape  # doctest: +SKIP
+            >>> series.numpy().shape  # doctest: +SKIP
             (1, 128, 128, 1)
         """
         return _numpy_of(self, "series.numpy()", rescale=rescale)
@@ -364,9 +362,7 @@ class SeriesImages(Resource):
             sink.write(png)
         return target
 
-    def _frame_picture(
-        self, instance_id: str, frame: int, reasons: dict[str, str]
-    ) -> bytes | None:
+    def _frame_picture(self, instance_id: str, frame: int, reasons: dict[str, str]) -> bytes | None:
         """The frame's preview, or None (its reason kept in ``reasons``) if undecodable."""
         route = ("instances", instance_id, "frames", str(frame), "preview")
         try:
@@ -394,9 +390,7 @@ def _picture(
     """A picture route's bytes; a 415 is raised again with its reason and fix."""
     client = instance.client
     try:
-        return client.get_bytes(
-            instance.path(*route.split("/")), params=params, headers=headers
-        )
+        return client.get_bytes(instance.path(*route.split("/")), params=params, headers=headers)
     except UnsupportedMediaTypeError as error:
         reason = None
         if frame is not None:  # Orthanc 1.12 answers 415 to a frame out of range
@@ -424,7 +418,7 @@ def _undecodable_notes(
 
 def _numpy_of(resource: Resource, purpose: str, *, rescale: bool) -> npt.NDArray[Any]:
     numpy_module = _require_numpy()
-    (resource.client.capabilities()).require("numpy", purpose)
+    resource.client.capabilities().require("numpy", purpose)
     # Sent as text either way: the server's default is true, so False must be said.
     flag = "true" if rescale else "false"
     data = resource.client.get_bytes(resource.path("numpy"), params={"rescale": flag})

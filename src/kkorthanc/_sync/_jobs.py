@@ -6,17 +6,17 @@ The asynchronous code is the source; ``scripts/unasync.py`` writes the synchrono
 
 from __future__ import annotations
 
-import time
 import os
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
+from time import sleep
 from typing import TYPE_CHECKING, Any
 
-from .._atomic_file import AtomicFile
 from .._ops_models import JobInfo, JobState
 from ..errors import JobFailedError, OrthancInputError, OrthancTimeoutError, UnexpectedContentError
+from ._save import save_body
 
 if TYPE_CHECKING:
     from ._client import Orthanc
@@ -112,7 +112,7 @@ class Job:
             NotFoundError: The server forgot the job (only the last ``JobsHistorySize`` are kept).
 
         Example:
-            >>> (job.refresh()).progress  # doctest: +SKIP
+            >>> job.refresh().progress  # doctest: +SKIP
             40
         """
         self._info = JobInfo.from_json(self._client.get(("jobs", self.id)))
@@ -165,7 +165,7 @@ class Job:
                     f"{self.progress}% after {timeout} s; it keeps running on the server"
                 )
             pause = delay if deadline is None else min(delay, max(deadline - time.monotonic(), 0))
-            time.sleep(pause)
+            sleep(pause)
             delay = min(delay * 2, _MAX_POLL)
 
     def _check_failed(self, fail_on_pause: bool) -> None:
@@ -202,7 +202,7 @@ class Job:
             NotFoundError: Unknown job.
 
         Example:
-            >>> (job.pause()).state  # doctest: +SKIP
+            >>> job.pause().state  # doctest: +SKIP
             <JobState.PAUSED: 'Paused'>
         """
         return self._control("pause")
@@ -226,7 +226,7 @@ class Job:
             BadRequestError: The job did not fail.
 
         Example:
-            >>> (job.resubmit()).wait(timeout=60)  # doctest: +SKIP
+            >>> job.resubmit().wait(timeout=60)  # doctest: +SKIP
         """
         return self._control("resubmit")
 
@@ -259,14 +259,10 @@ class Job:
             OrthancTransportError: The connection broke while reading.
 
         Example:
-            >>> (job.wait()).download("study.zip")  # doctest: +SKIP
+            >>> job.wait().download("study.zip")  # doctest: +SKIP
         """
-        target = Path(path)
-        with AtomicFile(target) as sink:
-            with self._client.stream("GET", ("jobs", self.id, key)) as response:
-                for chunk in response.iter_bytes():
-                    sink.write(chunk)
-        return target
+        with self._client.stream("GET", ("jobs", self.id, key)) as response:
+            return save_body(response, Path(path))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Job):

@@ -102,9 +102,7 @@ def plugin_version(client: Orthanc, *, prefix: str = DEFAULT_PREFIX) -> str | No
     return str(described.get("Version", ""))
 
 
-def kk_available(
-    client: Orthanc, *, prefix: str = DEFAULT_PREFIX, refresh: bool = False
-) -> bool:
+def kk_available(client: Orthanc, *, prefix: str = DEFAULT_PREFIX, refresh: bool = False) -> bool:
     """Whether the server runs the KkOrthanc plugin under ``prefix``, with in-server reads on.
 
     A plugin whose ``InServerReads`` is off (the server has access rules it cannot apply, such
@@ -131,7 +129,7 @@ def kk_available(
         True
     """
     if _segments(prefix) == (DEFAULT_PREFIX,):
-        return (client.capabilities(refresh=refresh)).supports("kk_routes")
+        return client.capabilities(refresh=refresh).supports("kk_routes")
     return plugin_version(client, prefix=prefix) is not None
 
 
@@ -201,7 +199,7 @@ def kk_lookup(
         OrthancHTTPError: Another error status, e.g. 404 when the plugin is not loaded.
 
     Example:
-        >>> (kk_lookup(client, "patients", "A/B"))["ID"]  # doctest: +SKIP
+        >>> kk_lookup(client, "patients", "A/B")["ID"]  # doctest: +SKIP
         '...'
     """
     params = {"id": _identifier(identifier), "PatientID": patient_id}

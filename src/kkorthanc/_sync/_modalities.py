@@ -64,7 +64,7 @@ def _network_post(client: Orthanc, path: PathTypes, body: Any, what: str) -> Any
 def _our_aet(client: Orthanc) -> str:
     """The server's own AE title for an error's hint; empty when it cannot be asked."""
     try:
-        return (client.system()).dicom_aet
+        return client.system().dicom_aet
     except OrthancError:
         return ""
 
@@ -145,7 +145,7 @@ class QueryAnswer:
         client = self.query.client
         path = ("queries", self.query.id, "answers", str(self.index), route)
         answer = _network_post(client, path, {"Query": dict(query)}, "the C-FIND")
-        return (Query.from_answer(self.query.modality, answer)).answers()
+        return Query.from_answer(self.query.modality, answer).answers()
 
     def retrieve(self, *, target_aet: str | None = None) -> dict[str, Any]:
         """C-MOVE this answer's resource to ``target_aet`` (this server by default); wait.
@@ -233,7 +233,7 @@ class Query:
             DicomNetworkError: The C-MOVE could not start.
 
         Example:
-            >>> (query.retrieve_job()).wait(timeout=600)  # doctest: +SKIP
+            >>> query.retrieve_job().wait(timeout=600)  # doctest: +SKIP
         """
         body = {"Asynchronous": True, **({"TargetAet": target_aet} if target_aet else {})}
         path = ("queries", self.id, "retrieve")
@@ -280,7 +280,7 @@ class Modality:
             NotFoundError: The server knows no modality of that name.
 
         Example:
-            >>> (client.modalities.get("pacs")).echo()  # doctest: +SKIP
+            >>> client.modalities.get("pacs").echo()  # doctest: +SKIP
         """
         body = {"Timeout": timeout} if timeout else {}
         _network_post(self.client, self._path("echo"), body, f"C-ECHO of {self.name}")
@@ -313,7 +313,7 @@ class Modality:
         Example:
             >>> pacs.find_patients(PatientID="P*")  # doctest: +SKIP
         """
-        return (self.query(Level.PATIENT, query)).answers()
+        return self.query(Level.PATIENT, query).answers()
 
     def find_studies(self, **query: str) -> list[QueryAnswer]:
         """C-FIND studies, e.g. ``find_studies(PatientID="P1", StudyDate="20200101-")``.
@@ -324,7 +324,7 @@ class Modality:
         Example:
             >>> pacs.find_studies(StudyDate="20240101-")  # doctest: +SKIP
         """
-        return (self.query(Level.STUDY, query)).answers()
+        return self.query(Level.STUDY, query).answers()
 
     def find_series(self, **query: str) -> list[QueryAnswer]:
         """C-FIND series; give ``StudyInstanceUID`` (most modalities require it).
@@ -335,7 +335,7 @@ class Modality:
         Example:
             >>> pacs.find_series(StudyInstanceUID="1.2.3")  # doctest: +SKIP
         """
-        return (self.query(Level.SERIES, query)).answers()
+        return self.query(Level.SERIES, query).answers()
 
     def find_instances(self, **query: str) -> list[QueryAnswer]:
         """C-FIND instances; give ``StudyInstanceUID`` and ``SeriesInstanceUID``.
@@ -347,7 +347,7 @@ class Modality:
             >>> pacs.find_instances(StudyInstanceUID="1.2", SeriesInstanceUID="1.2.3")
             ... # doctest: +SKIP
         """
-        return (self.query(Level.INSTANCE, query)).answers()
+        return self.query(Level.INSTANCE, query).answers()
 
     def move(
         self,
@@ -394,7 +394,7 @@ class Modality:
         Example:
             >>> pacs.get("Study", [{"StudyInstanceUID": "1.2.3"}])  # doctest: +SKIP
         """
-        (self.client.capabilities()).require("dicom_get", "C-GET (modality.get)")
+        self.client.capabilities().require("dicom_get", "C-GET (modality.get)")
         body = {**self._retrieve_body(level, identifiers, timeout), "Synchronous": True}
         _network_post(self.client, self._path("get"), body, "the C-GET")
 
@@ -434,7 +434,7 @@ class Modality:
             NotFoundError: Unknown modality.
 
         Example:
-            >>> (pacs.store_job([study])).wait(timeout=600)  # doctest: +SKIP
+            >>> pacs.store_job([study]).wait(timeout=600)  # doctest: +SKIP
         """
         body = {"Resources": resource_ids(resources), "Asynchronous": True}
         answer = _network_post(self.client, self._path("store"), body, "the C-STORE")
@@ -488,9 +488,7 @@ class Modalities:
                 return modality
         raise unknown_name(self._client.url, "modalities", name)
 
-    def put(
-        self, name: str, *, aet: str, host: str, port: int, **options: Any
-    ) -> Modality:
+    def put(self, name: str, *, aet: str, host: str, port: int, **options: Any) -> Modality:
         """Create or replace a modality and return it.
 
         Args:

@@ -90,7 +90,7 @@ def modification_body(
     return body
 
 
-class _AsyncModificationBase(Resource):
+class _ModificationBase(Resource):
     def _post_modification(
         self, action: str, body: dict[str, Any], *, timeout: TimeoutTypes = UNSET
     ) -> Any:
@@ -109,7 +109,7 @@ class _AsyncModificationBase(Resource):
         return response.content
 
 
-class Modifiable(_AsyncModificationBase):
+class Modifiable(_ModificationBase):
     """Modify and anonymize. Mixed into the resource classes.
 
     A patient, study or series gives a new resource, stored on the server (:meth:`modify`,
@@ -126,7 +126,7 @@ class Modifiable(_AsyncModificationBase):
         :meth:`verify_anonymized` does not report these tags.
 
         Example:
-            >>> (study.anonymize(keep=["StudyDescription"])).anonymized_keep
+            >>> study.anonymize(keep=["StudyDescription"]).anonymized_keep
             ... # doctest: +SKIP
             ('StudyDescription',)
         """
@@ -271,9 +271,7 @@ class Modifiable(_AsyncModificationBase):
             keep = self._anonymized_keep
         findings: list[Finding] = []
         for instance_id in self._instances_to_check(all_instances):
-            tags = self._client.get(
-                ("instances", instance_id, "tags"), params={"short": True}
-            )
+            tags = self._client.get(("instances", instance_id, "tags"), params={"short": True})
             original = self._original_tags(instance_id)
             findings += check_anonymized(
                 tags, original=original, keep=keep, instance_id=instance_id
@@ -292,12 +290,8 @@ class Modifiable(_AsyncModificationBase):
 
     def _original_tags(self, instance_id: str) -> Any:
         try:
-            source = self._client.get(
-                ("instances", instance_id, "metadata", "AnonymizedFrom")
-            )
-            return self._client.get(
-                ("instances", str(source), "tags"), params={"short": True}
-            )
+            source = self._client.get(("instances", instance_id, "metadata", "AnonymizedFrom"))
+            return self._client.get(("instances", str(source), "tags"), params={"short": True})
         except NotFoundError:  # not anonymized by Orthanc, or the original was deleted
             return None
 
@@ -318,7 +312,7 @@ class Modifiable(_AsyncModificationBase):
         if asynchronous:
             answer = self._post_modification(action, {**body, "Asynchronous": True})
             job = self._client.jobs.from_answer(answer)
-            content: Any = (job.wait(timeout=timeout)).content
+            content: Any = job.wait(timeout=timeout).content
         else:
             content = self._post_modification(action, body, timeout=Timeout(read=timeout))
         return self._new_resource(content)
@@ -414,7 +408,7 @@ class Modifiable(_AsyncModificationBase):
             NotFoundError: This instance does not exist.
 
         Example:
-            >>> (instance.modified_dataset(replace={"PatientName": "X"})).PatientName
+            >>> instance.modified_dataset(replace={"PatientName": "X"}).PatientName
             ... # doctest: +SKIP
         """
         import pydicom
@@ -429,7 +423,7 @@ class Modifiable(_AsyncModificationBase):
             NotFoundError: This instance does not exist.
 
         Example:
-            >>> (instance.anonymized_dataset()).PatientID  # doctest: +SKIP
+            >>> instance.anonymized_dataset().PatientID  # doctest: +SKIP
         """
         import pydicom
 

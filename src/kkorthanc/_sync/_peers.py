@@ -49,7 +49,7 @@ class Peer:
             DicomNetworkError: The server cannot reach the peer, or the peer refused it.
 
         Example:
-            >>> (peer.system())["Version"]  # doctest: +SKIP
+            >>> peer.system()["Version"]  # doctest: +SKIP
             '1.12.7'
         """
         try:
@@ -80,11 +80,9 @@ class Peer:
             OrthancInputError: No resources.
 
         Example:
-            >>> (peer.store_job([study])).wait(timeout=600)  # doctest: +SKIP
+            >>> peer.store_job([study]).wait(timeout=600)  # doctest: +SKIP
         """
-        answer = self._post_store(
-            {"Resources": resource_ids(resources), "Asynchronous": True}
-        )
+        answer = self._post_store({"Resources": resource_ids(resources), "Asynchronous": True})
         return self.client.jobs.from_answer(answer)
 
     def _post_store(self, body: dict[str, Any]) -> Any:

@@ -93,9 +93,7 @@ class Resource:
         Example:
             >>> study.get("statistics")  # doctest: +SKIP
         """
-        return self._client.get(
-            self._route(route), params=params, headers=headers, timeout=timeout
-        )
+        return self._client.get(self._route(route), params=params, headers=headers, timeout=timeout)
 
     def post(
         self,

@@ -227,7 +227,7 @@ class Patient(Annotated, Modifiable, _Tagged):
             NotFoundError: The patient no longer exists.
 
         Example:
-            >>> (patient.uids()).studies[0].study_instance_uid  # doctest: +SKIP
+            >>> patient.uids().studies[0].study_instance_uid  # doctest: +SKIP
         """
         return _patient_uids(self)
 
@@ -312,7 +312,7 @@ class Study(Annotated, Modifiable, _Tagged):
             NotFoundError: The study no longer exists.
 
         Example:
-            >>> (study.patient()).patient_id  # doctest: +SKIP
+            >>> study.patient().patient_id  # doctest: +SKIP
         """
         return self._related("patient", Patient)
 
@@ -345,7 +345,7 @@ class Study(Annotated, Modifiable, _Tagged):
             NotFoundError: The study no longer exists.
 
         Example:
-            >>> [s.series_instance_uid for s in (study.uids()).series]  # doctest: +SKIP
+            >>> [s.series_instance_uid for s in study.uids().series]  # doctest: +SKIP
         """
         return _study_uids(self)
 
@@ -433,7 +433,7 @@ class Series(SeriesImages, Annotated, Modifiable, _Tagged):
             NotFoundError: The series no longer exists.
 
         Example:
-            >>> (series.study()).study_instance_uid  # doctest: +SKIP
+            >>> series.study().study_instance_uid  # doctest: +SKIP
         """
         return self._related("study", Study)
 
@@ -444,7 +444,7 @@ class Series(SeriesImages, Annotated, Modifiable, _Tagged):
             NotFoundError: The series no longer exists.
 
         Example:
-            >>> (series.patient()).patient_id  # doctest: +SKIP
+            >>> series.patient().patient_id  # doctest: +SKIP
         """
         return self._related("patient", Patient)
 
@@ -466,7 +466,7 @@ class Series(SeriesImages, Annotated, Modifiable, _Tagged):
             NotFoundError: The series no longer exists.
 
         Example:
-            >>> len((series.uids()).instances)  # doctest: +SKIP
+            >>> len(series.uids().instances)  # doctest: +SKIP
         """
         return _series_uids(self)
 
@@ -476,7 +476,7 @@ class Instance(InstanceData, Annotated, Modifiable, _Tagged):
 
     Example:
         >>> instance = client.instances.lookup("1.2.3.4.5")  # doctest: +SKIP
-        >>> instance.number, (instance.series()).modality  # doctest: +SKIP
+        >>> instance.number, instance.series().modality  # doctest: +SKIP
         (1, 'CT')
     """
 
@@ -536,7 +536,7 @@ class Instance(InstanceData, Annotated, Modifiable, _Tagged):
             NotFoundError: The instance no longer exists.
 
         Example:
-            >>> (instance.series()).series_instance_uid  # doctest: +SKIP
+            >>> instance.series().series_instance_uid  # doctest: +SKIP
         """
         return self._related("series", Series)
 
@@ -547,7 +547,7 @@ class Instance(InstanceData, Annotated, Modifiable, _Tagged):
             NotFoundError: The instance no longer exists.
 
         Example:
-            >>> (instance.study()).date  # doctest: +SKIP
+            >>> instance.study().date  # doctest: +SKIP
         """
         return self._related("study", Study)
 
@@ -558,7 +558,7 @@ class Instance(InstanceData, Annotated, Modifiable, _Tagged):
             NotFoundError: The instance no longer exists.
 
         Example:
-            >>> (instance.patient()).patient_name  # doctest: +SKIP
+            >>> instance.patient().patient_name  # doctest: +SKIP
         """
         return self._related("patient", Patient)
 
