@@ -31,8 +31,10 @@ def data_dir(orthanc_spec: ServerSpec) -> Iterator[Path]:
         pytest.skip("needs an Orthanc binary, not a URL")
     base = orthanc_spec.binary.chroot / "tmp" if orthanc_spec.binary.chroot else Path("/tmp")
     root = Path(tempfile.mkdtemp(prefix="kk-smoke-", dir=base))
+    os.chmod(root, 0o711)  # as root, Orthanc runs as the `orthanc` account, which must reach it
     yield root / "data"
-    stop_server(root / "data", timeout=10)
+    if (root / "data" / "orthanc.json").exists():
+        stop_server(root / "data", timeout=10)
     shutil.rmtree(root, ignore_errors=True)
 
 
