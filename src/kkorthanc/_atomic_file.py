@@ -1,22 +1,31 @@
 """Files that appear complete or not at all, readable by their owner only.
 
-Everything a download writes is private from its creation: folders 0700, files 0600 (the mode is
-given to ``open``, so there is no moment when another local user could open the file).
+:class:`AtomicFile` is the library's one atomic writer: downloads and exports, reports,
+manifests, CLI profiles and a server's data folder all write through it. Everything written is
+private from its creation: folders 0700, files 0600 (the mode is given to ``open``, so there is
+no moment when another local user could open the file).
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-__all__ = ["AtomicFile", "PRIVATE_FILE", "PRIVATE_FOLDER", "create_private", "private_folder",
-           "target_file"]  # fmt: skip
+__all__ = [
+    "PRIVATE_FILE",
+    "PRIVATE_FOLDER",
+    "AtomicFile",
+    "create_private",
+    "private_folder",
+    "target_file",
+]
 
 PRIVATE_FILE = 0o600
 PRIVATE_FOLDER = 0o700
+_ATTEMPTS = 8  # fresh random names to try when one is taken (as mkstemp does)
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC
 
 
@@ -54,8 +63,8 @@ def private_folder(folder: Path) -> None:
                 raise
 
 
-def create_private(path: Path) -> IO[bytes]:
-    """Create a new file, 0600 from the start, never through a symbolic link.
+def create_private(path: Path, mode: int = PRIVATE_FILE) -> IO[bytes]:
+    """Create a new file with ``mode`` (0600) from the start, never through a symbolic link.
 
     Raises:
         OSError: The file exists already, or cannot be created.
@@ -64,31 +73,89 @@ def create_private(path: Path) -> IO[bytes]:
         >>> with create_private(Path(".x.part")) as stream:  # doctest: +SKIP
         ...     stream.write(b"...")
     """
-    return os.fdopen(os.open(path, _CREATE, PRIVATE_FILE), "wb")
+    return os.fdopen(os.open(path, _CREATE, mode), "wb")
 
 
 class AtomicFile:
-    """A temporary file in the target's folder, renamed over the target only on success.
+    """The one atomic writer: a fresh temporary beside the target, renamed over it on success.
 
-    On an exception the temporary file is removed and the target is left as it was. The file
-    is 0600 (``tempfile.mkstemp``).
+    The temporary (``.NAME.<random>.part``) is created with ``O_EXCL | O_NOFOLLOW`` and
+    ``mode`` (0600 unless told: secrets and patient data are private), so no planted file or
+    link is ever opened; the rename replaces a link at the target instead of writing through
+    it, and a reader sees the old file or the new one, never half of it. On an exception the
+    temporary is removed and the target is left as it was.
+
+    Use it as a context manager (``with AtomicFile(path) as stream``), or call :meth:`open`,
+    :meth:`commit` and :meth:`discard` yourself (a download commits only after checking the
+    HTTP status).
+
+    Args:
+        target: The file to replace.
+        mode: The new file's permission bits.
+        fsync: Flush the bytes to the disk before the rename (settings that must survive a
+            crash).
 
     Example:
         >>> with AtomicFile(Path("out.dcm")) as sink:  # doctest: +SKIP
         ...     sink.write(data)
     """
 
-    def __init__(self, target: Path) -> None:
-        self.target = target
-        self._handle: IO[bytes] | None = None
-        self._temporary = ""
+    def __init__(
+        self, target: str | os.PathLike[str], *, mode: int = PRIVATE_FILE, fsync: bool = False
+    ) -> None:
+        self.target = Path(target)
+        self.temporary: Path | None = None  # named by open()
+        self.mode = mode
+        self.fsync = fsync
+        self._stream: IO[bytes] | None = None
+
+    def open(self) -> IO[bytes]:
+        """Create the temporary file and return it, open for writing bytes.
+
+        Raises:
+            OSError: The folder cannot be written (a name taken by chance is tried again).
+        """
+        for _ in range(_ATTEMPTS):
+            name = self.target.with_name(f".{self.target.name}.{secrets.token_hex(4)}.part")
+            try:
+                self._stream = create_private(name, self.mode)
+            except FileExistsError:
+                continue
+            self.temporary = name
+            return self._stream
+        raise FileExistsError(f"no free temporary name beside {self.target}")
+
+    def commit(self) -> os.stat_result:
+        """Flush (and fsync), rename over the target, close; the stamp of what was written.
+
+        Raises:
+            OSError: The bytes cannot be written or the target replaced (the temporary is then
+                removed).
+        """
+        assert self._stream is not None, "commit() before open()"
+        assert self.temporary is not None
+        try:
+            self._stream.flush()
+            if self.fsync:
+                os.fsync(self._stream.fileno())
+            os.replace(self.temporary, self.target)
+            status = os.fstat(self._stream.fileno())
+        except BaseException:
+            self.discard()
+            raise
+        self._stream.close()
+        self.temporary = None  # it is the target now
+        return status
+
+    def discard(self) -> None:
+        """Close and remove the temporary file; the target is left as it was."""
+        if self._stream is not None:
+            self._stream.close()
+        if self.temporary is not None:  # never the target: nothing was created before open()
+            self.temporary.unlink(missing_ok=True)
 
     def __enter__(self) -> IO[bytes]:
-        descriptor, self._temporary = tempfile.mkstemp(
-            prefix=f".{self.target.name}.", suffix=".part", dir=self.target.parent
-        )
-        self._handle = os.fdopen(descriptor, "wb")
-        return self._handle
+        return self.open()
 
     def __exit__(
         self,
@@ -96,11 +163,7 @@ class AtomicFile:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        assert self._handle is not None
-        try:
-            self._handle.close()
-            if exc_type is None:
-                os.replace(self._temporary, self.target)
-        finally:
-            if os.path.exists(self._temporary):
-                os.unlink(self._temporary)
+        if exc_type is None:
+            self.commit()
+        else:
+            self.discard()

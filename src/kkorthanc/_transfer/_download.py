@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Union
 
-from .._atomic_file import create_private, private_folder
+from .._atomic_file import AtomicFile, private_folder
 from .._levels import Level
 from ..errors import (
     ForbiddenError,
@@ -155,20 +154,20 @@ _SUFFIXES = {(False, False): ".dcm", (True, False): ".zip", (True, True): ".medi
 
 
 class PartFile:
-    """A temporary file next to the target, renamed over it once complete.
+    """A download's file: an :class:`AtomicFile` that also counts and hashes what it writes.
 
     The file is 0600 and new folders 0700 from their creation. The MD5 of the bytes is computed
     as they are written; after the rename, ``status`` is the file's stamp (taken from the open
-    file, so it is the stamp of what was written).
+    file, so it is the stamp of what was written). Errors are :class:`TransferTargetError`.
 
     As a context manager it commits when the block ends normally and discards on an error.
     """
 
     def __init__(self, target: Path, made: set[Path] | None = None) -> None:
         self.target = target
-        self.part = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
         self.size = 0
         self.status: os.stat_result | None = None
+        self._file = AtomicFile(target)
         self._md5 = hashlib.md5(usedforsecurity=False)
         self._stream: IO[bytes] | None = None
         self._made = made  # folders already created, shared by the files of an export
@@ -190,7 +189,7 @@ class PartFile:
                 private_folder(folder)
                 if self._made is not None:
                     self._made.add(folder)
-            self._stream = create_private(self.part)
+            self._stream = self._file.open()
         except OSError as error:
             raise _target_error(self.target, error) from error
         return self
@@ -230,21 +229,14 @@ class PartFile:
         Raises:
             TransferTargetError: The target cannot be replaced (e.g. a folder is in the way).
         """
-        assert self._stream is not None
         try:
-            self._stream.flush()
-            os.replace(self.part, self.target)
+            self.status = self._file.commit()
         except OSError as error:
-            self.discard()
             raise _target_error(self.target, error) from error
-        self.status = os.fstat(self._stream.fileno())
-        self._stream.close()
 
     def discard(self) -> None:
         """Close and delete the temporary file (after a failure)."""
-        if self._stream is not None:
-            self._stream.close()
-        self.part.unlink(missing_ok=True)
+        self._file.discard()
 
 
 def _target_error(target: Path, error: OSError) -> TransferTargetError:

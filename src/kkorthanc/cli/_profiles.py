@@ -7,11 +7,11 @@ import math
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .._atomic_file import AtomicFile
 from ..errors import OrthancInputError
 
 __all__ = [
@@ -279,8 +279,9 @@ def _toml_string(text: str) -> str:
 
 
 def write_private_file(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically with mode 0600: a private temporary file in the same
-    folder, renamed over ``path`` (a rename replaces a link, never writes through it).
+    """Write ``text`` to ``path`` atomically with mode 0600, flushed to the disk (the one atomic
+    writer, :class:`kkorthanc._atomic_file.AtomicFile`: a rename replaces a link, never writes
+    through it).
 
     Raises:
         OSError: The folder or the file cannot be written.
@@ -289,13 +290,5 @@ def write_private_file(path: Path, text: str) -> None:
         >>> write_private_file(Path("config.toml"), 'default = "local"\\n')  # doctest: +SKIP
     """
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with AtomicFile(path, fsync=True) as stream:
+        stream.write(text.encode("utf-8"))

@@ -18,6 +18,7 @@ import os
 import stat
 from pathlib import Path
 
+from .._atomic_file import AtomicFile
 from ..errors import UnsafePathError
 
 __all__ = [
@@ -164,8 +165,10 @@ def read_private(path: Path) -> str:
 def write_private(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` in a file readable by its owner only, never via a link.
 
-    The new content goes to a fresh 0600 file beside it that then takes its name, so a reader
-    sees the old file or the new one, and a link planted at ``path`` is replaced, not followed.
+    A thin wrapper over the one atomic writer (:class:`kkorthanc._atomic_file.AtomicFile`): the
+    new content goes to a fresh 0600 file beside it (``O_EXCL | O_NOFOLLOW``) that then takes
+    its name, so a reader sees the old file or the new one, and a link planted at ``path`` is
+    replaced, not followed.
 
     Raises:
         OSError: The folder cannot be written.
@@ -173,14 +176,5 @@ def write_private(path: Path, text: str) -> None:
     Example:
         >>> write_private(Path("orthanc-data/orthanc.json"), "{}")  # doctest: +SKIP
     """
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.unlink(missing_ok=True)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-    descriptor = os.open(temporary, flags, 0o600)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    with AtomicFile(path) as stream:
+        stream.write(text.encode("utf-8"))
