@@ -4,14 +4,9 @@ The private engine behind :mod:`kkorthanc.testing` (and a future ``kkorthanc ser
 find an Orthanc executable (on the host or inside a chroot), write its JSON configuration, run it,
 wait until its REST API answers, and stop it again by its own pid. Standard library and httpx only.
 
-Exceptions (they join the tree of :mod:`kkorthanc.errors`)::
-
-    OrthancError
-    ├── LauncherError (RuntimeError)      Orthanc could not be found, started or stopped
-    │   ├── OrthancNotInstalledError      no Orthanc executable (message says how to install it)
-    │   └── OrthancStartError             the process exited early or never answered
-    └── OrthancInputError (ValueError)
-        └── ChrootPathError               a path a chroot binary would not see
+Exceptions: :class:`LauncherError` and its subclasses :class:`OrthancNotInstalledError` and
+:class:`OrthancStartError`, and :class:`ChrootPathError` (an :class:`OrthancInputError`); the
+tree is drawn in :mod:`kkorthanc.errors`.
 
 Example:
     >>> binary = OrthancBinary()  # doctest: +SKIP

@@ -6,7 +6,8 @@ Orthanc's own status code and name, message and details) together with the reque
 URL. Transport failures are raised ``from`` the underlying exception. Credentials never appear in
 a message.
 
-::
+This is the one drawing of the tree (other modules name the classes they raise and point here),
+and every class in it is also exported by :mod:`kkorthanc` itself (``kkorthanc.NotFoundError``)::
 
     OrthancError
     ├── OrthancHTTPError                 the server answered with an error status
@@ -32,7 +33,7 @@ a message.
     ├── TransferTargetError              a download's local target cannot be written
     ├── MissingDependencyError (ImportError)  an optional package is not installed
     ├── LauncherError (RuntimeError)     a local Orthanc could not be found, started, stopped
-    │   ├── OrthancNotInstalledError     no Orthanc executable (the message says how to install)
+    │   ├── OrthancNotInstalledError     no Orthanc, plugin or PostgreSQL (says how to install)
     │   ├── OrthancStartError            it exited or never answered (with its log's tail)
     │   └── UnsafePathError              a data folder or file others could have written
     └── OrthancInputError (ValueError)   bad arguments, caught before any request

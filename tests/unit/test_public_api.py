@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import types
+from pathlib import Path
 
 import kkorthanc
 import kkorthanc.errors
@@ -49,6 +50,24 @@ def test_every_error_descends_from_the_root() -> None:
         root = Warning if name.endswith("Warning") else kkorthanc.errors.OrthancError
         assert issubclass(cls, root), name
         assert name in (kkorthanc.errors.__doc__ or ""), f"{name} missing from the tree drawing"
+
+
+def test_every_error_is_exported_at_the_top_level() -> None:
+    """Issue 13: ``Raises:`` sections name these classes; each is ``kkorthanc.<Name>`` too."""
+    for name in kkorthanc.errors.__all__:
+        assert name in kkorthanc.__all__, f"kkorthanc.errors.{name} is not exported by kkorthanc"
+        assert getattr(kkorthanc, name) is getattr(kkorthanc.errors, name)
+
+
+def test_the_error_tree_is_drawn_once() -> None:
+    """Issue 13: only :mod:`kkorthanc.errors` draws the tree; the others point to it."""
+    source = Path(kkorthanc.__file__).parent
+    drawings = [
+        str(path.relative_to(source))
+        for path in sorted(source.rglob("*.py"))
+        if "── OrthancInputError" in path.read_text(encoding="utf-8")
+    ]
+    assert drawings == ["errors.py"]
 
 
 def test_input_errors_are_value_errors() -> None:

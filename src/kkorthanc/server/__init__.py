@@ -17,14 +17,10 @@ directory, or root refuses unless ``allow_root``. With ``tls_cert``/``tls_key`` 
 to an internal loopback-only port and a TLS relay, run as the same account, serves HTTPS on the
 public one (Orthanc's own ``SslEnabled`` crashes the Debian builds). See ``docs/security.md``.
 
-Exceptions (from :mod:`kkorthanc.errors`' tree)::
-
-    OrthancError
-    ├── LauncherError (RuntimeError)      Orthanc could not be found, started or stopped
-    │   ├── OrthancNotInstalledError      Orthanc, a plugin or PostgreSQL is missing
-    │   ├── OrthancStartError             the process exited early or never answered
-    │   └── UnsafePathError               a folder or file someone else could have planted
-    └── OrthancInputError (ValueError)    contradictory options
+Exceptions: :class:`LauncherError` (Orthanc could not be found, started or stopped) and its
+subclasses :class:`OrthancNotInstalledError`, :class:`OrthancStartError` and
+:class:`UnsafePathError`, and :class:`~kkorthanc.errors.OrthancInputError` for contradictory
+options; the tree is drawn in :mod:`kkorthanc.errors`.
 
 Example:
     >>> from pathlib import Path
