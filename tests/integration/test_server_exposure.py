@@ -51,9 +51,14 @@ class SourceRelay:
             while True:
                 inbound, _ = self._listener.accept()
                 outbound = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                outbound.bind((self.source, 0))
-                outbound.connect(self.target)
-                self._sockets += [inbound, outbound]
+                self._sockets += [inbound, outbound]  # closed by close(), whatever happens next
+                try:
+                    outbound.bind((self.source, 0))
+                    outbound.connect(self.target)
+                except OSError:  # the server is gone: drop this connection, keep accepting
+                    inbound.close()
+                    outbound.close()
+                    continue
                 for a, b in ((inbound, outbound), (outbound, inbound)):
                     threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
 
