@@ -37,3 +37,24 @@ def test_every_kind_of_password_is_redacted() -> None:
     assert redact_uri("postgresql:///orthanc?host=/run&user=orthanc") == (
         "postgresql:///orthanc?host=/run&user=orthanc"
     )
+
+
+def test_the_data_folders_own_configuration_is_never_read_through_a_link(tmp_path: Path) -> None:
+    """Root restarting a dropped server checks orthanc.json, then reads it: the account owning
+    the folder must not be able to swap a link in between (to a file only root may read)."""
+    import pytest
+
+    from kkorthanc.errors import OrthancInputError
+
+    secret = tmp_path / "root-only.json"
+    secret.write_text(json.dumps({"RegisteredUsers": {"root": "secret"}}))
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "orthanc.json").symlink_to(secret)
+    with pytest.raises(OrthancInputError, match="cannot read"):
+        ServerOptions(data, config_file=data / "orthanc.json").file_config()
+    given = tmp_path / "base.json"  # a --config of the user's own may be a link
+    given.symlink_to(secret)
+    assert ServerOptions(data, config_file=given).file_config()["RegisteredUsers"] == {
+        "root": "secret"
+    }

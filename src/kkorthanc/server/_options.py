@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -150,10 +151,12 @@ class ServerOptions:
         return f"{'https' if self.tls_cert else 'http'}://127.0.0.1:{port}"
 
     def file_config(self) -> dict[str, Any]:
-        """The content of :attr:`config_file` (empty without one).
+        """The content of :attr:`config_file` (empty without one). The data folder's own
+        ``orthanc.json`` is read without following a link.
 
         Raises:
-            OrthancInputError: The file is missing or not a JSON object.
+            OrthancInputError: The file is missing, not a JSON object, or the data folder's
+                ``orthanc.json`` is a link.
 
         Example:
             >>> ServerOptions(Path("d")).file_config()
@@ -161,8 +164,14 @@ class ServerOptions:
         """
         if self.config_file is None:
             return {}
+        path = Path(self.config_file)
+        # The data folder's own orthanc.json (a restart) is never read through a link: the folder
+        # may belong to the account Orthanc runs as, which could swap one in after the check.
+        own = os.path.abspath(path) == os.path.abspath(Path(self.data_dir) / CONFIG_NAME)
+        flags = os.O_RDONLY | (os.O_NOFOLLOW if own else 0)
         try:
-            value = json.loads(Path(self.config_file).read_text(encoding="utf-8"))
+            with os.fdopen(os.open(path, flags), encoding="utf-8") as stream:
+                value = json.loads(stream.read())
         except (OSError, ValueError) as error:
             raise OrthancInputError(f"cannot read --config {self.config_file}: {error}") from error
         if not isinstance(value, dict):
