@@ -122,7 +122,7 @@ def measure_corpus(
 ) -> dict[str, dict[str, float]]:
     import httpx
 
-    from kkorthanc._launcher import OrthancBinary, OrthancProcess, build_config, free_ports
+    from kkorthanc.server._launcher import OrthancBinary, OrthancProcess, build_config, free_ports
 
     folder = _corpus.build(corpus)
     results = {}

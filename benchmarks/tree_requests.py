@@ -33,8 +33,8 @@ from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 
 import kkorthanc
-from kkorthanc._launcher import OrthancBinary
 from kkorthanc.plugin import script_path
+from kkorthanc.server._launcher import OrthancBinary
 from kkorthanc.testing import OrthancServer
 
 SIZES = {

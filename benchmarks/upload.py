@@ -166,7 +166,7 @@ def measure(contender: str, corpus: str, folder: Path) -> dict[str, float]:
     """Start a fresh server, run the contender in a subprocess, check the server's count."""
     import httpx
 
-    from kkorthanc._launcher import OrthancBinary, OrthancProcess, build_config, free_ports
+    from kkorthanc.server._launcher import OrthancBinary, OrthancProcess, build_config, free_ports
 
     with tempfile.TemporaryDirectory(prefix="kk-bench-") as data:
         http_port, dicom_port = free_ports(2)

@@ -14,7 +14,7 @@ bash scripts/setup.sh
 
 KK=.venv/bin/kkorthanc
 DATA="${KKORTHANC_DEMO_DATA:-demo-data}"
-free_port() { .venv/bin/python -c 'from kkorthanc._launcher import free_port; print(free_port())'; }
+free_port() { .venv/bin/python -c 'from kkorthanc.server._launcher import free_port; print(free_port())'; }
 
 if $KK server status --data "$DATA" >/dev/null 2>&1; then
     echo "demo: the demo server is already running"

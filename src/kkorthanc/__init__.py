@@ -18,32 +18,33 @@ import logging
 import typing
 
 if typing.TYPE_CHECKING:
-    from ._annotation_models import AttachmentInfo, ResourceStatistics
-    from ._async._changes import AsyncWatch
-    from ._async._client import AsyncOrthanc
-    from ._async._jobs import AsyncJob
-    from ._async._modalities import AsyncModality, AsyncQuery, AsyncQueryAnswer
-    from ._async._peers import AsyncPeer
-    from ._async._resources import (
+    from ._client._async._changes import AsyncWatch
+    from ._client._async._client import AsyncOrthanc
+    from ._client._async._jobs import AsyncJob
+    from ._client._async._modalities import AsyncModality, AsyncQuery, AsyncQueryAnswer
+    from ._client._async._peers import AsyncPeer
+    from ._client._async._resources import (
         AsyncInstance,
         AsyncPatient,
         AsyncSeries,
         AsyncStudy,
     )
-    from ._async._tree import AsyncTree
-    from ._config import Retry, Timeout
-    from ._deid import Finding, check_anonymized, confidentiality_profile
-    from ._ids import ResourceIds, orthanc_id, orthanc_ids
-    from ._levels import Level
-    from ._models import Capabilities, Statistics, SystemInfo
-    from ._ops_models import Change, JobInfo, JobState, ModalityConfig, PeerConfig
-    from ._sync._changes import Watch
-    from ._sync._client import Orthanc
-    from ._sync._jobs import Job
-    from ._sync._modalities import Modality, Query, QueryAnswer
-    from ._sync._peers import Peer
-    from ._sync._resources import Instance, Patient, Series, Study
-    from ._sync._tree import Tree
+    from ._client._async._tree import AsyncTree
+    from ._client._sync._changes import Watch
+    from ._client._sync._client import Orthanc
+    from ._client._sync._jobs import Job
+    from ._client._sync._modalities import Modality, Query, QueryAnswer
+    from ._client._sync._peers import Peer
+    from ._client._sync._resources import Instance, Patient, Series, Study
+    from ._client._sync._tree import Tree
+    from ._core.config import Retry, Timeout
+    from ._core.levels import Level
+    from ._core.models.annotations import AttachmentInfo, ResourceStatistics
+    from ._core.models.operations import Change, JobInfo, JobState, ModalityConfig, PeerConfig
+    from ._core.models.system import Capabilities, Statistics, SystemInfo
+    from ._core.uids import InstanceUids, PatientUids, SeriesUids, StudyUids
+    from ._dicom.deid import Finding, check_anonymized, confidentiality_profile
+    from ._dicom.ids import ResourceIds, orthanc_id, orthanc_ids
     from ._transfer import (
         ArchiveLimits,
         DownloadRecord,
@@ -53,7 +54,6 @@ if typing.TYPE_CHECKING:
         UploadRecord,
         UploadReport,
     )
-    from ._uids import InstanceUids, PatientUids, SeriesUids, StudyUids
     from .errors import (
         BadRequestError,
         ChrootPathError,
@@ -184,47 +184,47 @@ __all__ = [
 # Where each public name is defined (a test checks this against the imports above).
 _ORIGINS: dict[str, str] = {
     "ArchiveLimits": "._transfer",
-    "AsyncInstance": "._async._resources",
-    "AsyncJob": "._async._jobs",
-    "AsyncModality": "._async._modalities",
-    "AsyncOrthanc": "._async._client",
-    "AsyncPatient": "._async._resources",
-    "AsyncPeer": "._async._peers",
-    "AsyncQuery": "._async._modalities",
-    "AsyncQueryAnswer": "._async._modalities",
-    "AsyncSeries": "._async._resources",
-    "AsyncStudy": "._async._resources",
-    "AsyncTree": "._async._tree",
-    "AsyncWatch": "._async._changes",
-    "AttachmentInfo": "._annotation_models",
+    "AsyncInstance": "._client._async._resources",
+    "AsyncJob": "._client._async._jobs",
+    "AsyncModality": "._client._async._modalities",
+    "AsyncOrthanc": "._client._async._client",
+    "AsyncPatient": "._client._async._resources",
+    "AsyncPeer": "._client._async._peers",
+    "AsyncQuery": "._client._async._modalities",
+    "AsyncQueryAnswer": "._client._async._modalities",
+    "AsyncSeries": "._client._async._resources",
+    "AsyncStudy": "._client._async._resources",
+    "AsyncTree": "._client._async._tree",
+    "AsyncWatch": "._client._async._changes",
+    "AttachmentInfo": "._core.models.annotations",
     "BadRequestError": ".errors",
-    "Capabilities": "._models",
-    "Change": "._ops_models",
+    "Capabilities": "._core.models.system",
+    "Change": "._core.models.operations",
     "ChrootPathError": ".errors",
     "ClientClosedError": ".errors",
     "ConflictError": ".errors",
     "DicomNetworkError": ".errors",
     "DownloadRecord": "._transfer",
     "DownloadReport": "._transfer",
-    "Finding": "._deid",
+    "Finding": "._dicom.deid",
     "ForbiddenError": ".errors",
     "ForceRequiredError": ".errors",
     "InsecureTransportWarning": ".errors",
-    "Instance": "._sync._resources",
-    "InstanceUids": "._uids",
+    "Instance": "._client._sync._resources",
+    "InstanceUids": "._core.uids",
     "InvalidURLError": ".errors",
-    "Job": "._sync._jobs",
+    "Job": "._client._sync._jobs",
     "JobFailedError": ".errors",
-    "JobInfo": "._ops_models",
-    "JobState": "._ops_models",
+    "JobInfo": "._core.models.operations",
+    "JobState": "._core.models.operations",
     "LauncherError": ".errors",
-    "Level": "._levels",
+    "Level": "._core.levels",
     "MethodNotAllowedError": ".errors",
     "MissingDependencyError": ".errors",
-    "Modality": "._sync._modalities",
-    "ModalityConfig": "._ops_models",
+    "Modality": "._client._sync._modalities",
+    "ModalityConfig": "._core.models.operations",
     "NotFoundError": ".errors",
-    "Orthanc": "._sync._client",
+    "Orthanc": "._client._sync._client",
     "OrthancConnectionError": ".errors",
     "OrthancError": ".errors",
     "OrthancHTTPError": ".errors",
@@ -234,27 +234,27 @@ _ORIGINS: dict[str, str] = {
     "OrthancTLSError": ".errors",
     "OrthancTimeoutError": ".errors",
     "OrthancTransportError": ".errors",
-    "Patient": "._sync._resources",
-    "PatientUids": "._uids",
-    "Peer": "._sync._peers",
-    "PeerConfig": "._ops_models",
-    "Query": "._sync._modalities",
-    "QueryAnswer": "._sync._modalities",
-    "ResourceIds": "._ids",
-    "ResourceStatistics": "._annotation_models",
-    "Retry": "._config",
-    "Series": "._sync._resources",
-    "SeriesUids": "._uids",
+    "Patient": "._client._sync._resources",
+    "PatientUids": "._core.uids",
+    "Peer": "._client._sync._peers",
+    "PeerConfig": "._core.models.operations",
+    "Query": "._client._sync._modalities",
+    "QueryAnswer": "._client._sync._modalities",
+    "ResourceIds": "._dicom.ids",
+    "ResourceStatistics": "._core.models.annotations",
+    "Retry": "._core.config",
+    "Series": "._client._sync._resources",
+    "SeriesUids": "._core.uids",
     "ServerError": ".errors",
-    "Statistics": "._models",
-    "Study": "._sync._resources",
-    "StudyUids": "._uids",
-    "SystemInfo": "._models",
-    "Timeout": "._config",
+    "Statistics": "._core.models.system",
+    "Study": "._client._sync._resources",
+    "StudyUids": "._core.uids",
+    "SystemInfo": "._core.models.system",
+    "Timeout": "._core.config",
     "TransferOutcome": "._transfer",
     "TransferProgress": "._transfer",
     "TransferTargetError": ".errors",
-    "Tree": "._sync._tree",
+    "Tree": "._client._sync._tree",
     "UnauthorizedError": ".errors",
     "UnexpectedContentError": ".errors",
     "UnprocessableEntityError": ".errors",
@@ -263,11 +263,11 @@ _ORIGINS: dict[str, str] = {
     "UnsupportedMediaTypeError": ".errors",
     "UploadRecord": "._transfer",
     "UploadReport": "._transfer",
-    "Watch": "._sync._changes",
-    "check_anonymized": "._deid",
-    "confidentiality_profile": "._deid",
-    "orthanc_id": "._ids",
-    "orthanc_ids": "._ids",
+    "Watch": "._client._sync._changes",
+    "check_anonymized": "._dicom.deid",
+    "confidentiality_profile": "._dicom.deid",
+    "orthanc_id": "._dicom.ids",
+    "orthanc_ids": "._dicom.ids",
 }
 
 

@@ -12,7 +12,7 @@ import pydicom
 from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 
-from kkorthanc._levels import Level
+from kkorthanc._core.levels import Level
 
 __all__ = ["class_name", "ct_bytes", "resource", "upload"]
 

@@ -50,7 +50,7 @@ class Blocking:
             return tuple(self._wrap(item) for item in value)
         if isinstance(value, dict):
             return {key: self._wrap(item) for key, item in value.items()}
-        if type(value).__module__.startswith("kkorthanc._async"):
+        if type(value).__module__.startswith("kkorthanc._client._async"):
             return Blocking(value, self._loop)
         return value
 

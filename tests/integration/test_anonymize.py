@@ -8,7 +8,7 @@ import pytest
 from _ops_data import class_name, ct_bytes, resource, upload
 
 from kkorthanc import check_anonymized
-from kkorthanc._levels import Level
+from kkorthanc._core.levels import Level
 from kkorthanc.errors import ForceRequiredError, NotFoundError
 
 TAGS = {"PatientID": "ANON1", "PatientName": "DOE^JANE", "InstitutionName": "General Hospital"}

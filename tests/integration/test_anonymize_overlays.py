@@ -17,7 +17,7 @@ from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 
 from kkorthanc import check_anonymized
-from kkorthanc._levels import Level
+from kkorthanc._core.levels import Level
 
 COMMENT = "Jane Smith, DOB 1961-04-15"
 

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 import kkorthanc
-from kkorthanc._launcher import free_port
 from kkorthanc.cli import main
+from kkorthanc.server._launcher import free_port
 from kkorthanc.testing import sample_files
 
 KKORTHANC = Path(sys.executable).parent / "kkorthanc"

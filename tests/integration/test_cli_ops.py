@@ -19,8 +19,8 @@ import pytest
 from _ops_data import ct_bytes
 
 import kkorthanc
-from kkorthanc._launcher import free_ports
 from kkorthanc.cli import main
+from kkorthanc.server._launcher import free_ports
 
 KKORTHANC = Path(sys.executable).parent / "kkorthanc"
 TAGS = {"PatientName": "DOE^JANE", "InstitutionName": "General Hospital"}

@@ -11,7 +11,7 @@ import test_cli_ops
 from _ops_data import ct_bytes
 from test_cli_ops import Cli, store
 
-from kkorthanc._launcher import free_ports
+from kkorthanc.server._launcher import free_ports
 
 # The fixtures of test_cli_ops.py: ``env``, ``cli`` (kkorthanc in-process), ``direct`` (a client).
 env, cli, direct = test_cli_ops.env, test_cli_ops.cli, test_cli_ops.direct

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from kkorthanc import errors
-from kkorthanc._launcher import free_ports
+from kkorthanc.server._launcher import free_ports
 from kkorthanc.testing import OrthancServer, sample_files
 
 CT_SMALL = next(path for path in sample_files() if path.name == "CT_small.dcm")

@@ -17,7 +17,7 @@ import pytest
 from _transfer_data import make_dataset, md5, write_instances
 
 from kkorthanc import TransferOutcome, TransferProgress
-from kkorthanc._ids import orthanc_ids
+from kkorthanc._dicom.ids import orthanc_ids
 from kkorthanc._transfer import TransferTargetError
 from kkorthanc.errors import NotFoundError, OrthancInputError, UnauthorizedError
 

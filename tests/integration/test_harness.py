@@ -10,13 +10,13 @@ from typing import Any
 import httpx
 import pytest
 
-from kkorthanc._launcher import (
+from kkorthanc.errors import OrthancInputError
+from kkorthanc.server._launcher import (
     ChrootPathError,
     OrthancBinary,
     OrthancNotInstalledError,
     build_config,
 )
-from kkorthanc.errors import OrthancInputError
 from kkorthanc.testing import (
     DEFAULT_CHROOT,
     OrthancFactory,

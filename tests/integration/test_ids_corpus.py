@@ -26,8 +26,8 @@ from pydicom.charset import convert_encodings, encode_string
 
 import kkorthanc
 from kkorthanc import orthanc_id, orthanc_ids
-from kkorthanc._ids import read_header, read_identifiers
-from kkorthanc._transfer._fastids import HEAD_BYTES, fast_identifiers
+from kkorthanc._dicom.fastids import HEAD_BYTES, fast_identifiers
+from kkorthanc._dicom.ids import read_header, read_identifiers
 from kkorthanc.errors import OrthancInputError
 from kkorthanc.testing import OrthancServer, ServerSpec
 

@@ -20,7 +20,7 @@ from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
-from kkorthanc._images import undecodable_frames
+from kkorthanc._dicom.images import undecodable_frames
 from kkorthanc.errors import (
     NotFoundError,
     OrthancInputError,

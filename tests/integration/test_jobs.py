@@ -12,8 +12,8 @@ import pytest
 from _ops_data import ct_bytes, upload
 
 from kkorthanc import JobState
-from kkorthanc._launcher import free_ports
 from kkorthanc.errors import BadRequestError, JobFailedError, NotFoundError, OrthancInputError
+from kkorthanc.server._launcher import free_ports
 
 
 def _archive_job(client: Any, resources: list[str]) -> Any:

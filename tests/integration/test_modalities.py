@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from _ops_data import ct_bytes, upload
 
-from kkorthanc._launcher import free_ports
 from kkorthanc.errors import (
     DicomNetworkError,
     NotFoundError,
     OrthancInputError,
     UnsupportedFeatureError,
 )
+from kkorthanc.server._launcher import free_ports
 
 
 @pytest.fixture

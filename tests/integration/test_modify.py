@@ -9,7 +9,7 @@ import pydicom
 import pytest
 from _ops_data import class_name, ct_bytes, resource, upload
 
-from kkorthanc._levels import Level
+from kkorthanc._core.levels import Level
 from kkorthanc.errors import ForceRequiredError, NotFoundError, OrthancInputError
 
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from _ops_data import ct_bytes, upload
 
-from kkorthanc._launcher import free_ports
 from kkorthanc.errors import DicomNetworkError, NotFoundError, OrthancInputError
+from kkorthanc.server._launcher import free_ports
 
 
 def test_crud_and_store(client: Any, orthanc_factory: Any) -> None:

@@ -18,7 +18,7 @@ import pydicom
 import pytest
 from pydicom import data as pydicom_data
 
-from kkorthanc._ids import orthanc_id
+from kkorthanc._dicom.ids import orthanc_id
 from kkorthanc.plugin import install_script, script_path
 from kkorthanc.testing import OrthancServer, ServerSpec
 
@@ -390,7 +390,13 @@ def test_custom_prefix_and_handler_errors_are_json_500(
 
 def test_client_functions_use_the_plugin(kk_server: OrthancServer) -> None:
     from kkorthanc import Orthanc
-    from kkorthanc._sync._kk import kk_available, kk_lookup, kk_tree, kk_uids, plugin_version
+    from kkorthanc._client._sync._kk import (
+        kk_available,
+        kk_lookup,
+        kk_tree,
+        kk_uids,
+        plugin_version,
+    )
     from kkorthanc.errors import ConflictError
 
     with Orthanc(kk_server.url, auth=kk_server.auth) as client:

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from _resource_data import ct_bytes, upload
 
-from kkorthanc._ids import orthanc_id
+from kkorthanc._dicom.ids import orthanc_id
 from kkorthanc.plugin import script_path
 from kkorthanc.testing import OrthancServer, ServerSpec
 

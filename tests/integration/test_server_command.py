@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from kkorthanc._launcher import free_ports
 from kkorthanc.cli import main
 from kkorthanc.server import LocalPostgres, server_status, stop_server
+from kkorthanc.server._launcher import free_ports
 from kkorthanc.testing import ServerSpec, sample_files
 
 KKORTHANC = Path(sys.executable).parent / "kkorthanc"

@@ -22,9 +22,9 @@ from typing import Any
 import httpx
 import pytest
 
-from kkorthanc._launcher import free_ports
 from kkorthanc.cli import main
 from kkorthanc.server import is_alive, read_config, stop_server
+from kkorthanc.server._launcher import free_ports
 from kkorthanc.testing import ServerSpec, sample_files
 
 STRANGER_HOST = "127.0.0.2"

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 import kkorthanc
-from kkorthanc._launcher import free_ports
 from kkorthanc.server import stop_server
+from kkorthanc.server._launcher import free_ports
 from kkorthanc.testing import ServerSpec, sample_files
 
 

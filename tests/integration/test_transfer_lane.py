@@ -11,8 +11,8 @@ import httpx
 from _transfer_data import make_dataset, md5, write_instances
 
 import kkorthanc
-from kkorthanc._transfer._lane import FastLane
-from kkorthanc._transfer._verify import MANIFEST_NAME as MANIFEST
+from kkorthanc._transfer.lane.connections import FastLane
+from kkorthanc._transfer.plan.verify import MANIFEST_NAME as MANIFEST
 
 
 def _auth(orthanc: Any) -> tuple[str, str] | None:

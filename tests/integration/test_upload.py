@@ -15,7 +15,7 @@ import pytest
 from _transfer_data import make_dataset, md5, write_instances
 
 from kkorthanc import TransferOutcome, TransferProgress, UploadRecord, UploadReport
-from kkorthanc._ids import orthanc_ids
+from kkorthanc._dicom.ids import orthanc_ids
 from kkorthanc.errors import OrthancInputError
 from kkorthanc.testing import sample_files
 

@@ -16,7 +16,7 @@ from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 
 from kkorthanc import TransferOutcome
-from kkorthanc._ids import orthanc_ids
+from kkorthanc._dicom.ids import orthanc_ids
 
 STORED = TransferOutcome.STORED
 

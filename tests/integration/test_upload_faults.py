@@ -12,9 +12,9 @@ import pytest
 from _transfer_data import make_dataset, md5, write_instances
 
 from kkorthanc import TransferOutcome, TransferProgress
-from kkorthanc._ids import orthanc_ids
-from kkorthanc._launcher import OrthancProcess
+from kkorthanc._dicom.ids import orthanc_ids
 from kkorthanc.errors import OrthancConnectionError, ServerError, UnauthorizedError
+from kkorthanc.server._launcher import OrthancProcess
 
 FAILED = TransferOutcome.FAILED
 
@@ -58,7 +58,7 @@ def test_folder_vanishing_mid_walk(
     client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Small batches, so the walk reaches z only after the first uploads are reported.
-    monkeypatch.setattr("kkorthanc._transfer._decide._MAX_BATCH", 8)
+    monkeypatch.setattr("kkorthanc._transfer.plan.decide._MAX_BATCH", 8)
     write_instances(tmp_path / "in" / "a", 20)
     write_instances(tmp_path / "in" / "z", 2)
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from kkorthanc._atomic_file import AtomicFile
-from kkorthanc._transfer._download import PartFile
+from kkorthanc._transfer.plan.download import PartFile
+from kkorthanc._util.atomic_file import AtomicFile
 from kkorthanc.cli._profiles import write_private_file
 from kkorthanc.errors import TransferTargetError
 from kkorthanc.server._private import write_private
@@ -65,7 +65,7 @@ def test_a_taken_or_planted_temporary_name_is_never_opened(
     victim = tmp_path / "victim"
     victim.write_text("keep me")
     names = iter(["planted", "planted", "free"])
-    monkeypatch.setattr("kkorthanc._atomic_file.secrets.token_hex", lambda _: next(names))
+    monkeypatch.setattr("kkorthanc._util.atomic_file.secrets.token_hex", lambda _: next(names))
     (tmp_path / ".a.txt.planted.part").symlink_to(victim)
     with AtomicFile(tmp_path / "a.txt") as stream:
         stream.write(b"a")
@@ -75,7 +75,7 @@ def test_a_taken_or_planted_temporary_name_is_never_opened(
 
 def test_fsync_is_asked_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     synced: list[int] = []
-    monkeypatch.setattr("kkorthanc._atomic_file.os.fsync", synced.append)
+    monkeypatch.setattr("kkorthanc._util.atomic_file.os.fsync", synced.append)
     with AtomicFile(tmp_path / "a") as stream:
         stream.write(b"a")
     assert synced == []

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 import kkorthanc
-from kkorthanc._sync._changes import write_cursor
+from kkorthanc._client._sync._changes import write_cursor
 from kkorthanc.cli import main
 from kkorthanc.cli._context import Context
 from kkorthanc.cli._output import to_json

@@ -12,13 +12,13 @@ import httpx
 import pytest
 
 from kkorthanc import errors
-from kkorthanc._launcher import OrthancNotInstalledError
 from kkorthanc.cli import main
 from kkorthanc.cli._app import build_parser, explain
 from kkorthanc.cli._context import Context
 from kkorthanc.cli._output import render_record, render_rows
 from kkorthanc.cli._profiles import load_profile, save_profile
 from kkorthanc.cli._progress import Progress, format_bytes
+from kkorthanc.server._launcher import OrthancNotInstalledError
 
 
 def _commands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> list[Any]:

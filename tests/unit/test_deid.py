@@ -9,7 +9,7 @@ import pytest
 from pydicom.data import get_testdata_file
 
 from kkorthanc import Finding, check_anonymized, confidentiality_profile
-from kkorthanc._deid import profile_removals
+from kkorthanc._dicom.deid import profile_removals
 from kkorthanc.errors import OrthancInputError
 
 

@@ -12,9 +12,8 @@ import pytest
 from pydicom.data import get_testdata_file
 
 from kkorthanc import TransferOutcome
-from kkorthanc._atomic_file import create_private, private_folder
-from kkorthanc._ids import orthanc_ids
-from kkorthanc._transfer._verify import (
+from kkorthanc._dicom.ids import orthanc_ids
+from kkorthanc._transfer.plan.verify import (
     Action,
     ExportManifest,
     Verdict,
@@ -24,6 +23,7 @@ from kkorthanc._transfer._verify import (
     hash_file,
     settle,
 )
+from kkorthanc._util.atomic_file import create_private, private_folder
 
 CT = Path(str(get_testdata_file("CT_small.dcm", download=False)))
 

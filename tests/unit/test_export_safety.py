@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from kkorthanc._transfer._naming import sanitize
+from kkorthanc._transfer.plan.naming import sanitize
 from kkorthanc.cli._app import EXIT_FILE, explain
 from kkorthanc.cli._progress import Progress
 from kkorthanc.errors import TransferTargetError

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 import kkorthanc
-from kkorthanc._find import (
+from kkorthanc._core.find import (
     check_orthanc_id,
     find_body,
     normalize_query,
@@ -19,7 +19,7 @@ from kkorthanc._find import (
     tag_key,
     tag_level,
 )
-from kkorthanc._levels import Level
+from kkorthanc._core.levels import Level
 from kkorthanc.errors import OrthancInputError, UnsupportedFeatureError
 
 

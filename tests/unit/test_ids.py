@@ -9,7 +9,7 @@ import pytest
 from pydicom.data import get_charset_files, get_testdata_file
 
 from kkorthanc import ResourceIds, orthanc_id, orthanc_ids
-from kkorthanc._ids import identifier_text
+from kkorthanc._dicom.ids import identifier_text
 from kkorthanc.errors import OrthancInputError
 
 

@@ -17,12 +17,11 @@ from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 
 import kkorthanc
-from kkorthanc._annotation_models import AttachmentInfo, ResourceStatistics
-from kkorthanc._async._resources import AsyncInstance, AsyncPatient, AsyncStudy
-from kkorthanc._atomic_file import AtomicFile, target_file
-from kkorthanc._dicom_header import HeaderReader, parse_dicom
-from kkorthanc._display import html_table, png_or_none
-from kkorthanc._images import (
+from kkorthanc._client._async._resources import AsyncInstance, AsyncPatient, AsyncStudy
+from kkorthanc._client._sync._resources import Instance, Series
+from kkorthanc._core.models.annotations import AttachmentInfo, ResourceStatistics
+from kkorthanc._dicom.header import HeaderReader, parse_dicom
+from kkorthanc._dicom.images import (
     compose_montage,
     frame_out_of_range,
     frame_route,
@@ -34,7 +33,8 @@ from kkorthanc._images import (
     undecodable_reason,
     with_reason,
 )
-from kkorthanc._sync._resources import Instance, Series
+from kkorthanc._util.atomic_file import AtomicFile, target_file
+from kkorthanc._view.display import html_table, png_or_none
 from kkorthanc.errors import OrthancInputError, UnexpectedContentError, UnsupportedMediaTypeError
 
 CHUNK = 16 * 1024

@@ -1,4 +1,4 @@
-"""The transfer fast lane (``_transfer/_lane.py``) against small local HTTP endpoints.
+"""The transfer fast lane (``_transfer/lane/connections.py``) against small local HTTP endpoints.
 
 Real sockets, no Orthanc: what Orthanc itself answers through the lane is checked by the
 integration tests, which upload and export through it on both server versions.
@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 import kkorthanc
-from kkorthanc._transfer import _lane
-from kkorthanc._transfer._lane import FastLane
+from kkorthanc._transfer.lane import connections as _lane
+from kkorthanc._transfer.lane.connections import FastLane
 from kkorthanc.errors import (
     BadRequestError,
     NotFoundError,
@@ -264,7 +264,7 @@ def test_wire_refuses_garbage() -> None:
 @contextlib.contextmanager
 def _canned(answer: bytes) -> Iterator[Any]:
     """A WireConnection to a peer that reads one request and sends ``answer``."""
-    from kkorthanc._transfer._wire import WireConnection
+    from kkorthanc._transfer.lane.wire import WireConnection
 
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))

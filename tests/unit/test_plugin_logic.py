@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import kkorthanc
-from kkorthanc._ids import orthanc_id
+from kkorthanc._dicom.ids import orthanc_id
 from kkorthanc.plugin import COMPANIONS, install_script, script_path
 
 

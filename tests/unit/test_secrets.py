@@ -116,7 +116,7 @@ def test_password_and_token_come_from_files(
 ) -> None:
     import argparse
 
-    from kkorthanc._config import resolve_config
+    from kkorthanc._core.config import resolve_config
     from kkorthanc.cli._context import Context
 
     monkeypatch.setenv("KKORTHANC_CONFIG", str(tmp_path / "none.toml"))

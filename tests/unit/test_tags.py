@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 
-from kkorthanc._tags import (
+from kkorthanc._core.tags import (
     convert,
     parse_date,
     parse_decimals,

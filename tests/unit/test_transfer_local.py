@@ -13,11 +13,11 @@ import pytest
 from pydicom.data import get_testdata_file
 
 from kkorthanc import TransferOutcome, UploadRecord, UploadReport
-from kkorthanc._ids import orthanc_ids
-from kkorthanc._transfer._fastids import fast_identifiers
-from kkorthanc._transfer._naming import PathAssigner, layout_template, sanitize
-from kkorthanc._transfer._report import open_report, record_line
-from kkorthanc._transfer._sources import SourceOptions, iter_items, sniff
+from kkorthanc._dicom.fastids import fast_identifiers
+from kkorthanc._dicom.ids import orthanc_ids
+from kkorthanc._transfer.plan.naming import PathAssigner, layout_template, sanitize
+from kkorthanc._transfer.plan.report import open_report, record_line
+from kkorthanc._transfer.plan.sources import SourceOptions, iter_items, sniff
 from kkorthanc.errors import OrthancInputError, TransferTargetError
 
 CT = Path(str(get_testdata_file("CT_small.dcm", download=False)))
@@ -179,7 +179,7 @@ def test_reports_are_never_written_through_a_link_or_into_a_fifo(tmp_path: Path)
 
 def test_batches_start_small_then_grow() -> None:
     """The first uploads start after 16 headers are read, not 256; later batches ask less often."""
-    from kkorthanc._transfer._decide import UploadPlan
+    from kkorthanc._transfer.plan.decide import UploadPlan
 
     plan = UploadPlan()
     sizes = []
@@ -190,7 +190,7 @@ def test_batches_start_small_then_grow() -> None:
 
 
 def test_inside_follows_links_out_of_the_export_folder(tmp_path: Path) -> None:
-    from kkorthanc._transfer._naming import inside
+    from kkorthanc._transfer.plan.naming import inside
 
     root, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
     (root / "p").mkdir(parents=True)

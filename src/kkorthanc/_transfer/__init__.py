@@ -1,17 +1,21 @@
-"""Bulk transfer: concurrent uploads and downloads, outside the generated client layer.
+"""Bulk transfer: concurrent uploads and downloads, below the clients.
 
 The clients' ``upload``/``download``/``export`` methods call the engines here: a thread pool for
 :class:`~kkorthanc.Orthanc`, asyncio tasks for :class:`~kkorthanc.AsyncOrthanc`, sharing every
-decision (what to send, what an answer means, what goes into the report).
+decision (what to send, what an answer means, what goes into the report). :mod:`.plan` decides,
+:mod:`.pumps` runs, :mod:`.lane` is the fast connection. The engines talk to a client only through
+:mod:`kkorthanc._core.seam`; they never name a client class.
+
+May import: :mod:`kkorthanc._dicom`, :mod:`kkorthanc._core`, :mod:`kkorthanc._util`,
+:mod:`kkorthanc.errors`.
 """
 
 from __future__ import annotations
 
-from ._download import ResourceRef, ResourceRefs, TransferTargetError
-from ._download_pumps import async_download, async_export, sync_download, sync_export
-from ._limits import ArchiveLimits
-from ._naming import ExportLayout, sanitize
-from ._report import (
+from .plan.download import ResourceRef, ResourceRefs, TransferTargetError
+from .plan.limits import ArchiveLimits
+from .plan.naming import ExportLayout, sanitize
+from .plan.report import (
     DownloadRecord,
     DownloadReport,
     ProgressCallback,
@@ -20,8 +24,9 @@ from ._report import (
     UploadRecord,
     UploadReport,
 )
-from ._sources import UploadSource
-from ._upload import async_upload, sync_upload
+from .plan.sources import UploadSource
+from .pumps.download import async_download, async_export, sync_download, sync_export
+from .pumps.upload import async_upload, sync_upload
 
 __all__ = [
     "ArchiveLimits",

@@ -14,8 +14,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .. import errors
-from .._launcher import LauncherError
-from .._protocol import speaks_plain_http
+from .._core.protocol import speaks_plain_http
+from ..server._launcher import LauncherError
 from ._context import Context
 from ._output import FORMATS
 

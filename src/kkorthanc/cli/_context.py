@@ -12,7 +12,7 @@ from typing import Any, TextIO
 
 import kkorthanc
 
-from .._config import read_secret_file, secret_from_environment
+from .._core.config import read_secret_file, secret_from_environment
 from ..errors import InsecureTransportWarning, OrthancInputError
 from ._output import render_record, render_rows
 from ._profiles import load_profile

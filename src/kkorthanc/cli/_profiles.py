@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .._atomic_file import AtomicFile
+from .._util.atomic_file import AtomicFile
 from ..errors import OrthancInputError
 
 __all__ = [
@@ -280,7 +280,7 @@ def _toml_string(text: str) -> str:
 
 def write_private_file(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically with mode 0600, flushed to the disk (the one atomic
-    writer, :class:`kkorthanc._atomic_file.AtomicFile`: a rename replaces a link, never writes
+    writer, :class:`kkorthanc._util.atomic_file.AtomicFile`: a rename replaces a link, never writes
     through it).
 
     Raises:

@@ -35,9 +35,9 @@ Example:
 
 from __future__ import annotations
 
-from .._launcher import LauncherError, OrthancNotInstalledError, OrthancStartError
 from ..errors import UnsafePathError
 from ._compose import compose_files, write_compose
+from ._launcher import LauncherError, OrthancNotInstalledError, OrthancStartError
 from ._local import (
     SERVER_INSTALL_HINT,
     ServerStatus,

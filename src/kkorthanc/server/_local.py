@@ -15,15 +15,15 @@ from typing import Any
 
 import httpx
 
-from .._launcher import (
+from ..errors import OrthancInputError, UnsafePathError
+from ._account import Account, check_reachable, chroot_userspec, drop_arguments, run_as_account
+from ._launcher import (
     INSTALL_HINT,
     LauncherError,
     OrthancNotInstalledError,
     OrthancStartError,
     describe_exit,
 )
-from ..errors import OrthancInputError, UnsafePathError
-from ._account import Account, check_reachable, chroot_userspec, drop_arguments, run_as_account
 from ._options import CONFIG_NAME, ServerOptions, effective_config, redact_uri
 from ._postgres import LocalPostgres
 from ._private import check_trusted, hand_over, make_private_dir, write_private

@@ -11,14 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._launcher import (
+from ..errors import OrthancInputError
+from ._launcher import (
     DICOM_ACCEPT,
     OrthancBinary,
     OrthancNotInstalledError,
     build_config,
     dicom_access,
 )
-from ..errors import OrthancInputError
 
 __all__ = [
     "CONFIG_NAME",

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote
 
-from .._launcher import LauncherError, OrthancBinary, OrthancNotInstalledError
+from ._launcher import LauncherError, OrthancBinary, OrthancNotInstalledError
 from ._private import fix_dir, read_private, write_private
 
 __all__ = ["LocalPostgres"]

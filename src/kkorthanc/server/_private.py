@@ -18,7 +18,7 @@ import os
 import stat
 from pathlib import Path
 
-from .._atomic_file import AtomicFile
+from .._util.atomic_file import AtomicFile
 from ..errors import UnsafePathError
 
 __all__ = [
@@ -165,7 +165,7 @@ def read_private(path: Path) -> str:
 def write_private(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` in a file readable by its owner only, never via a link.
 
-    A thin wrapper over the one atomic writer (:class:`kkorthanc._atomic_file.AtomicFile`): the
+    A thin wrapper over the one atomic writer (:class:`kkorthanc._util.atomic_file.AtomicFile`): the
     new content goes to a fresh 0600 file beside it (``O_EXCL | O_NOFOLLOW``) that then takes
     its name, so a reader sees the old file or the new one, and a link planted at ``path`` is
     replaced, not followed.

@@ -24,10 +24,10 @@ from typing import Any
 
 import httpx
 
-from .._launcher import OrthancStartError, free_ports
 from ..errors import OrthancInputError
 from . import _local as local
 from ._account import Account
+from ._launcher import OrthancStartError, free_ports
 from ._options import DEFAULT_HTTP_PORT, ServerOptions
 from ._private import hand_over, write_private
 from ._tls import LISTEN_ALL, relay_context

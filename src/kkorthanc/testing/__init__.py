@@ -61,7 +61,7 @@ from kkorthanc.errors import OrthancInputError
 if TYPE_CHECKING:  # imported where used: the pytest plugin imports this package in every run
     import httpx
 
-    from kkorthanc._launcher import OrthancBinary, OrthancProcess
+    from kkorthanc.server._launcher import OrthancBinary, OrthancProcess
 
 __all__ = [
     "DEFAULT_CHROOT",
@@ -126,7 +126,7 @@ username=None)
             return self.name
         if self.binary is None:
             return "orthanc-url"
-        from kkorthanc._launcher import LauncherError
+        from kkorthanc.server._launcher import LauncherError
 
         try:
             return f"orthanc-{self.binary.version()}"
@@ -150,7 +150,7 @@ def parse_server_spec(text: str, environ: Mapping[str, str] | None = None) -> Se
         >>> parse_server_spec("chroot:/var/cache/kkorthanc/trixie").binary.chroot
         PosixPath('/var/cache/kkorthanc/trixie')
     """
-    from kkorthanc._launcher import OrthancBinary
+    from kkorthanc.server._launcher import OrthancBinary
 
     env = os.environ if environ is None else environ
     spec = text.strip()
@@ -201,7 +201,7 @@ def select_server_specs(
 
 
 def _default_specs() -> list[ServerSpec]:
-    from kkorthanc._launcher import OrthancBinary
+    from kkorthanc.server._launcher import OrthancBinary
 
     specs = [ServerSpec(None, OrthancBinary())]
     if (DEFAULT_CHROOT / CHROOT_MARKER).is_file() and os.geteuid() == 0:
@@ -324,7 +324,12 @@ class OrthancServer:
             ChrootPathError: ``base_dir`` is outside the binary's chroot.
             OrthancStartError: Orthanc failed to start (the message has its log).
         """
-        from kkorthanc._launcher import OrthancBinary, OrthancProcess, build_config, free_ports
+        from kkorthanc.server._launcher import (
+            OrthancBinary,
+            OrthancProcess,
+            build_config,
+            free_ports,
+        )
 
         binary = binary or OrthancBinary()
         script_source = python_script
@@ -565,7 +570,7 @@ class OrthancFactory:
     """
 
     def __init__(self, default_binary: OrthancBinary | None = None) -> None:
-        from kkorthanc._launcher import OrthancBinary
+        from kkorthanc.server._launcher import OrthancBinary
 
         self.default_binary = default_binary or OrthancBinary()
         self.servers: list[OrthancServer] = []

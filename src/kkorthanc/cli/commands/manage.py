@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..._images import undecodable_frames
+from ..._dicom.images import undecodable_frames
 from ...errors import NotFoundError, OrthancHTTPError, OrthancInputError
 from .._app import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, add_command
 from .._context import Context

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ... import server
-from ..._config import read_secret_file
+from ..._core.config import read_secret_file
 from ...errors import OrthancInputError
 from .._app import EXIT_CONNECTION, EXIT_OK, add_command
 from .._context import Context

@@ -1,0 +1,320 @@
+"""The two upload pumps: threads over :class:`~kkorthanc.Orthanc`, tasks over
+:class:`~kkorthanc.AsyncOrthanc`. Every decision is in :mod:`._decide`; only the pumping differs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import TYPE_CHECKING, Any
+
+from ...errors import OrthancError, OrthancHTTPError, OrthancInputError, OrthancTransportError
+from ..lane.connections import FastLane, ThreadedLane
+from ..plan.decide import Body, UploadPlan, abort
+from ..plan.limits import ArchiveLimits
+from ..plan.report import ProgressCallback, Tracker, UploadRecord, UploadReport
+from ..plan.sources import Item, SourceOptions, iter_items, rewritten, scan_totals
+
+if TYPE_CHECKING:
+    from ..._client._async._client import AsyncOrthanc
+    from ..._client._sync._client import Orthanc
+
+__all__ = ["async_upload", "sync_upload"]
+
+_BATCH_MEMORY = 16 * 1024 * 1024
+
+
+def _plan(
+    sources: tuple[Any, ...],
+    *,
+    concurrency: int,
+    skip_existing: bool,
+    resume: Any,
+    verify: bool,
+    retry_for: float,
+    progress: ProgressCallback | None,
+    include_hidden: bool,
+    follow_links: bool = False,
+    archive_limits: ArchiveLimits | None = None,
+) -> tuple[UploadPlan, Iterator[Item]]:
+    if archive_limits is not None and not isinstance(archive_limits, ArchiveLimits):
+        raise OrthancInputError(
+            f"archive_limits takes an ArchiveLimits, got {type(archive_limits).__name__}"
+        )
+    options = SourceOptions(include_hidden, follow_links, archive_limits or ArchiveLimits())
+    plan = UploadPlan.build(
+        resume=resume,
+        concurrency=concurrency,
+        retry_for=retry_for,
+        skip_existing=skip_existing,
+        verify=verify,
+    )
+    totals = scan_totals(sources, options) if progress else None
+    plan.tracker = Tracker(progress, *(totals or (None, None)))
+    return plan, iter_items(list(sources), options)
+
+
+def _next_batch(plan: UploadPlan, items: Iterator[Item]) -> list[Item] | None:
+    """The next candidates to send (triaged), or None at the end of the sources.
+
+    A batch ends at ``plan.batch_size`` items or when the bodies it holds in memory (archive
+    members, bytes) reach ``_BATCH_MEMORY``, so memory stays bounded whatever the sources.
+    """
+    batch: list[Item] = []
+    held, size = 0, plan.batch_size
+    plan.batch_started()
+    for item in items:
+        if plan.triage(item):
+            batch.append(item)
+            held += len(item.data or b"") + (item.size or 0 if item.spool else 0)
+        if len(batch) >= size or held >= _BATCH_MEMORY:
+            return batch
+    return batch or None
+
+
+# ---- threads ------------------------------------------------------------------------------
+
+
+def sync_upload(client: Orthanc, *sources: Any, **options: Any) -> UploadReport:
+    """Upload with a thread pool over one ``Orthanc`` client (see ``Orthanc.upload``)."""
+    plan, items = _plan(sources, **options)
+    if plan.verify:
+        client.capabilities().require("attachment_info", "upload(verify=True)")
+    lane = FastLane.for_client(client)
+    pending: set[Future[UploadRecord]] = set()
+    with ThreadPoolExecutor(plan.concurrency, thread_name_prefix="kkorthanc-upload") as pool:
+        try:
+            while (batch := _next_batch(plan, items)) is not None:
+                for item in _sync_unknown(client, plan, batch):
+                    while len(pending) >= plan.concurrency * 2:
+                        _sync_collect(plan, pending, FIRST_COMPLETED)
+                    pending.add(pool.submit(_sync_send, client, plan, item, lane))
+            _sync_collect(plan, pending, ALL_COMPLETED)
+        except OrthancError as error:
+            pool.shutdown(wait=True, cancel_futures=True)
+            _sync_drain(plan, pending)
+            raise abort(error, plan.tracker.records) from error.__cause__
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            if lane is not None:
+                lane.close()
+    return UploadReport(plan.tracker.records)
+
+
+def _sync_unknown(client: Orthanc, plan: UploadPlan, batch: list[Item]) -> list[Item]:
+    query = plan.find_query(batch)
+    answer = None if query is None else client.post("tools/find", json=query, retry=True)
+    return plan.skip_known(batch, answer)
+
+
+def _sync_collect(plan: UploadPlan, pending: set[Future[UploadRecord]], when: str) -> None:
+    """Wait for some (or all) uploads; record the finished ones, then raise a fatal error."""
+    done, _ = wait(pending, return_when=when)
+    pending.difference_update(done)
+    _record_then_raise(plan, [(f.exception(), f) for f in done])
+
+
+def _record_then_raise(plan: UploadPlan, finished: list[tuple[BaseException | None, Any]]) -> None:
+    errors = [error for error, _ in finished if error is not None]
+    for error, future in finished:
+        if error is None:
+            plan.tracker.add(future.result())
+    if errors:
+        raise errors[0]
+
+
+def _sync_drain(plan: UploadPlan, pending: set[Future[UploadRecord]]) -> None:
+    """After a fatal error: keep the outcomes of the uploads that finished."""
+    for future in pending:
+        if future.done() and not future.cancelled() and future.exception() is None:
+            plan.tracker.add(future.result())
+
+
+def _sync_send(
+    client: Orthanc, plan: UploadPlan, item: Item, lane: FastLane | None
+) -> UploadRecord:
+    """Send one file as it is; a refused headerless dataset once more as a rewritten copy."""
+    try:
+        record = _sync_attempt(client, plan, item, lane)
+        copy = rewritten(item) if plan.may_rewrite(item, record) else None
+        if copy is not None:
+            record = plan.after_rewrite(record, _sync_attempt(client, plan, copy, lane))
+        if plan.verify and record.instance_id and record.md5:
+            path = ("instances", record.instance_id, "attachments", "dicom", "md5")
+            record = plan.checked(record, client.get(path))
+        return record
+    finally:
+        item.close()
+
+
+def _sync_attempt(
+    client: Orthanc, plan: UploadPlan, item: Item, lane: FastLane | None
+) -> UploadRecord:
+    body = Body(item, hashed=plan.verify)
+    try:
+        small = body.load_small()
+    except OSError as error:
+        return plan.unreadable(item, error)
+    return _sync_post(client, plan, item, body, lane if small else None)
+
+
+def _sync_post(
+    client: Orthanc, plan: UploadPlan, item: Item, body: Body, lane: FastLane | None
+) -> UploadRecord:
+    """Send one body (through the fast lane when it is given and the body is in memory),
+    retrying transport failures within the plan's budget."""
+    failing_since: float | None = None
+    resent = False
+    while True:
+        body.restart()
+        try:
+            if lane is not None and body.data is not None:
+                answer = lane.post(body.data)
+            else:
+                data = body.data if body.data is not None else body.chunks()
+                answer = client.post("instances", data=data, headers=body.headers(), retry=False)
+            return plan.stored(item, answer, body.md5)
+        except OrthancHTTPError as error:
+            pause = plan.storage_pause(error, resent)
+            if pause is None:
+                return plan.refused(item, error)
+            resent = True
+            time.sleep(pause)
+        except OrthancTransportError as error:
+            if isinstance(error.__cause__, OSError) or isinstance(error.__context__, OSError):
+                return plan.unreadable(item, OSError(str(error)))
+            failing_since = failing_since or time.monotonic()
+            delay = plan.retry_delay(error, failing_since)
+            if delay is None:
+                return plan.gave_up(item, error)
+            time.sleep(delay)
+        except OSError as error:
+            return plan.unreadable(item, error)
+
+
+# ---- asyncio ------------------------------------------------------------------------------
+
+
+async def async_upload(client: AsyncOrthanc, *sources: Any, **options: Any) -> UploadReport:
+    """Upload with asyncio tasks over one ``AsyncOrthanc`` client (see ``AsyncOrthanc.upload``)."""
+    plan, items = _plan(sources, **options)
+    if plan.verify:
+        (await client.capabilities()).require("attachment_info", "upload(verify=True)")
+    lane = ThreadedLane.for_client(client, plan.concurrency)
+    pending: set[asyncio.Task[UploadRecord]] = set()
+    try:
+        while (batch := await asyncio.to_thread(_next_batch, plan, items)) is not None:
+            for item in await _async_unknown(client, plan, batch):
+                while len(pending) >= plan.concurrency:
+                    await _async_collect(plan, pending, asyncio.FIRST_COMPLETED)
+                pending.add(asyncio.create_task(_async_send(client, plan, item, lane)))
+        await _async_collect(plan, pending, asyncio.ALL_COMPLETED)
+    except OrthancError as error:
+        await _async_drain(plan, pending)
+        raise abort(error, plan.tracker.records) from error.__cause__
+    except BaseException:
+        await _async_drain(plan, pending, cancel=True)
+        raise
+    finally:
+        if lane is not None:
+            lane.close()
+    return UploadReport(plan.tracker.records)
+
+
+async def _async_unknown(client: AsyncOrthanc, plan: UploadPlan, batch: list[Item]) -> list[Item]:
+    query = plan.find_query(batch)
+    answer = None if query is None else await client.post("tools/find", json=query, retry=True)
+    return plan.skip_known(batch, answer)
+
+
+async def _async_collect(
+    plan: UploadPlan, pending: set[asyncio.Task[UploadRecord]], when: str
+) -> None:
+    """Wait for some (or all) uploads; record the finished ones, then raise a fatal error."""
+    if not pending:
+        return
+    done, _ = await asyncio.wait(pending, return_when=when)
+    pending.difference_update(done)
+    _record_then_raise(plan, [(task.exception(), task) for task in done])
+
+
+async def _async_drain(
+    plan: UploadPlan, pending: set[asyncio.Task[UploadRecord]], *, cancel: bool = False
+) -> None:
+    """After a fatal error: let the uploads under way end (at most ``concurrency``, as the
+    thread engine does), or cancel them when interrupted; keep the outcomes of those that
+    finished, so the report says what the server has."""
+    if cancel:
+        for task in pending:
+            task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    for task in pending:
+        if not task.cancelled() and task.exception() is None:
+            plan.tracker.add(task.result())
+
+
+async def _async_send(
+    client: AsyncOrthanc, plan: UploadPlan, item: Item, lane: ThreadedLane | None
+) -> UploadRecord:
+    """Send one file as it is; a refused headerless dataset once more as a rewritten copy."""
+    try:
+        record = await _async_attempt(client, plan, item, lane)
+        copy = await asyncio.to_thread(rewritten, item) if plan.may_rewrite(item, record) else None
+        if copy is not None:
+            record = plan.after_rewrite(record, await _async_attempt(client, plan, copy, lane))
+        if plan.verify and record.instance_id and record.md5:
+            path = ("instances", record.instance_id, "attachments", "dicom", "md5")
+            record = plan.checked(record, await client.get(path))
+        return record
+    finally:
+        item.close()
+
+
+async def _async_attempt(
+    client: AsyncOrthanc, plan: UploadPlan, item: Item, lane: ThreadedLane | None
+) -> UploadRecord:
+    body = Body(item, hashed=plan.verify)
+    try:
+        # A small body (<= 512 KiB) is read in the loop: cheaper than a thread hop.
+        small = body.load_small() if item.is_small() else False
+    except OSError as error:
+        return plan.unreadable(item, error)
+    return await _async_post(client, plan, item, body, lane if small else None)
+
+
+async def _async_post(
+    client: AsyncOrthanc, plan: UploadPlan, item: Item, body: Body, lane: ThreadedLane | None
+) -> UploadRecord:
+    """Send one body (through the fast lane when it is given and the body is in memory),
+    retrying transport failures within the plan's budget."""
+    failing_since: float | None = None
+    resent = False
+    while True:
+        body.restart()
+        try:
+            if lane is not None and body.data is not None:
+                answer = await lane.post(body.data)
+            else:
+                data = body.data if body.data is not None else body.achunks()
+                answer = await client.post(
+                    "instances", data=data, headers=body.headers(), retry=False
+                )
+            return plan.stored(item, answer, body.md5)
+        except OrthancHTTPError as error:
+            pause = plan.storage_pause(error, resent)
+            if pause is None:
+                return plan.refused(item, error)
+            resent = True
+            await asyncio.sleep(pause)
+        except OrthancTransportError as error:
+            if isinstance(error.__cause__, OSError) or isinstance(error.__context__, OSError):
+                return plan.unreadable(item, OSError(str(error)))
+            failing_since = failing_since or time.monotonic()
+            delay = plan.retry_delay(error, failing_since)
+            if delay is None:
+                return plan.gave_up(item, error)
+            await asyncio.sleep(delay)
+        except OSError as error:
+            return plan.unreadable(item, error)
