@@ -7,7 +7,8 @@ import io
 import pytest
 
 from kkorthanc._transfer.plan.naming import sanitize
-from kkorthanc.cli._app import EXIT_FILE, explain
+from kkorthanc.cli._app import explain
+from kkorthanc.cli._command import EXIT_FILE
 from kkorthanc.cli._progress import Progress
 from kkorthanc.errors import TransferTargetError
 

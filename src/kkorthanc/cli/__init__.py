@@ -6,8 +6,10 @@ script ``kkorthanc`` calls it. Everything goes through the public client,
 
 Layout:
 
-- ``_app.py``: the parser, the global options, exit statuses, and the one place that turns an
+- ``_app.py``: the parser (it imports every command module) and the one place that turns an
   exception into one line on stderr (a traceback only with ``--debug``).
+- ``_command.py``: what command modules build on: the exit statuses, the global options and
+  ``add_command``. It imports no command, so commands never import ``_app``.
 - ``_context.py``: :class:`Context`, given to every command: ``ctx.client()`` (built from
   ``--url``/``--user``/... then the profile, then ``ORTHANC_*`` variables), ``ctx.rows()`` and
   ``ctx.record()`` (table, JSON or CSV), ``ctx.info()`` (stderr), ``ctx.progress()``,
@@ -37,7 +39,8 @@ Example:
 
 from __future__ import annotations
 
-from ._app import (
+from ._app import main
+from ._command import (
     EXIT_AUTH,
     EXIT_CONNECTION,
     EXIT_FILE,
@@ -48,7 +51,6 @@ from ._app import (
     EXIT_PARTIAL,
     EXIT_SERVER,
     EXIT_USAGE,
-    main,
 )
 
 __all__ = [

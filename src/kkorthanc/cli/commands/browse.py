@@ -9,7 +9,7 @@ from typing import Any
 import kkorthanc
 
 from ...errors import NotFoundError, OrthancInputError
-from .._app import EXIT_NOT_FOUND, EXIT_OK, add_command
+from .._command import EXIT_NOT_FOUND, EXIT_OK, add_command
 from .._context import Context
 from .._output import to_json
 

@@ -16,7 +16,7 @@ from typing import Any
 import kkorthanc
 
 from ...errors import OrthancInputError
-from .._app import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, add_command
+from .._command import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, add_command
 from .._context import Context
 from .._output import to_json
 

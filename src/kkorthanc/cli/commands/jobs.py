@@ -8,7 +8,7 @@ from typing import Any
 import kkorthanc
 
 from ...errors import BadRequestError, OrthancInputError
-from .._app import EXIT_OK, add_command
+from .._command import EXIT_OK, add_command
 from .._context import Context
 
 __all__ = ["JobDisplay", "job_row", "register", "wait_job"]

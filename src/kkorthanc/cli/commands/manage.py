@@ -7,7 +7,7 @@ from typing import Any
 
 from ..._dicom.images import undecodable_frames
 from ...errors import NotFoundError, OrthancHTTPError, OrthancInputError
-from .._app import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, add_command
+from .._command import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, add_command
 from .._context import Context
 from .browse import detect
 

@@ -8,7 +8,7 @@ import os
 from typing import Any
 
 from ...errors import OrthancInputError, UnsupportedFeatureError
-from .._app import EXIT_OK, EXIT_PARTIAL, add_command
+from .._command import EXIT_OK, EXIT_PARTIAL, add_command
 from .._context import Context
 from .browse import parse_filters
 from .jobs import wait_job

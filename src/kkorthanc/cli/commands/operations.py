@@ -18,7 +18,7 @@ from ...errors import (
     OrthancInputError,
     UnauthorizedError,
 )
-from .._app import EXIT_OK, EXIT_PARTIAL, add_command
+from .._command import EXIT_OK, EXIT_PARTIAL, add_command
 from .._context import Context
 from .browse import detect
 

@@ -14,7 +14,7 @@ from typing import Any
 from ... import server
 from ..._core.config import read_secret_file
 from ...errors import OrthancInputError
-from .._app import EXIT_CONNECTION, EXIT_OK, add_command
+from .._command import EXIT_CONNECTION, EXIT_OK, add_command
 from .._context import Context
 from .._output import to_json
 from .._profiles import save_profile

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import OrthancInputError
-from .._app import EXIT_OK, add_command
+from .._command import EXIT_OK, add_command
 from .._context import Context
 from .._output import to_json
 from .._progress import format_bytes

@@ -12,7 +12,7 @@ from typing import Any, TextIO
 import kkorthanc
 
 from ..._transfer.plan.report import check_report_path, open_report, record_line
-from .._app import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, add_command
+from .._command import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, add_command
 from .._context import Context
 from .._progress import Progress
 from .browse import detect
