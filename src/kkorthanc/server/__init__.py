@@ -17,10 +17,9 @@ directory, or root refuses unless ``allow_root``. With ``tls_cert``/``tls_key`` 
 to an internal loopback-only port and a TLS relay, run as the same account, serves HTTPS on the
 public one (Orthanc's own ``SslEnabled`` crashes the Debian builds). See ``docs/security.md``.
 
-Exceptions: :class:`LauncherError` (Orthanc could not be found, started or stopped) and its
-subclasses :class:`OrthancNotInstalledError`, :class:`OrthancStartError` and
-:class:`UnsafePathError`, and :class:`~kkorthanc.errors.OrthancInputError` for contradictory
-options; the tree is drawn in :mod:`kkorthanc.errors`.
+Exceptions: :class:`LauncherError`, :class:`OrthancNotInstalledError`,
+:class:`OrthancStartError`, :class:`UnsafePathError` and, for contradictory options,
+:class:`~kkorthanc.errors.OrthancInputError`; where each sits in the tree: :mod:`kkorthanc.errors`.
 
 Example:
     >>> from pathlib import Path
@@ -37,13 +36,11 @@ from __future__ import annotations
 
 from ..errors import UnsafePathError
 from ._compose import compose_files, write_compose
+from ._folder import read_config, read_log
 from ._launcher import LauncherError, OrthancNotInstalledError, OrthancStartError
 from ._local import (
     SERVER_INSTALL_HINT,
     ServerStatus,
-    is_alive,
-    read_config,
-    read_log,
     run_foreground,
     server_status,
     start_server,
@@ -60,6 +57,7 @@ from ._options import (
     redact_uri,
 )
 from ._postgres import LocalPostgres
+from ._process import is_alive
 
 __all__ = [
     "PLUGINS",

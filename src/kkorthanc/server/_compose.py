@@ -22,7 +22,8 @@ from urllib.parse import quote
 
 from ..errors import OrthancInputError, UnsafePathError
 from ..plugin import COMPANIONS, install_script
-from ._local import GENERATED_USER, PASSWORD_NAME
+from ._folder import PASSWORD_NAME
+from ._local import GENERATED_USER
 from ._options import CONFIG_NAME, KK_SCRIPT_NAME, ServerOptions, effective_config
 from ._private import check_trusted, make_private_dir, write_private
 

@@ -1,12 +1,15 @@
-"""Start, inspect and stop a detached Orthanc whose files all live in one data directory."""
+"""Start, inspect and stop a detached Orthanc whose files all live in one data directory.
+
+The top of the launcher: it prepares the folder and the configuration, then builds on
+``_process`` (start, watch and stop a detached process), ``_folder`` (the folder's files) and
+``_tls_launch`` (the TLS relay in front of Orthanc), none of which imports this module.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import secrets
-import signal
-import stat
 import subprocess
 import time
 from dataclasses import dataclass, replace
@@ -15,25 +18,33 @@ from typing import Any
 
 import httpx
 
-from ..errors import OrthancInputError, UnsafePathError
-from ._account import Account, check_reachable, chroot_userspec, drop_arguments, run_as_account
-from ._launcher import (
-    INSTALL_HINT,
-    LauncherError,
+from ..errors import (
+    OrthancInputError,
     OrthancNotInstalledError,
     OrthancStartError,
-    describe_exit,
+    UnsafePathError,
 )
-from ._options import CONFIG_NAME, ServerOptions, effective_config, redact_uri
+from . import _tls_launch as tls
+from ._account import Account, check_reachable, chroot_userspec, drop_arguments, run_as_account
+from ._folder import (
+    CONFIG_NAME,
+    LOG_NAME,
+    PASSWORD_NAME,
+    PID_NAME,
+    STATE_NAME,
+    config_auth,
+    read_config,
+    read_log,
+    read_state,
+)
+from ._launcher import INSTALL_HINT, describe_exit
+from ._options import ServerOptions, effective_config, redact_uri
 from ._postgres import LocalPostgres
 from ._private import check_trusted, hand_over, make_private_dir, write_private
+from ._process import exit_status, interrupt, is_alive, is_ours, spawn, terminate
 
 __all__ = ["ServerStatus", "server_status", "start_server", "stop_server"]
 
-PID_NAME = "orthanc.pid"
-LOG_NAME = "orthanc.log"
-STATE_NAME = "kkorthanc-server.json"
-PASSWORD_NAME = "kkorthanc-password"
 GENERATED_USER = "kkorthanc"
 SERVER_INSTALL_HINT = (
     "Install Orthanc with `sudo apt-get install orthanc` (Debian/Ubuntu; add orthanc-python, "
@@ -147,13 +158,11 @@ def start_server(options: ServerOptions, *, timeout: float = 60) -> ServerStatus
     config = prepare(options)
     account = run_as_account(options)
     command = _command(options, data_dir, account)
-    pid = _spawn(command, data_dir / LOG_NAME, account if options.chroot is None else None)
+    pid = spawn(command, data_dir / LOG_NAME, account if options.chroot is None else None)
     _write_pid(data_dir, pid, account)
     _wait_until_up(pid, config, data_dir, timeout)
-    from ._tls_launch import start_relay  # it builds on this module
-
     try:
-        start_relay(data_dir, config, account, timeout)
+        tls.start_relay(data_dir, config, account, timeout)
     except OrthancStartError:
         stop_server(data_dir, timeout=10)
         raise
@@ -177,9 +186,7 @@ def prepare(options: ServerOptions) -> dict[str, Any]:
     _check_folder(data_dir, options, account)
     options = _with_previous(options, data_dir)
     options.validate()
-    from . import _tls_launch as tls  # it builds on this module
-
-    options, plan = tls.tls_options(options, data_dir, _read_state(data_dir))
+    options, plan = tls.tls_options(options, data_dir, read_state(data_dir))
     options = _with_generated_user(options)
     tls.check_auth(
         effective_config(options, postgres_uri="check" if options.postgres else None), plan
@@ -229,7 +236,7 @@ def _with_generated_user(options: ServerOptions) -> ServerOptions:
 
 
 def _write_password_file(data_dir: Path, config: dict[str, Any]) -> None:
-    auth = _auth(config)
+    auth = config_auth(config)
     path = data_dir / PASSWORD_NAME
     if auth is None:
         path.unlink(missing_ok=True)
@@ -278,7 +285,7 @@ def _with_previous(options: ServerOptions, data_dir: Path) -> ServerOptions:
     previous = data_dir / CONFIG_NAME
     if options.config_file is not None or not previous.is_file():
         return options
-    postgres = options.postgres or _read_state(data_dir).get("postgres")
+    postgres = options.postgres or read_state(data_dir).get("postgres")
     return replace(options, config_file=previous, postgres=postgres)
 
 
@@ -295,52 +302,16 @@ def _command(options: ServerOptions, data_dir: Path, account: Account | None) ->
     return [*command, options.binary.inner_path(data_dir / CONFIG_NAME)]
 
 
-# Detached servers this process started: polled (so reaped) by is_alive(), never collected.
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
-
-
-def _spawn(command: list[str], log_path: Path, account: Account | None) -> int:
-    """Run ``command`` in its own session, output to the log, as ``account`` when given."""
-    log_fd = _open_log(log_path)
-    try:
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=log_fd,
-            stderr=log_fd,
-            start_new_session=True,
-            umask=0o077,  # Orthanc's own files (storage, index) for its owner only
-            **drop_arguments(account),
-        )
-    except OSError as error:
-        raise OrthancStartError(f"cannot run {' '.join(command)}: {error}") from error
-    finally:
-        os.close(log_fd)
-    _CHILDREN[process.pid] = process
-    return process.pid
-
-
-def _open_log(log_path: Path) -> int:
-    """The log, opened for appending: never through a link, never a FIFO or a device."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK
-    log_fd = os.open(log_path, flags, 0o600)
-    if not stat.S_ISREG(os.fstat(log_fd).st_mode):
-        os.close(log_fd)
-        raise OrthancStartError(f"{log_path} is not a regular file: remove it")
-    os.set_blocking(log_fd, True)
-    os.fchmod(log_fd, 0o600)
-    return log_fd
-
-
 def _wait_until_up(pid: int, config: dict[str, Any], data_dir: Path, timeout: float) -> None:
     log_path = data_dir / LOG_NAME
     log_start = log_path.stat().st_size if log_path.exists() else 0
     url = f"http://127.0.0.1:{config['HttpPort']}/system"
     deadline = time.monotonic() + timeout
-    with httpx.Client(auth=_auth(config), timeout=2.0, trust_env=False) as client:
+    with httpx.Client(auth=config_auth(config), timeout=2.0, trust_env=False) as client:
         while time.monotonic() < deadline:
             if not is_alive(pid):
-                how = describe_exit(_EXITS.pop(pid)) if pid in _EXITS else "exited"
+                code = exit_status(pid)
+                how = "exited" if code is None else describe_exit(code)
                 _failed(data_dir, f"Orthanc {how} during start-up", 0)
             try:
                 answer = client.get(url)
@@ -350,7 +321,7 @@ def _wait_until_up(pid: int, config: dict[str, Any], data_dir: Path, timeout: fl
             if ok and answer is not None and answer.json().get("Name") == config.get("Name"):
                 return
             time.sleep(0.2)
-    _terminate(pid, 5)
+    terminate(pid, 5)
     _failed(data_dir, f"Orthanc did not answer on {url} within {timeout:g} s", log_start)
 
 
@@ -368,49 +339,6 @@ def _failed(data_dir: Path, reason: str, log_start: int) -> None:
     )
 
 
-def _auth(config: dict[str, Any]) -> tuple[str, str] | None:
-    users: dict[str, str] = config.get("RegisteredUsers") or {}
-    if not config.get("AuthenticationEnabled") or not users:
-        return None
-    return next(iter(users.items()))
-
-
-def read_config(data_dir: Path) -> dict[str, Any]:
-    """The configuration written by the last start (empty if never started).
-
-    Raises:
-        LauncherError: The file exists but is not valid JSON.
-
-    Example:
-        >>> read_config(Path("orthanc-data"))["HttpPort"]  # doctest: +SKIP
-        8042
-    """
-    path = Path(data_dir) / CONFIG_NAME
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except ValueError as error:
-        raise LauncherError(f"{path} is not valid JSON: {error}") from error
-    return value if isinstance(value, dict) else {}
-
-
-def read_log(data_dir: Path) -> str:
-    """Everything Orthanc wrote to ``DATA/orthanc.log`` (empty when there is no log yet).
-
-    Raises:
-        OSError: The log exists but cannot be read.
-
-    Example:
-        >>> "HTTP server listening" in read_log(Path("orthanc-data"))  # doctest: +SKIP
-        True
-    """
-    try:
-        return (Path(data_dir) / LOG_NAME).read_bytes().decode("utf-8", errors="replace")
-    except FileNotFoundError:
-        return ""
-
-
 def server_status(data_dir: Path, *, ask_version: bool = True) -> ServerStatus:
     """Whether the server of ``data_dir`` runs, with its pid, URL and version.
 
@@ -421,28 +349,26 @@ def server_status(data_dir: Path, *, ask_version: bool = True) -> ServerStatus:
         >>> server_status(Path("orthanc-data")).running  # doctest: +SKIP
         True
     """
-    from ._tls_launch import relay_pid  # it builds on this module
-
     data_dir = Path(os.path.abspath(data_dir))
     config = read_config(data_dir)
     pid = _live_pid(data_dir)
     url = f"http://127.0.0.1:{config['HttpPort']}" if "HttpPort" in config else None
-    auth = _auth(config)
+    auth = config_auth(config)
     version = _version(url, auth) if pid is not None and url and ask_version else None
-    state = _read_state(data_dir)
-    tls = state.get("tls") if isinstance(state.get("tls"), dict) else None
-    relay = relay_pid(data_dir) if tls else None
+    state = read_state(data_dir)
+    entry = state.get("tls") if isinstance(state.get("tls"), dict) else None
+    relay = tls.relay_pid(data_dir) if entry else None
     return ServerStatus(
         data_dir=data_dir,
-        running=pid is not None and (tls is None or relay is not None),
+        running=pid is not None and (entry is None or relay is not None),
         pid=pid,
-        url=str(tls.get("url") or f"https://127.0.0.1:{tls['port']}") if tls else url,
+        url=str(entry.get("url") or f"https://127.0.0.1:{entry['port']}") if entry else url,
         version=version,
         username=auth[0] if auth else None,
         postgres=redact_uri(state["postgres"]) if state.get("postgres") else None,
         password_file=data_dir / PASSWORD_NAME if auth else None,
         relay_pid=relay,
-        ca_file=Path(tls["trust"]) if tls and tls.get("self_signed") else None,
+        ca_file=Path(entry["trust"]) if entry and entry.get("self_signed") else None,
     )
 
 
@@ -454,81 +380,14 @@ def _version(url: str, auth: tuple[str, str] | None) -> str | None:
     return str(answer.json().get("Version")) if answer.status_code == 200 else None
 
 
-def _read_state(data_dir: Path) -> dict[str, Any]:
-    try:
-        value = json.loads((data_dir / STATE_NAME).read_text(encoding="utf-8"))
-    except (FileNotFoundError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 def _live_pid(data_dir: Path) -> int | None:
     try:
         pid = int((data_dir / PID_NAME).read_text(encoding="ascii").strip())
     except (FileNotFoundError, ValueError):
         return None
-    if not is_alive(pid) or not _is_ours(pid, data_dir):
+    if not is_alive(pid) or not is_ours(pid, data_dir, CONFIG_NAME):
         return None
     return pid
-
-
-_EXITS: dict[int, int] = {}  # exit codes of children reaped by is_alive (negative: signal)
-
-
-def is_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists and is not a zombie (reaping it if it is our child).
-
-    Raises:
-        Nothing: a process we may not signal counts as alive.
-
-    Example:
-        >>> is_alive(os.getpid())
-        True
-    """
-    child = _CHILDREN.get(pid)
-    if child is not None:
-        if child.poll() is None:
-            return True
-        del _CHILDREN[pid]
-        _EXITS[pid] = child.returncode
-        return False
-    try:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            _EXITS[pid] = os.waitstatus_to_exitcode(status)
-            return False
-    except ChildProcessError:
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-    except OSError:
-        return True
-    return stat.rpartition(")")[2].split()[:1] != ["Z"]
-
-
-def _is_ours(pid: int, data_dir: Path, marker: str = CONFIG_NAME) -> bool:
-    """A recycled (or planted) pid must not be killed.
-
-    The command line must name our configuration, and the process must run as the folder's
-    owner (who always runs its Orthanc): the account root runs Orthanc as writes the pid file,
-    and must not make root's ``server stop`` kill another account's process.
-    """
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode("utf-8", errors="replace")
-        status = Path(f"/proc/{pid}/status").read_text(encoding="ascii", errors="replace")
-        owner = data_dir.stat().st_uid
-    except OSError:
-        return True
-    uids = [line.split()[1:2] for line in status.splitlines() if line.startswith("Uid:")]
-    if uids and uids[0] != [str(owner)]:
-        return False
-    return marker in cmdline and data_dir.name in cmdline
 
 
 def stop_server(data_dir: Path, *, timeout: float = 30) -> bool:
@@ -554,49 +413,19 @@ def stop_server(data_dir: Path, *, timeout: float = 30) -> bool:
             f"{data_dir} is not the data directory of a server started by kkorthanc "
             f"(it has no {CONFIG_NAME}): check --data"
         )
-    from ._tls_launch import stop_relay  # it builds on this module
-
-    relay = stop_relay(data_dir, timeout)
+    relay = tls.stop_relay(data_dir, timeout)
     pid = _live_pid(data_dir)
     if pid is not None:
-        _terminate(pid, timeout)
+        terminate(pid, timeout)
     (data_dir / PID_NAME).unlink(missing_ok=True)
     _stop_postgres(data_dir)
     return pid is not None or relay
-
-
-def _terminate(pid: int, timeout: float) -> None:
-    os.kill(pid, signal.SIGTERM)
-    if _wait_gone(pid, timeout):
-        return
-    os.kill(pid, signal.SIGKILL)
-    if not _wait_gone(pid, 10):
-        raise LauncherError(f"Orthanc pid {pid} survived SIGKILL")
-
-
-def _wait_gone(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not is_alive(pid):
-            return True
-        time.sleep(0.1)
-    return not is_alive(pid)
 
 
 def _stop_postgres(data_dir: Path) -> None:
     local = LocalPostgres(data_dir)
     if local.exists():
         local.stop()
-
-
-def _interrupt(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM (Orthanc's clean shutdown), then SIGKILL if it is still there after 30 s."""
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def run_foreground(options: ServerOptions) -> int:
@@ -615,7 +444,7 @@ def run_foreground(options: ServerOptions) -> int:
     data_dir = Path(os.path.abspath(options.data_dir))
     if server_status(data_dir, ask_version=False).pid is not None:
         raise OrthancInputError(f"an Orthanc already runs from {data_dir}")
-    if options.tls_cert is not None or isinstance(_read_state(data_dir).get("tls"), dict):
+    if options.tls_cert is not None or isinstance(read_state(data_dir).get("tls"), dict):
         raise OrthancInputError("--foreground cannot run the TLS relay: start it in the background")
     prepare(options)
     account = run_as_account(options)
@@ -630,7 +459,7 @@ def run_foreground(options: ServerOptions) -> int:
         code = process.wait()
         return 128 - code if code < 0 else code  # killed by a signal: the shell's 128 + N
     except KeyboardInterrupt:
-        _interrupt(process)
+        interrupt(process)
         return 130  # Ctrl-C, as a shell reports it, however Orthanc then ended
     finally:
         (data_dir / PID_NAME).unlink(missing_ok=True)

@@ -24,12 +24,13 @@ from typing import Any
 
 import httpx
 
-from ..errors import OrthancInputError
-from . import _local as local
+from ..errors import OrthancInputError, OrthancStartError
 from ._account import Account
-from ._launcher import OrthancStartError, free_ports
+from ._folder import STATE_NAME, config_auth, read_state
+from ._launcher import free_ports
 from ._options import DEFAULT_HTTP_PORT, ServerOptions
 from ._private import hand_over, write_private
+from ._process import is_alive, is_ours, spawn, terminate
 from ._tls import LISTEN_ALL, relay_context
 
 __all__ = [
@@ -176,7 +177,7 @@ def tls_state(data_dir: Path) -> dict[str, Any] | None:
         >>> tls_state(Path("orthanc-data"))["url"]  # doctest: +SKIP
         'https://127.0.0.1:8042'
     """
-    entry = local._read_state(data_dir).get("tls")
+    entry = read_state(data_dir).get("tls")
     return entry if isinstance(entry, dict) else None
 
 
@@ -198,14 +199,14 @@ def start_relay(
     stop_relay(data_dir, 10)  # a relay left behind by an Orthanc that died
     log_path = data_dir / RELAY_LOG_NAME
     log_start = log_path.stat().st_size if log_path.exists() else 0
-    pid = local._spawn(_relay_command(data_dir, entry, config, account), log_path, None)
+    pid = spawn(_relay_command(data_dir, entry, config, account), log_path, None)
     write_private(data_dir / RELAY_PID_NAME, f"{pid}\n")
     if account is not None:
         hand_over(data_dir, account.owner)  # the pid file and the log
     peer = _wait_for_relay(pid, data_dir, entry, config, timeout, log_start)
     entry.update(url=_url(peer, int(entry["port"])), self_signed=peer["issuer"] == peer["subject"])
-    state = {**local._read_state(data_dir), "tls": entry}
-    write_private(data_dir / local.STATE_NAME, json.dumps(state, indent=2))
+    state = {**read_state(data_dir), "tls": entry}
+    write_private(data_dir / STATE_NAME, json.dumps(state, indent=2))
     if account is not None:
         hand_over(data_dir, account.owner)
 
@@ -236,7 +237,7 @@ def _wait_for_relay(
     deadline = time.monotonic() + timeout
     error: Exception | None = None
     while time.monotonic() < deadline:
-        if not local.is_alive(pid):
+        if not is_alive(pid):
             raise _relay_error(data_dir, "the TLS relay exited during start-up", log_start)
         try:
             peer = _handshake(context, port)
@@ -245,7 +246,7 @@ def _wait_for_relay(
         except (OSError, ssl.SSLError, httpx.TransportError) as caught:
             error = caught
         time.sleep(0.1)
-    local._terminate(pid, 5)
+    terminate(pid, 5)
     reason = f"Orthanc did not answer through the TLS relay on port {port} within {timeout:g} s"
     raise _relay_error(data_dir, f"{reason} (last error: {error})", log_start)
 
@@ -268,7 +269,7 @@ def _handshake(context: ssl.SSLContext, port: int) -> dict[str, Any]:
 
 
 def _answers(context: ssl.SSLContext, port: int, config: dict[str, Any]) -> bool:
-    auth = local._auth(config)
+    auth = config_auth(config)
     with httpx.Client(verify=context, auth=auth, timeout=5.0, trust_env=False) as client:
         answer = client.get(f"https://127.0.0.1:{port}/system")
     return answer.status_code == 200 and answer.json().get("Name") == config.get("Name")
@@ -325,7 +326,7 @@ def relay_pid(data_dir: Path) -> int | None:
         pid = int((data_dir / RELAY_PID_NAME).read_text(encoding="ascii").strip())
     except (OSError, ValueError):
         return None
-    if not local.is_alive(pid) or not local._is_ours(pid, data_dir, _RELAY_SCRIPT.name):
+    if not is_alive(pid) or not is_ours(pid, data_dir, _RELAY_SCRIPT.name):
         return None
     return pid
 
@@ -342,6 +343,6 @@ def stop_relay(data_dir: Path, timeout: float) -> bool:
     """
     pid = relay_pid(data_dir)
     if pid is not None:
-        local._terminate(pid, timeout)
+        terminate(pid, timeout)
     (data_dir / RELAY_PID_NAME).unlink(missing_ok=True)
     return pid is not None
