@@ -4,9 +4,9 @@ The private engine behind :mod:`kkorthanc.testing` (and a future ``kkorthanc ser
 find an Orthanc executable (on the host or inside a chroot), write its JSON configuration, run it,
 wait until its REST API answers, and stop it again by its own pid. Standard library and httpx only.
 
-Exceptions: :class:`LauncherError` and its subclasses :class:`OrthancNotInstalledError` and
-:class:`OrthancStartError`, and :class:`ChrootPathError` (an :class:`OrthancInputError`); the
-tree is drawn in :mod:`kkorthanc.errors`.
+Exceptions: :class:`LauncherError`, :class:`OrthancNotInstalledError`,
+:class:`OrthancStartError` and :class:`ChrootPathError`; where each sits in the tree:
+:mod:`kkorthanc.errors`.
 
 Example:
     >>> binary = OrthancBinary()  # doctest: +SKIP
