@@ -59,7 +59,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = [
     "BadRequestError",
@@ -174,7 +174,8 @@ class OrthancHTTPError(OrthancError):
             text += f". {self.hint}"
         return text
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def _fields(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """The constructor's arguments that rebuild this error (for pickling and copies)."""
         kwargs = {
             "orthanc_status": self.orthanc_status,
             "orthanc_error": self.orthanc_error,
@@ -183,7 +184,10 @@ class OrthancHTTPError(OrthancError):
             "allow": self.allow,
             "hint": self.hint,
         }
-        args = (self.status_code, self.method, self.url, self.message)
+        return (self.status_code, self.method, self.url, self.message), kwargs
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        args, kwargs = self._fields()
         return (_rebuild_http_error, (type(self), args, kwargs))
 
 
@@ -191,6 +195,29 @@ def _rebuild_http_error(
     cls: type[OrthancHTTPError], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> OrthancHTTPError:
     return cls(*args, **kwargs)
+
+
+_HTTPErrorT = TypeVar("_HTTPErrorT", bound=OrthancHTTPError)
+
+
+def rebuild_error(error: OrthancHTTPError, cls: type[_HTTPErrorT], *, hint: str) -> _HTTPErrorT:
+    """A copy of ``error`` as ``cls`` whose hint (the cause and fix after the message) is ``hint``.
+
+    For the library's own modules, which give a server's answer a class and a hint that only
+    the calling code can know (a failed C-MOVE is a :class:`DicomNetworkError`, a 415 on a
+    preview names the transfer syntax); not in ``__all__``, which lists the exception classes.
+    Everything the server said is kept.
+
+    Raises:
+        Nothing: it returns the copy (raise it ``from`` the original).
+
+    Example:
+        >>> error = ServerError(500, "POST", "http://o/modalities/pacs/echo", "Bad request")
+        >>> str(rebuild_error(error, DicomNetworkError, hint="the C-ECHO failed"))
+        '500 on POST http://o/modalities/pacs/echo: Bad request. the C-ECHO failed'
+    """
+    args, kwargs = error._fields()
+    return cls(*args, **{**kwargs, "hint": hint})
 
 
 class BadRequestError(OrthancHTTPError):

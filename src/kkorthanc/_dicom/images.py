@@ -16,6 +16,7 @@ from ..errors import (
     OrthancInputError,
     UnexpectedContentError,
     UnsupportedMediaTypeError,
+    rebuild_error,
 )
 
 __all__ = [
@@ -331,15 +332,4 @@ def with_reason(error: UnsupportedMediaTypeError, reason: str) -> UnsupportedMed
         '415 on GET http://o/instances/i/preview: x. no pixels'
     """
     hint = f"{error.hint}. {reason}" if error.hint else reason
-    return UnsupportedMediaTypeError(
-        error.status_code,
-        error.method,
-        error.url,
-        error.message,
-        orthanc_status=error.orthanc_status,
-        orthanc_error=error.orthanc_error,
-        details=error.details,
-        body=error.body,
-        allow=error.allow,
-        hint=hint,
-    )
+    return rebuild_error(error, UnsupportedMediaTypeError, hint=hint)

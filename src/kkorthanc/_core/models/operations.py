@@ -16,6 +16,7 @@ from ...errors import (
     OrthancHTTPError,
     OrthancInputError,
     UnexpectedContentError,
+    rebuild_error,
 )
 
 __all__ = [
@@ -287,21 +288,6 @@ def check_name(name: object, what: str) -> str:
     return name
 
 
-def _rebuilt(error: OrthancHTTPError, cls: type[OrthancHTTPError], hint: str) -> OrthancHTTPError:
-    return cls(
-        error.status_code,
-        error.method,
-        error.url,
-        error.message,
-        orthanc_status=error.orthanc_status,
-        orthanc_error=error.orthanc_error,
-        details=error.details,
-        body=error.body,
-        allow=error.allow,
-        hint=hint or error.hint,
-    )
-
-
 def as_network_error(error: OrthancHTTPError, what: str) -> OrthancHTTPError:
     """The :class:`DicomNetworkError` for a failed DICOM operation (500, 422, 504 answers).
 
@@ -309,7 +295,7 @@ def as_network_error(error: OrthancHTTPError, what: str) -> OrthancHTTPError:
     """
     if error.status_code not in (422, 500, 502, 504) and error.orthanc_status != 9:
         return error
-    return _rebuilt(error, DicomNetworkError, f"{what} failed")
+    return rebuild_error(error, DicomNetworkError, hint=f"{what} failed")
 
 
 _ENDED_BY_REMOTE = ("Peer aborted Association", "Association Rejected", "Association rejected")
@@ -333,25 +319,23 @@ def with_calling_aet_hint(error: OrthancHTTPError, what: str, aet: str) -> Ortha
     ours = f"{aet!r} (this Orthanc's DicomAet)" if aet else "this Orthanc's AE title (DicomAet)"
     operation = re.search(r"C-[A-Z]+", what)
     allow = f", and allow {operation.group()} from it" if operation else ""
-    return _rebuilt(
-        error,
-        DicomNetworkError,
+    hint = (
         f"{what} failed: the remote ended the association, most often because it does not know "
         f"the calling AE title: the remote must list {ours} with this server's address and "
-        f"DICOM port among its known modalities{allow}",
+        f"DICOM port among its known modalities{allow}"
     )
+    return rebuild_error(error, DicomNetworkError, hint=hint)
 
 
 def as_force_error(error: OrthancHTTPError) -> OrthancHTTPError:
     """The :class:`ForceRequiredError` for Orthanc's "requires the Force option" answers."""
     if error.status_code != 400 or '"Force"' not in (error.details or ""):
         return error
-    return _rebuilt(
-        error,
-        ForceRequiredError,
+    hint = (
         "Changing PatientID or a UID breaks the link with the original data: pass force=True "
-        "to do it anyway",
+        "to do it anyway"
     )
+    return rebuild_error(error, ForceRequiredError, hint=hint)
 
 
 def unknown_name(base_url: str, collection: str, name: str) -> NotFoundError:
