@@ -3,8 +3,19 @@
 Orthanc runs its plugins, Lua and Python scripts with its own rights. Started by root it would
 hand those rights to whatever its configuration names, so the launcher drops to an account:
 ``--run-as USER``, else Debian's ``orthanc`` system account, else it refuses (``--allow-root``
-keeps Orthanc as root on purpose). A host binary drops in the child between fork and exec
-(setgid, setgroups, setuid); a chroot binary through ``chroot --userspec``.
+keeps Orthanc as root on purpose).
+
+One way to run a program as the account: :func:`drop_arguments`, which makes the child set its
+group, clear its supplementary groups and set its user between fork and exec. Orthanc (a host
+binary), PostgreSQL's programs (``initdb``, ``pg_ctl``, ``psql``) and the launcher's checks
+all run that way. Two programs must first do something only root may, so they drop
+themselves, right after it, to the same ids:
+
+- a chroot binary: ``chroot`` must enter the chroot as root, then runs Orthanc as the account
+  (:func:`chroot_userspec`, ``chroot --userspec UID:GID --groups GID``);
+- the TLS relay (``_tls.py``): it binds the public port as root (a port below 1024 works), then
+  calls ``setgroups([])``, ``setgid``, ``setuid`` itself (``--uid``/``--gid``) before it reads
+  the certificate and key.
 """
 
 from __future__ import annotations
@@ -25,6 +36,7 @@ __all__ = [
     "check_reachable",
     "chroot_userspec",
     "drop_arguments",
+    "lookup_account",
     "run_as_account",
 ]
 
@@ -94,6 +106,23 @@ def run_as_account(options: ServerOptions) -> Account | None:
         raise OrthancInputError(
             f"--run-as {name} is root: give --allow-root to run Orthanc as root on purpose"
         )
+    return Account(name, entry.pw_uid, entry.pw_gid)
+
+
+def lookup_account(name: str) -> Account:
+    """The host's account ``name`` with its numeric ids.
+
+    Raises:
+        OrthancInputError: There is no such account.
+
+    Example:
+        >>> lookup_account("root").owner
+        (0, 0)
+    """
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        raise OrthancInputError(f"there is no account {name!r} on this machine") from None
     return Account(name, entry.pw_uid, entry.pw_gid)
 
 

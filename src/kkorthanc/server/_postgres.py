@@ -6,8 +6,9 @@ cluster's owner as its superuser, the account running Orthanc as the ``orthanc``
 ``orthanc`` role is no superuser: it owns the ``orthanc`` database and nothing else.
 
 When root runs Orthanc as an unprivileged account, the cluster runs as that same account: one
-account owns the folder, the cluster and the socket. Root's launcher writes the cluster's
-access files without following links the account could plant.
+account owns the folder, the cluster and the socket. PostgreSQL's programs drop to it the way
+Orthanc does (:func:`~kkorthanc.server._account.drop_arguments`). Root's launcher writes the
+cluster's access files without following links the account could plant.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote
 
+from ._account import Account, drop_arguments, lookup_account
 from ._launcher import LauncherError, OrthancBinary, OrthancNotInstalledError
 from ._private import fix_dir, read_private, write_private
 
@@ -171,11 +173,8 @@ class LocalPostgres:
 
     def _make_dirs(self) -> None:
         """``postgres/`` and its socket folder: 0700, the cluster owner's, never via a link."""
-        user = self._user()
-        owner = None
-        if user is not None:
-            entry = pwd.getpwnam(user)
-            owner = (entry.pw_uid, entry.pw_gid)
+        account = self._run_as()
+        owner = account.owner if account is not None else None
         for path in (self.root, self.socket_dir):
             fix_dir(path, 0o700, owner)
 
@@ -207,10 +206,9 @@ class LocalPostgres:
         """Replace a file of the cluster (0600, its owner's), never writing through a link."""
         path = self.cluster / name
         write_private(path, text)
-        user = self._user()
-        if user is not None:
-            entry = pwd.getpwnam(user)
-            os.chown(path, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
+        account = self._run_as()
+        if account is not None:
+            os.chown(path, *account.owner, follow_symlinks=False)
 
     def _create_database(self) -> None:
         """A login role without any power beyond owning Orthanc's database."""
@@ -248,7 +246,7 @@ class LocalPostgres:
 
     def _check_reachable(self, user: str) -> None:
         done = subprocess.run(
-            ["runuser", "-u", user, "--", "test", "-w", str(self.root)], check=False
+            ["test", "-w", str(self.root)], check=False, cwd="/", **drop_arguments(self._run_as())
         )
         if done.returncode != 0:
             raise LauncherError(
@@ -264,6 +262,11 @@ class LocalPostgres:
             return self.account
         return self._existing_owner() or _RUN_AS_ROOT
 
+    def _run_as(self) -> Account | None:
+        """:meth:`_user` with its ids, for :func:`drop_arguments` and ``chown``."""
+        user = self._user()
+        return None if user is None else lookup_account(user)
+
     def _existing_owner(self) -> str | None:
         """The (non-root) account owning an existing ``postgres/`` folder."""
         try:
@@ -277,10 +280,8 @@ class LocalPostgres:
     ) -> subprocess.CompletedProcess[str]:
         program = _find_program(command[0])
         full = [program, *command[1:]]
-        user = self._user()
-        if user is not None:
-            full = ["runuser", "-u", user, "--", *full]
-        done = subprocess.run(full, capture_output=True, text=True, check=False, cwd="/")
+        drop = drop_arguments(self._run_as())
+        done = subprocess.run(full, capture_output=True, text=True, check=False, cwd="/", **drop)
         if check and done.returncode != 0:
             raise LauncherError(
                 f"`{' '.join(command)}` failed (exit {done.returncode}): "
