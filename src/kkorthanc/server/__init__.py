@@ -34,10 +34,14 @@ Example:
 
 from __future__ import annotations
 
-from ..errors import UnsafePathError
+from ..errors import (
+    LauncherError,
+    OrthancNotInstalledError,
+    OrthancStartError,
+    UnsafePathError,
+)
 from ._compose import compose_files, write_compose
 from ._folder import read_config, read_log
-from ._launcher import LauncherError, OrthancNotInstalledError, OrthancStartError
 from ._local import (
     SERVER_INSTALL_HINT,
     ServerStatus,

@@ -26,6 +26,7 @@ from ..errors import (
 )
 from . import _tls_launch as tls
 from ._account import Account, check_reachable, chroot_userspec, drop_arguments, run_as_account
+from ._binary import INSTALL_HINT
 from ._folder import (
     CONFIG_NAME,
     LOG_NAME,
@@ -37,7 +38,7 @@ from ._folder import (
     read_log,
     read_state,
 )
-from ._launcher import INSTALL_HINT, describe_exit
+from ._launcher import describe_exit
 from ._options import ServerOptions, effective_config, redact_uri
 from ._postgres import LocalPostgres
 from ._private import check_trusted, hand_over, make_private_dir, write_private

@@ -11,14 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import OrthancInputError
-from ._launcher import (
-    DICOM_ACCEPT,
-    OrthancBinary,
-    OrthancNotInstalledError,
-    build_config,
-    dicom_access,
-)
+from ..errors import OrthancInputError, OrthancNotInstalledError
+from ._binary import OrthancBinary
+from ._launcher import DICOM_ACCEPT, build_config, dicom_access
 
 __all__ = [
     "CONFIG_NAME",

@@ -21,8 +21,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote
 
+from ..errors import LauncherError, OrthancNotInstalledError
 from ._account import Account, drop_arguments, lookup_account
-from ._launcher import LauncherError, OrthancBinary, OrthancNotInstalledError
+from ._binary import OrthancBinary
 from ._private import fix_dir, read_private, write_private
 
 __all__ = ["LocalPostgres"]
