@@ -1,9 +1,10 @@
 """The detached processes of a data folder (Orthanc, its TLS relay): start, watch, stop.
 
-Both run in their own session with their output appended to a log in the data folder, as the
-account root runs Orthanc as (:func:`~kkorthanc.server._account.drop_arguments`). A pid read
-back from a pid file is signalled only when :func:`is_ours` says the process is still the
-one we started (a pid can be recycled, or a pid file planted).
+Both run in their own session with their output appended to a log in the data folder. Started
+by root, Orthanc runs as its account (:func:`~kkorthanc.server._account.drop_arguments`); the
+relay starts as root and drops itself once its port is bound. A pid read back from a pid file
+is signalled only when :func:`is_ours` says the process is still the one we started (a pid can
+be recycled, or a pid file planted).
 """
 
 from __future__ import annotations
