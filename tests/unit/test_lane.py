@@ -140,6 +140,26 @@ def test_lane_is_not_used_where_httpx_must_be() -> None:
     assert FastLane.for_client(kkorthanc.AsyncOrthanc("http://o")) is not None
 
 
+def test_lane_settings_say_what_the_client_would_send() -> None:
+    """The clients hand the lane their settings through the seam, never their private state."""
+    client = kkorthanc.Orthanc("http://o/orthanc", auth=("alice", "s3cret"), timeout=7)
+    settings = client.lane_settings()
+    assert settings is not None
+    assert settings.base_url.join("instances") == "http://o/orthanc/instances"
+    assert (
+        dict(settings.headers)["Authorization"] == httpx.BasicAuth("alice", "s3cret")._auth_header
+    )
+    assert settings.timeout == kkorthanc.Timeout(7, 7, 7, 7)
+    for kwargs in (
+        {"proxy": "http://p:3128"},
+        {"trust_env": True},
+        {"headers": {"Accept-Encoding": "gzip"}},
+    ):
+        assert kkorthanc.Orthanc("http://o", **kwargs).lane_settings() is None
+    client.close()
+    assert client.lane_settings() is None  # a closed client sends nothing, not even by the lane
+
+
 def test_error_answers_are_the_clients_errors(endpoint: Any) -> None:
     endpoint.mode = "error"
     poster = FastLane.for_client(kkorthanc.Orthanc(_url(endpoint)))

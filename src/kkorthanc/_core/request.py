@@ -113,6 +113,17 @@ class BaseOrthanc:
         """The default :class:`~kkorthanc.Timeout` of this client's requests."""
         return self._config.timeout
 
+    @property
+    def use_kk_plugin(self) -> bool | None:
+        """The ``use_kk_plugin`` option: None (the plugin is used when the server runs it),
+        True (always) or False (never).
+
+        Example:
+            >>> Orthanc("http://localhost:8042", use_kk_plugin=False).use_kk_plugin
+            False
+        """
+        return self._use_kk_plugin
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._config.describe()})"
 

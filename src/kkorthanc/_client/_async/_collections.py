@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ..._core.find import check_orthanc_id, find_body, normalize_query, required_features
 from ..._core.levels import Level
+from ..._core.seam import AsyncSeam
 from ..._dicom.ids import orthanc_id as compute_orthanc_id
 from ...errors import ConflictError, NotFoundError, OrthancInputError, UnexpectedContentError
 from ._kk import kk_candidates, kk_lookup, plugin_accepts, use_plugin
@@ -27,9 +28,6 @@ from ._resources import (
     make_resource,
     resources_from_json,
 )
-
-if TYPE_CHECKING:
-    from ._client import AsyncOrthanc
 
 __all__ = ["AsyncCollection", "AsyncInstances", "AsyncPatients", "AsyncSeriesCollection",
            "AsyncStudies"]  # fmt: skip
@@ -53,7 +51,7 @@ class AsyncCollection(Generic[R]):
         resource_class: The class of the resources (e.g. :class:`AsyncStudy`).
     """
 
-    def __init__(self, client: AsyncOrthanc, resource_class: type[R]) -> None:
+    def __init__(self, client: AsyncSeam, resource_class: type[R]) -> None:
         self._client = client
         self._class = resource_class
 
@@ -326,7 +324,7 @@ class AsyncCollection(Generic[R]):
     async def _plugin_takes(self, identifier: str) -> bool:
         """Only when asked (``use_kk_plugin=True``): the plugin answers a lookup with a 307 to
         the resource's own route, two requests where one expanded find is enough."""
-        if self._client._use_kk_plugin is not True or not plugin_accepts(identifier):
+        if self._client.use_kk_plugin is not True or not plugin_accepts(identifier):
             return False
         return await use_plugin(self._client)
 
@@ -397,7 +395,7 @@ class AsyncPatients(AsyncCollection[AsyncPatient]):
         AsyncPatient('...')
     """
 
-    def __init__(self, client: AsyncOrthanc) -> None:
+    def __init__(self, client: AsyncSeam) -> None:
         super().__init__(client, AsyncPatient)
 
 
@@ -408,7 +406,7 @@ class AsyncStudies(AsyncCollection[AsyncStudy]):
         >>> await client.studies.find(StudyDate="20210101-20211231")  # doctest: +SKIP
     """
 
-    def __init__(self, client: AsyncOrthanc) -> None:
+    def __init__(self, client: AsyncSeam) -> None:
         super().__init__(client, AsyncStudy)
 
 
@@ -419,7 +417,7 @@ class AsyncSeriesCollection(AsyncCollection[AsyncSeries]):
         >>> await client.series.find(Modality="CT")  # doctest: +SKIP
     """
 
-    def __init__(self, client: AsyncOrthanc) -> None:
+    def __init__(self, client: AsyncSeam) -> None:
         super().__init__(client, AsyncSeries)
 
 
@@ -430,5 +428,5 @@ class AsyncInstances(AsyncCollection[AsyncInstance]):
         >>> await client.instances.lookup("1.2.3.4.5")  # doctest: +SKIP
     """
 
-    def __init__(self, client: AsyncOrthanc) -> None:
+    def __init__(self, client: AsyncSeam) -> None:
         super().__init__(client, AsyncInstance)

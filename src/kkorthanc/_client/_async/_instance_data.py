@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..._core.seam import AsyncSeam
 from ..._dicom.header import HeaderReader, parse_dicom
 from ..._dicom.images import (
     ImageFormat,
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     from pydicom.dataset import Dataset
 
-    from ._client import AsyncOrthanc
 
 __all__ = ["AsyncInstanceData", "AsyncSeriesImages"]
 
@@ -401,7 +401,7 @@ async def _picture(
         raise with_reason(error, reason or await _reason(client, instance.id)) from error
 
 
-async def _reason(client: AsyncOrthanc, instance_id: str) -> str:
+async def _reason(client: AsyncSeam, instance_id: str) -> str:
     """Why the server cannot picture this instance (two small requests)."""
     metadata = await client.get(("instances", instance_id, "metadata"), params={"expand": True})
     syntax = metadata.get("TransferSyntax") if isinstance(metadata, dict) else None

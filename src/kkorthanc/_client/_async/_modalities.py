@@ -9,7 +9,7 @@ The asynchronous code is the source; ``scripts/unasync.py`` writes the synchrono
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Union
+from typing import Any, Union
 
 from ..._core.levels import Level
 from ..._core.models.operations import (
@@ -20,13 +20,11 @@ from ..._core.models.operations import (
     unknown_name,
     with_calling_aet_hint,
 )
+from ..._core.seam import AsyncSeam
 from ..._core.urls import PathTypes
 from ...errors import OrthancError, OrthancHTTPError, OrthancInputError, UnexpectedContentError
-from ._jobs import AsyncJob
+from ._jobs import AsyncJob, AsyncJobs
 from ._resource import AsyncResource
-
-if TYPE_CHECKING:
-    from ._client import AsyncOrthanc
 
 __all__ = ["AsyncModalities", "AsyncModality", "AsyncQuery", "AsyncQueryAnswer", "resource_ids"]
 
@@ -50,7 +48,7 @@ def resource_ids(resources: Resources) -> list[str]:
     return ids
 
 
-async def _network_post(client: AsyncOrthanc, path: PathTypes, body: Any, what: str) -> Any:
+async def _network_post(client: AsyncSeam, path: PathTypes, body: Any, what: str) -> Any:
     try:
         return await client.post(path, json=body)
     except OrthancHTTPError as error:
@@ -60,7 +58,7 @@ async def _network_post(client: AsyncOrthanc, path: PathTypes, body: Any, what: 
         raise failure from error
 
 
-async def _our_aet(client: AsyncOrthanc) -> str:
+async def _our_aet(client: AsyncSeam) -> str:
     """The server's own AE title for an error's hint; empty when it cannot be asked."""
     try:
         return (await client.system()).dicom_aet
@@ -178,7 +176,7 @@ class AsyncQuery:
         self.level = level
 
     @property
-    def client(self) -> AsyncOrthanc:
+    def client(self) -> AsyncSeam:
         """The client the query was made through."""
         return self.modality.client
 
@@ -237,7 +235,7 @@ class AsyncQuery:
         body = {"Asynchronous": True, **({"TargetAet": target_aet} if target_aet else {})}
         path = ("queries", self.id, "retrieve")
         answer = await _network_post(self.client, path, body, "the C-MOVE")
-        return await self.client.jobs.from_answer(answer)
+        return await AsyncJobs(self.client).from_answer(answer)
 
     def __repr__(self) -> str:
         return f"AsyncQuery({self.id!r}, {self.level.value}, {self.modality.name!r})"
@@ -251,7 +249,7 @@ class AsyncModality:
         config: Its configuration (:class:`ModalityConfig`).
     """
 
-    def __init__(self, client: AsyncOrthanc, config: ModalityConfig) -> None:
+    def __init__(self, client: AsyncSeam, config: ModalityConfig) -> None:
         self.client = client
         self.config = config
 
@@ -437,7 +435,7 @@ class AsyncModality:
         """
         body = {"Resources": resource_ids(resources), "Asynchronous": True}
         answer = await _network_post(self.client, self._path("store"), body, "the C-STORE")
-        return await self.client.jobs.from_answer(answer)
+        return await AsyncJobs(self.client).from_answer(answer)
 
     def __repr__(self) -> str:
         config = self.config
@@ -451,7 +449,7 @@ class AsyncModalities:
         >>> [modality.name for modality in await client.modalities.list()]  # doctest: +SKIP
     """
 
-    def __init__(self, client: AsyncOrthanc) -> None:
+    def __init__(self, client: AsyncSeam) -> None:
         self._client = client
 
     async def list(self) -> list[AsyncModality]:

@@ -19,6 +19,7 @@ from ..._core.models.operations import as_force_error
 from ..._core.request import UNSET
 from ..._dicom.deid import Finding, check_anonymized, profile_removals
 from ...errors import NotFoundError, OrthancHTTPError, OrthancInputError, UnexpectedContentError
+from ._jobs import AsyncJobs
 from ._resource import AsyncResource
 
 if TYPE_CHECKING:
@@ -316,7 +317,7 @@ class AsyncModifiable(_AsyncModificationBase):
             asynchronous = await self._instance_count() >= AUTO_JOB_INSTANCES
         if asynchronous:
             answer = await self._post_modification(action, {**body, "Asynchronous": True})
-            job = await self._client.jobs.from_answer(answer)
+            job = await AsyncJobs(self._client).from_answer(answer)
             content: Any = (await job.wait(timeout=timeout)).content
         else:
             content = await self._post_modification(action, body, timeout=Timeout(read=timeout))

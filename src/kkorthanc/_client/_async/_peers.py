@@ -6,15 +6,13 @@ The asynchronous code is the source; ``scripts/unasync.py`` writes the synchrono
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..._core.models.operations import PeerConfig, as_network_error, check_name, unknown_name
+from ..._core.seam import AsyncSeam
 from ...errors import OrthancHTTPError, OrthancInputError, UnexpectedContentError
-from ._jobs import AsyncJob
+from ._jobs import AsyncJob, AsyncJobs
 from ._modalities import Resources, resource_ids
-
-if TYPE_CHECKING:
-    from ._client import AsyncOrthanc
 
 __all__ = ["AsyncPeer", "AsyncPeers"]
 
@@ -27,7 +25,7 @@ class AsyncPeer:
         config: Its configuration (:class:`PeerConfig`).
     """
 
-    def __init__(self, client: AsyncOrthanc, config: PeerConfig) -> None:
+    def __init__(self, client: AsyncSeam, config: PeerConfig) -> None:
         self.client = client
         self.config = config
 
@@ -84,7 +82,7 @@ class AsyncPeer:
         answer = await self._post_store(
             {"Resources": resource_ids(resources), "Asynchronous": True}
         )
-        return await self.client.jobs.from_answer(answer)
+        return await AsyncJobs(self.client).from_answer(answer)
 
     async def _post_store(self, body: dict[str, Any]) -> Any:
         try:
@@ -103,7 +101,7 @@ class AsyncPeers:
         >>> [peer.name for peer in await client.peers.list()]  # doctest: +SKIP
     """
 
-    def __init__(self, client: AsyncOrthanc) -> None:
+    def __init__(self, client: AsyncSeam) -> None:
         self._client = client
 
     async def list(self) -> list[AsyncPeer]:

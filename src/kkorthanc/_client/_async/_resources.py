@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from ..._core import uids as _uids
 from ..._core.levels import Level
+from ..._core.seam import AsyncSeam
 from ..._core.tags import TagValue, convert
 from ..._core.uids import PatientUids, SeriesUids, StudyUids
 from ...errors import OrthancInputError, UnexpectedContentError
@@ -22,9 +23,6 @@ from ._instance_data import AsyncInstanceData, AsyncSeriesImages
 from ._kk import kk_uids, plugin_accepts, use_plugin
 from ._modification import AsyncModifiable
 from ._resource import AsyncResource
-
-if TYPE_CHECKING:
-    from ._client import AsyncOrthanc
 
 __all__ = [
     "AsyncInstance",
@@ -147,7 +145,7 @@ class _Tagged(AsyncResource):
         return self
 
 
-def make_resource(client: AsyncOrthanc, cls: type[R], value: Any) -> R:
+def make_resource(client: AsyncSeam, cls: type[R], value: Any) -> R:
     """Build a resource of ``cls`` from the server's JSON object for it.
 
     Raises:
@@ -161,7 +159,7 @@ def make_resource(client: AsyncOrthanc, cls: type[R], value: Any) -> R:
     return cls(client, value["ID"], value)
 
 
-def resources_from_json(client: AsyncOrthanc, cls: type[R], value: Any) -> list[R]:
+def resources_from_json(client: AsyncSeam, cls: type[R], value: Any) -> list[R]:
     """Build resources from an expanded list answer.
 
     Raises:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ..._core.find import check_orthanc_id, find_body, normalize_query, required_features
 from ..._core.levels import Level
+from ..._core.seam import Seam
 from ..._dicom.ids import orthanc_id as compute_orthanc_id
 from ...errors import ConflictError, NotFoundError, OrthancInputError, UnexpectedContentError
 from ._kk import kk_candidates, kk_lookup, plugin_accepts, use_plugin
@@ -28,9 +29,6 @@ from ._resources import (
     make_resource,
     resources_from_json,
 )
-
-if TYPE_CHECKING:
-    from ._client import Orthanc
 
 __all__ = ["Collection", "Instances", "Patients", "SeriesCollection",
            "Studies"]  # fmt: skip
@@ -54,7 +52,7 @@ class Collection(Generic[R]):
         resource_class: The class of the resources (e.g. :class:`Study`).
     """
 
-    def __init__(self, client: Orthanc, resource_class: type[R]) -> None:
+    def __init__(self, client: Seam, resource_class: type[R]) -> None:
         self._client = client
         self._class = resource_class
 
@@ -324,7 +322,7 @@ class Collection(Generic[R]):
     def _plugin_takes(self, identifier: str) -> bool:
         """Only when asked (``use_kk_plugin=True``): the plugin answers a lookup with a 307 to
         the resource's own route, two requests where one expanded find is enough."""
-        if self._client._use_kk_plugin is not True or not plugin_accepts(identifier):
+        if self._client.use_kk_plugin is not True or not plugin_accepts(identifier):
             return False
         return use_plugin(self._client)
 
@@ -395,7 +393,7 @@ class Patients(Collection[Patient]):
         Patient('...')
     """
 
-    def __init__(self, client: Orthanc) -> None:
+    def __init__(self, client: Seam) -> None:
         super().__init__(client, Patient)
 
 
@@ -406,7 +404,7 @@ class Studies(Collection[Study]):
         >>> client.studies.find(StudyDate="20210101-20211231")  # doctest: +SKIP
     """
 
-    def __init__(self, client: Orthanc) -> None:
+    def __init__(self, client: Seam) -> None:
         super().__init__(client, Study)
 
 
@@ -417,7 +415,7 @@ class SeriesCollection(Collection[Series]):
         >>> client.series.find(Modality="CT")  # doctest: +SKIP
     """
 
-    def __init__(self, client: Orthanc) -> None:
+    def __init__(self, client: Seam) -> None:
         super().__init__(client, Series)
 
 
@@ -428,5 +426,5 @@ class Instances(Collection[Instance]):
         >>> client.instances.lookup("1.2.3.4.5")  # doctest: +SKIP
     """
 
-    def __init__(self, client: Orthanc) -> None:
+    def __init__(self, client: Seam) -> None:
         super().__init__(client, Instance)

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..._core.seam import Seam
 from ..._dicom.header import HeaderReader, parse_dicom
 from ..._dicom.images import (
     ImageFormat,
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     from pydicom.dataset import Dataset
 
-    from ._client import Orthanc
 
 __all__ = ["InstanceData", "SeriesImages"]
 
@@ -398,7 +398,7 @@ def _picture(
         raise with_reason(error, reason or _reason(client, instance.id)) from error
 
 
-def _reason(client: Orthanc, instance_id: str) -> str:
+def _reason(client: Seam, instance_id: str) -> str:
     """Why the server cannot picture this instance (two small requests)."""
     metadata = client.get(("instances", instance_id, "metadata"), params={"expand": True})
     syntax = metadata.get("TransferSyntax") if isinstance(metadata, dict) else None

@@ -10,7 +10,7 @@ The asynchronous code is the source; ``scripts/unasync.py`` writes the synchrono
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Union
+from typing import Any, Union
 
 from ..._core.levels import Level
 from ..._core.models.operations import (
@@ -21,13 +21,11 @@ from ..._core.models.operations import (
     unknown_name,
     with_calling_aet_hint,
 )
+from ..._core.seam import Seam
 from ..._core.urls import PathTypes
 from ...errors import OrthancError, OrthancHTTPError, OrthancInputError, UnexpectedContentError
-from ._jobs import Job
+from ._jobs import Job, Jobs
 from ._resource import Resource
-
-if TYPE_CHECKING:
-    from ._client import Orthanc
 
 __all__ = ["Modalities", "Modality", "Query", "QueryAnswer", "resource_ids"]
 
@@ -51,7 +49,7 @@ def resource_ids(resources: Resources) -> list[str]:
     return ids
 
 
-def _network_post(client: Orthanc, path: PathTypes, body: Any, what: str) -> Any:
+def _network_post(client: Seam, path: PathTypes, body: Any, what: str) -> Any:
     try:
         return client.post(path, json=body)
     except OrthancHTTPError as error:
@@ -61,7 +59,7 @@ def _network_post(client: Orthanc, path: PathTypes, body: Any, what: str) -> Any
         raise failure from error
 
 
-def _our_aet(client: Orthanc) -> str:
+def _our_aet(client: Seam) -> str:
     """The server's own AE title for an error's hint; empty when it cannot be asked."""
     try:
         return client.system().dicom_aet
@@ -179,7 +177,7 @@ class Query:
         self.level = level
 
     @property
-    def client(self) -> Orthanc:
+    def client(self) -> Seam:
         """The client the query was made through."""
         return self.modality.client
 
@@ -238,7 +236,7 @@ class Query:
         body = {"Asynchronous": True, **({"TargetAet": target_aet} if target_aet else {})}
         path = ("queries", self.id, "retrieve")
         answer = _network_post(self.client, path, body, "the C-MOVE")
-        return self.client.jobs.from_answer(answer)
+        return Jobs(self.client).from_answer(answer)
 
     def __repr__(self) -> str:
         return f"Query({self.id!r}, {self.level.value}, {self.modality.name!r})"
@@ -252,7 +250,7 @@ class Modality:
         config: Its configuration (:class:`ModalityConfig`).
     """
 
-    def __init__(self, client: Orthanc, config: ModalityConfig) -> None:
+    def __init__(self, client: Seam, config: ModalityConfig) -> None:
         self.client = client
         self.config = config
 
@@ -438,7 +436,7 @@ class Modality:
         """
         body = {"Resources": resource_ids(resources), "Asynchronous": True}
         answer = _network_post(self.client, self._path("store"), body, "the C-STORE")
-        return self.client.jobs.from_answer(answer)
+        return Jobs(self.client).from_answer(answer)
 
     def __repr__(self) -> str:
         config = self.config
@@ -452,7 +450,7 @@ class Modalities:
         >>> [modality.name for modality in client.modalities.list()]  # doctest: +SKIP
     """
 
-    def __init__(self, client: Orthanc) -> None:
+    def __init__(self, client: Seam) -> None:
         self._client = client
 
     def list(self) -> list[Modality]:

@@ -20,6 +20,7 @@ from ..._core.models.operations import as_force_error
 from ..._core.request import UNSET
 from ..._dicom.deid import Finding, check_anonymized, profile_removals
 from ...errors import NotFoundError, OrthancHTTPError, OrthancInputError, UnexpectedContentError
+from ._jobs import Jobs
 from ._resource import Resource
 
 if TYPE_CHECKING:
@@ -311,7 +312,7 @@ class Modifiable(_ModificationBase):
             asynchronous = self._instance_count() >= AUTO_JOB_INSTANCES
         if asynchronous:
             answer = self._post_modification(action, {**body, "Asynchronous": True})
-            job = self._client.jobs.from_answer(answer)
+            job = Jobs(self._client).from_answer(answer)
             content: Any = job.wait(timeout=timeout).content
         else:
             content = self._post_modification(action, body, timeout=Timeout(read=timeout))

@@ -7,15 +7,13 @@ The asynchronous code is the source; ``scripts/unasync.py`` writes the synchrono
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..._core.models.operations import PeerConfig, as_network_error, check_name, unknown_name
+from ..._core.seam import Seam
 from ...errors import OrthancHTTPError, OrthancInputError, UnexpectedContentError
-from ._jobs import Job
+from ._jobs import Job, Jobs
 from ._modalities import Resources, resource_ids
-
-if TYPE_CHECKING:
-    from ._client import Orthanc
 
 __all__ = ["Peer", "Peers"]
 
@@ -28,7 +26,7 @@ class Peer:
         config: Its configuration (:class:`PeerConfig`).
     """
 
-    def __init__(self, client: Orthanc, config: PeerConfig) -> None:
+    def __init__(self, client: Seam, config: PeerConfig) -> None:
         self.client = client
         self.config = config
 
@@ -83,7 +81,7 @@ class Peer:
             >>> peer.store_job([study]).wait(timeout=600)  # doctest: +SKIP
         """
         answer = self._post_store({"Resources": resource_ids(resources), "Asynchronous": True})
-        return self.client.jobs.from_answer(answer)
+        return Jobs(self.client).from_answer(answer)
 
     def _post_store(self, body: dict[str, Any]) -> Any:
         try:
@@ -102,7 +100,7 @@ class Peers:
         >>> [peer.name for peer in client.peers.list()]  # doctest: +SKIP
     """
 
-    def __init__(self, client: Orthanc) -> None:
+    def __init__(self, client: Seam) -> None:
         self._client = client
 
     def list(self) -> list[Peer]:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from ..._core import uids as _uids
 from ..._core.levels import Level
+from ..._core.seam import Seam
 from ..._core.tags import TagValue, convert
 from ..._core.uids import PatientUids, SeriesUids, StudyUids
 from ...errors import OrthancInputError, UnexpectedContentError
@@ -23,9 +24,6 @@ from ._instance_data import InstanceData, SeriesImages
 from ._kk import kk_uids, plugin_accepts, use_plugin
 from ._modification import Modifiable
 from ._resource import Resource
-
-if TYPE_CHECKING:
-    from ._client import Orthanc
 
 __all__ = [
     "Instance",
@@ -148,7 +146,7 @@ class _Tagged(Resource):
         return self
 
 
-def make_resource(client: Orthanc, cls: type[R], value: Any) -> R:
+def make_resource(client: Seam, cls: type[R], value: Any) -> R:
     """Build a resource of ``cls`` from the server's JSON object for it.
 
     Raises:
@@ -162,7 +160,7 @@ def make_resource(client: Orthanc, cls: type[R], value: Any) -> R:
     return cls(client, value["ID"], value)
 
 
-def resources_from_json(client: Orthanc, cls: type[R], value: Any) -> list[R]:
+def resources_from_json(client: Seam, cls: type[R], value: Any) -> list[R]:
     """Build resources from an expanded list answer.
 
     Raises:

@@ -8,9 +8,10 @@ import os
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..._core.levels import Level
+from ..._core.seam import AsyncSeam, Seam
 from ...errors import (
     ForbiddenError,
     NotFoundError,
@@ -51,10 +52,6 @@ from ..plan.verify import (
     local_verdict,
 )
 
-if TYPE_CHECKING:
-    from ..._client._async._client import AsyncOrthanc
-    from ..._client._sync._client import Orthanc
-
 __all__ = ["async_download", "async_export", "sync_download", "sync_export"]
 
 CHUNK = 256 * 1024
@@ -93,7 +90,7 @@ def _parents(instances: Iterable[dict[str, Any]]) -> set[str]:
 
 
 def sync_download(
-    client: Orthanc,
+    client: Seam,
     resource: ResourceRef,
     target: str | os.PathLike[str],
     *,
@@ -124,7 +121,7 @@ def sync_download(
 
 
 def _sync_verdict(
-    client: Orthanc, level: Level, orthanc_id: str, path: Path, archive: bool, media: bool
+    client: Seam, level: Level, orthanc_id: str, path: Path, archive: bool, media: bool
 ) -> tuple[Verdict, str | None]:
     if archive:
         if absent(path):
@@ -138,7 +135,7 @@ def _sync_verdict(
     return verdict, md5
 
 
-def _sync_server_md5(client: Orthanc, orthanc_id: str) -> str:
+def _sync_server_md5(client: Seam, orthanc_id: str) -> str:
     try:
         return str(client.get(_md5_route(orthanc_id)))
     except OrthancHTTPError as error:
@@ -152,7 +149,7 @@ def _sync_server_md5(client: Orthanc, orthanc_id: str) -> str:
 
 
 def _sync_stream_to(
-    client: Orthanc, route: tuple[str, ...], path: Path, made: set[Path] | None = None
+    client: Seam, route: tuple[str, ...], path: Path, made: set[Path] | None = None
 ) -> PartFile:
     with PartFile(path, made) as part, client.stream("GET", route) as response:
         part.open()
@@ -162,7 +159,7 @@ def _sync_stream_to(
 
 
 def sync_export(
-    client: Orthanc,
+    client: Seam,
     resources: ResourceRef | ResourceRefs,
     target: str | os.PathLike[str],
     *,
@@ -196,7 +193,7 @@ def sync_export(
 
 
 def _sync_plan(
-    client: Orthanc, resources: ResourceRef | ResourceRefs, root: Path, layout: str
+    client: Seam, resources: ResourceRef | ResourceRefs, root: Path, layout: str
 ) -> list[ExportItem]:
     instances: dict[str, dict[str, Any]] = {}
     for level, orthanc_id in resolve_many(resources):
@@ -212,7 +209,7 @@ def _sync_plan(
 
 
 def _sync_fetch(
-    client: Orthanc, item: ExportItem, run: ExportRun, lane: FastLane | None
+    client: Seam, item: ExportItem, run: ExportRun, lane: FastLane | None
 ) -> DownloadRecord:
     route = ("instances", item.orthanc_id, "file")
     try:
@@ -244,7 +241,7 @@ def _sync_lane_to(
 
 
 async def async_download(
-    client: AsyncOrthanc,
+    client: AsyncSeam,
     resource: ResourceRef,
     target: str | os.PathLike[str],
     *,
@@ -275,7 +272,7 @@ async def async_download(
 
 
 async def _async_verdict(
-    client: AsyncOrthanc, level: Level, orthanc_id: str, path: Path, archive: bool, media: bool
+    client: AsyncSeam, level: Level, orthanc_id: str, path: Path, archive: bool, media: bool
 ) -> tuple[Verdict, str | None]:
     if archive:
         if absent(path):
@@ -289,7 +286,7 @@ async def _async_verdict(
     return verdict, md5
 
 
-async def _async_server_md5(client: AsyncOrthanc, orthanc_id: str) -> str:
+async def _async_server_md5(client: AsyncSeam, orthanc_id: str) -> str:
     try:
         return str(await client.get(_md5_route(orthanc_id)))
     except OrthancHTTPError as error:
@@ -303,7 +300,7 @@ async def _async_server_md5(client: AsyncOrthanc, orthanc_id: str) -> str:
 
 
 async def _async_stream_to(
-    client: AsyncOrthanc, route: tuple[str, ...], path: Path, made: set[Path] | None = None
+    client: AsyncSeam, route: tuple[str, ...], path: Path, made: set[Path] | None = None
 ) -> PartFile:
     with PartFile(path, made) as part:
         async with client.stream("GET", route) as response:
@@ -314,7 +311,7 @@ async def _async_stream_to(
 
 
 async def async_export(
-    client: AsyncOrthanc,
+    client: AsyncSeam,
     resources: ResourceRef | ResourceRefs,
     target: str | os.PathLike[str],
     *,
@@ -349,7 +346,7 @@ async def async_export(
 
 
 async def _async_plan(
-    client: AsyncOrthanc, resources: ResourceRef | ResourceRefs, root: Path, layout: str
+    client: AsyncSeam, resources: ResourceRef | ResourceRefs, root: Path, layout: str
 ) -> list[ExportItem]:
     instances: dict[str, dict[str, Any]] = {}
     for level, orthanc_id in resolve_many(resources):
@@ -367,7 +364,7 @@ async def _async_plan(
 
 
 async def _async_fetch(
-    client: AsyncOrthanc,
+    client: AsyncSeam,
     item: ExportItem,
     run: ExportRun,
     gate: asyncio.Semaphore,

@@ -8,18 +8,15 @@ import asyncio
 import time
 from collections.abc import Iterator
 from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..._core.seam import AsyncSeam, Seam
 from ...errors import OrthancError, OrthancHTTPError, OrthancInputError, OrthancTransportError
 from ..lane.connections import FastLane, ThreadedLane
 from ..plan.decide import Body, UploadPlan, abort
 from ..plan.limits import ArchiveLimits
 from ..plan.report import ProgressCallback, Tracker, UploadRecord, UploadReport
 from ..plan.sources import Item, SourceOptions, iter_items, rewritten, scan_totals
-
-if TYPE_CHECKING:
-    from ..._client._async._client import AsyncOrthanc
-    from ..._client._sync._client import Orthanc
 
 __all__ = ["async_upload", "sync_upload"]
 
@@ -77,7 +74,7 @@ def _next_batch(plan: UploadPlan, items: Iterator[Item]) -> list[Item] | None:
 # ---- threads ------------------------------------------------------------------------------
 
 
-def sync_upload(client: Orthanc, *sources: Any, **options: Any) -> UploadReport:
+def sync_upload(client: Seam, *sources: Any, **options: Any) -> UploadReport:
     """Upload with a thread pool over one ``Orthanc`` client (see ``Orthanc.upload``)."""
     plan, items = _plan(sources, **options)
     if plan.verify:
@@ -103,7 +100,7 @@ def sync_upload(client: Orthanc, *sources: Any, **options: Any) -> UploadReport:
     return UploadReport(plan.tracker.records)
 
 
-def _sync_unknown(client: Orthanc, plan: UploadPlan, batch: list[Item]) -> list[Item]:
+def _sync_unknown(client: Seam, plan: UploadPlan, batch: list[Item]) -> list[Item]:
     query = plan.find_query(batch)
     answer = None if query is None else client.post("tools/find", json=query, retry=True)
     return plan.skip_known(batch, answer)
@@ -132,9 +129,7 @@ def _sync_drain(plan: UploadPlan, pending: set[Future[UploadRecord]]) -> None:
             plan.tracker.add(future.result())
 
 
-def _sync_send(
-    client: Orthanc, plan: UploadPlan, item: Item, lane: FastLane | None
-) -> UploadRecord:
+def _sync_send(client: Seam, plan: UploadPlan, item: Item, lane: FastLane | None) -> UploadRecord:
     """Send one file as it is; a refused headerless dataset once more as a rewritten copy."""
     try:
         record = _sync_attempt(client, plan, item, lane)
@@ -150,7 +145,7 @@ def _sync_send(
 
 
 def _sync_attempt(
-    client: Orthanc, plan: UploadPlan, item: Item, lane: FastLane | None
+    client: Seam, plan: UploadPlan, item: Item, lane: FastLane | None
 ) -> UploadRecord:
     body = Body(item, hashed=plan.verify)
     try:
@@ -161,7 +156,7 @@ def _sync_attempt(
 
 
 def _sync_post(
-    client: Orthanc, plan: UploadPlan, item: Item, body: Body, lane: FastLane | None
+    client: Seam, plan: UploadPlan, item: Item, body: Body, lane: FastLane | None
 ) -> UploadRecord:
     """Send one body (through the fast lane when it is given and the body is in memory),
     retrying transport failures within the plan's budget."""
@@ -197,7 +192,7 @@ def _sync_post(
 # ---- asyncio ------------------------------------------------------------------------------
 
 
-async def async_upload(client: AsyncOrthanc, *sources: Any, **options: Any) -> UploadReport:
+async def async_upload(client: AsyncSeam, *sources: Any, **options: Any) -> UploadReport:
     """Upload with asyncio tasks over one ``AsyncOrthanc`` client (see ``AsyncOrthanc.upload``)."""
     plan, items = _plan(sources, **options)
     if plan.verify:
@@ -223,7 +218,7 @@ async def async_upload(client: AsyncOrthanc, *sources: Any, **options: Any) -> U
     return UploadReport(plan.tracker.records)
 
 
-async def _async_unknown(client: AsyncOrthanc, plan: UploadPlan, batch: list[Item]) -> list[Item]:
+async def _async_unknown(client: AsyncSeam, plan: UploadPlan, batch: list[Item]) -> list[Item]:
     query = plan.find_query(batch)
     answer = None if query is None else await client.post("tools/find", json=query, retry=True)
     return plan.skip_known(batch, answer)
@@ -256,7 +251,7 @@ async def _async_drain(
 
 
 async def _async_send(
-    client: AsyncOrthanc, plan: UploadPlan, item: Item, lane: ThreadedLane | None
+    client: AsyncSeam, plan: UploadPlan, item: Item, lane: ThreadedLane | None
 ) -> UploadRecord:
     """Send one file as it is; a refused headerless dataset once more as a rewritten copy."""
     try:
@@ -273,7 +268,7 @@ async def _async_send(
 
 
 async def _async_attempt(
-    client: AsyncOrthanc, plan: UploadPlan, item: Item, lane: ThreadedLane | None
+    client: AsyncSeam, plan: UploadPlan, item: Item, lane: ThreadedLane | None
 ) -> UploadRecord:
     body = Body(item, hashed=plan.verify)
     try:
@@ -285,7 +280,7 @@ async def _async_attempt(
 
 
 async def _async_post(
-    client: AsyncOrthanc, plan: UploadPlan, item: Item, body: Body, lane: ThreadedLane | None
+    client: AsyncSeam, plan: UploadPlan, item: Item, body: Body, lane: ThreadedLane | None
 ) -> UploadRecord:
     """Send one body (through the fast lane when it is given and the body is in memory),
     retrying transport failures within the plan's budget."""
