@@ -12,16 +12,15 @@ import datetime
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..._core import uids as _uids
 from ..._core.levels import Level
 from ..._core.tags import TagValue, convert
 from ..._core.uids import PatientUids, SeriesUids, StudyUids
 from ...errors import OrthancInputError, UnexpectedContentError
 from ._annotations import AsyncAnnotated
 from ._instance_data import AsyncInstanceData, AsyncSeriesImages
-from ._kk import kk_uids, plugin_accepts, use_plugin
 from ._modification import AsyncModifiable
 from ._resource import AsyncResource
+from ._uid_requests import patient_uids, series_uids, study_uids
 
 if TYPE_CHECKING:
     from ._client import AsyncOrthanc
@@ -228,7 +227,7 @@ class AsyncPatient(AsyncAnnotated, AsyncModifiable, _Tagged):
         Example:
             >>> (await patient.uids()).studies[0].study_instance_uid  # doctest: +SKIP
         """
-        return await _patient_uids(self)
+        return await patient_uids(self, self.patient_id)
 
 
 class AsyncStudy(AsyncAnnotated, AsyncModifiable, _Tagged):
@@ -346,7 +345,7 @@ class AsyncStudy(AsyncAnnotated, AsyncModifiable, _Tagged):
         Example:
             >>> [s.series_instance_uid for s in (await study.uids()).series]  # doctest: +SKIP
         """
-        return await _study_uids(self)
+        return await study_uids(self, self.study_instance_uid, self.patient_id)
 
 
 class AsyncSeries(AsyncSeriesImages, AsyncAnnotated, AsyncModifiable, _Tagged):
@@ -467,7 +466,7 @@ class AsyncSeries(AsyncSeriesImages, AsyncAnnotated, AsyncModifiable, _Tagged):
         Example:
             >>> len((await series.uids()).instances)  # doctest: +SKIP
         """
-        return await _series_uids(self)
+        return await series_uids(self, self.series_instance_uid)
 
 
 class AsyncInstance(AsyncInstanceData, AsyncAnnotated, AsyncModifiable, _Tagged):
@@ -560,39 +559,3 @@ class AsyncInstance(AsyncInstanceData, AsyncAnnotated, AsyncModifiable, _Tagged)
             >>> (await instance.patient()).patient_name  # doctest: +SKIP
         """
         return await self._related("patient", AsyncPatient)
-
-
-async def _expanded(resource: _Tagged, *routes: str) -> dict[str, Any]:
-    levels = {"studies": "Study", "series": "Series", "instances": "Instance"}
-    return {levels[route]: await resource.get(route, params={"expand": True}) for route in routes}
-
-
-async def _series_uids(series: AsyncSeries) -> SeriesUids:
-    top = {"ID": series.id, "SeriesInstanceUID": series.series_instance_uid}
-    below = await _expanded(series, "instances")
-    return _uids.series_uids_from_json(_uids.nest_rest_answers("Series", top, below))
-
-
-async def _study_uids(study: AsyncStudy) -> StudyUids:
-    uid, patient_id = study.study_instance_uid, study.patient_id
-    if plugin_accepts(uid) and await use_plugin(study.client):
-        answer = await kk_uids(study.client, Level.STUDY, uid, patient_id=patient_id)
-        uids = _uids.study_uids_from_json(answer)
-    else:
-        top = {"ID": study.id, "PatientID": patient_id, "StudyInstanceUID": uid}
-        below = await _expanded(study, "series", "instances")
-        uids = _uids.study_uids_from_json(_uids.nest_rest_answers("Study", top, below))
-    _uids.check_uids_of(uids, study.id)
-    return uids
-
-
-async def _patient_uids(patient: AsyncPatient) -> PatientUids:
-    if plugin_accepts(patient.patient_id) and await use_plugin(patient.client):
-        answer = await kk_uids(patient.client, Level.PATIENT, patient.patient_id)
-        uids = _uids.patient_uids_from_json(answer)
-    else:
-        top = {"ID": patient.id, "PatientID": patient.patient_id}
-        below = await _expanded(patient, "studies", "series", "instances")
-        uids = _uids.patient_uids_from_json(_uids.nest_rest_answers("Patient", top, below))
-    _uids.check_uids_of(uids, patient.id)
-    return uids

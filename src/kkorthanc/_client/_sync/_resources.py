@@ -13,16 +13,15 @@ import datetime
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..._core import uids as _uids
 from ..._core.levels import Level
 from ..._core.tags import TagValue, convert
 from ..._core.uids import PatientUids, SeriesUids, StudyUids
 from ...errors import OrthancInputError, UnexpectedContentError
 from ._annotations import Annotated
 from ._instance_data import InstanceData, SeriesImages
-from ._kk import kk_uids, plugin_accepts, use_plugin
 from ._modification import Modifiable
 from ._resource import Resource
+from ._uid_requests import patient_uids, series_uids, study_uids
 
 if TYPE_CHECKING:
     from ._client import Orthanc
@@ -229,7 +228,7 @@ class Patient(Annotated, Modifiable, _Tagged):
         Example:
             >>> patient.uids().studies[0].study_instance_uid  # doctest: +SKIP
         """
-        return _patient_uids(self)
+        return patient_uids(self, self.patient_id)
 
 
 class Study(Annotated, Modifiable, _Tagged):
@@ -347,7 +346,7 @@ class Study(Annotated, Modifiable, _Tagged):
         Example:
             >>> [s.series_instance_uid for s in study.uids().series]  # doctest: +SKIP
         """
-        return _study_uids(self)
+        return study_uids(self, self.study_instance_uid, self.patient_id)
 
 
 class Series(SeriesImages, Annotated, Modifiable, _Tagged):
@@ -468,7 +467,7 @@ class Series(SeriesImages, Annotated, Modifiable, _Tagged):
         Example:
             >>> len(series.uids().instances)  # doctest: +SKIP
         """
-        return _series_uids(self)
+        return series_uids(self, self.series_instance_uid)
 
 
 class Instance(InstanceData, Annotated, Modifiable, _Tagged):
@@ -561,39 +560,3 @@ class Instance(InstanceData, Annotated, Modifiable, _Tagged):
             >>> instance.patient().patient_name  # doctest: +SKIP
         """
         return self._related("patient", Patient)
-
-
-def _expanded(resource: _Tagged, *routes: str) -> dict[str, Any]:
-    levels = {"studies": "Study", "series": "Series", "instances": "Instance"}
-    return {levels[route]: resource.get(route, params={"expand": True}) for route in routes}
-
-
-def _series_uids(series: Series) -> SeriesUids:
-    top = {"ID": series.id, "SeriesInstanceUID": series.series_instance_uid}
-    below = _expanded(series, "instances")
-    return _uids.series_uids_from_json(_uids.nest_rest_answers("Series", top, below))
-
-
-def _study_uids(study: Study) -> StudyUids:
-    uid, patient_id = study.study_instance_uid, study.patient_id
-    if plugin_accepts(uid) and use_plugin(study.client):
-        answer = kk_uids(study.client, Level.STUDY, uid, patient_id=patient_id)
-        uids = _uids.study_uids_from_json(answer)
-    else:
-        top = {"ID": study.id, "PatientID": patient_id, "StudyInstanceUID": uid}
-        below = _expanded(study, "series", "instances")
-        uids = _uids.study_uids_from_json(_uids.nest_rest_answers("Study", top, below))
-    _uids.check_uids_of(uids, study.id)
-    return uids
-
-
-def _patient_uids(patient: Patient) -> PatientUids:
-    if plugin_accepts(patient.patient_id) and use_plugin(patient.client):
-        answer = kk_uids(patient.client, Level.PATIENT, patient.patient_id)
-        uids = _uids.patient_uids_from_json(answer)
-    else:
-        top = {"ID": patient.id, "PatientID": patient.patient_id}
-        below = _expanded(patient, "studies", "series", "instances")
-        uids = _uids.patient_uids_from_json(_uids.nest_rest_answers("Patient", top, below))
-    _uids.check_uids_of(uids, patient.id)
-    return uids
