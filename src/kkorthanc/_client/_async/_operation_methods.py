@@ -28,7 +28,7 @@ class AsyncOperationMethods:
     def _orthanc(self) -> AsyncOrthanc:
         return cast("AsyncOrthanc", self)
 
-    def changes(
+    def iter_changes(
         self, *, since: int = 0, types: Collection[str] | None = None, limit: int | None = None
     ) -> AsyncIterator[Change]:
         """Iterate over the changes feed after ``since`` (exclusive), fetching pages lazily.
@@ -43,7 +43,7 @@ class AsyncOperationMethods:
             OrthancHTTPError: The server answered an error status.
 
         Example:
-            >>> async for change in client.changes(types={"NewStudy"}):  # doctest: +SKIP
+            >>> async for change in client.iter_changes(types={"NewStudy"}):  # doctest: +SKIP
             ...     print(change.seq, change.id)
         """
         return iter_changes(self._orthanc(), since=since, types=types, limit=limit)

@@ -56,15 +56,18 @@ class _Tagged(AsyncResource):
             raise UnexpectedContentError(f"{self!r}: the server's answer has no MainDicomTags")
         return tags
 
-    def tag(self, keyword: str) -> TagValue:
+    def main_tag(self, keyword: str) -> TagValue:
         """The Python value of one main tag (date, time, int, floats or text), None if absent.
+
+        Read from :attr:`main_tags`, without a request; an instance's
+        ``get_tags()`` asks the server for every tag of the file.
 
         Raises:
             OrthancInputError: No data yet (call ``refresh()``).
             UnexpectedContentError: The server's text does not parse as the tag's type.
 
         Example:
-            >>> series.tag("SeriesNumber")  # doctest: +SKIP
+            >>> series.main_tag("SeriesNumber")  # doctest: +SKIP
             3
         """
         return convert(self.main_tags, keyword)
@@ -73,19 +76,19 @@ class _Tagged(AsyncResource):
         return str(self.main_tags.get(keyword, ""))
 
     def _text(self, keyword: str) -> str | None:
-        value = self.tag(keyword)
+        value = self.main_tag(keyword)
         return None if value is None else str(value)
 
     def _int(self, keyword: str) -> int | None:
-        value = self.tag(keyword)
+        value = self.main_tag(keyword)
         return value if isinstance(value, int) else None
 
     def _date(self, keyword: str) -> datetime.date | None:
-        value = self.tag(keyword)
+        value = self.main_tag(keyword)
         return value if isinstance(value, datetime.date) else None
 
     def _time(self, keyword: str) -> datetime.time | None:
-        value = self.tag(keyword)
+        value = self.main_tag(keyword)
         return value if isinstance(value, datetime.time) else None
 
     @property
@@ -98,11 +101,17 @@ class _Tagged(AsyncResource):
         return bool(self._fetched().get("IsStable", False))
 
     @property
-    def labels(self) -> tuple[str, ...]:
-        """The labels the server gave with this resource (always empty before Orthanc 1.12).
+    def fetched_labels(self) -> tuple[str, ...]:
+        """The labels the server gave with this resource's data (always empty before 1.12).
+
+        A snapshot, without a request: ``list_labels()`` asks the server again.
 
         Raises:
             OrthancInputError: No data yet (call ``refresh()``).
+
+        Example:
+            >>> "reviewed" in study.fetched_labels  # doctest: +SKIP
+            True
         """
         return tuple(str(label) for label in self._fetched().get("Labels", []))
 
@@ -507,7 +516,7 @@ class AsyncInstance(AsyncInstanceData, AsyncAnnotated, AsyncModifiable, _Tagged)
     @property
     def image_position(self) -> tuple[float, ...] | None:
         """The ImagePositionPatient, in mm."""
-        value = self.tag("ImagePositionPatient")
+        value = self.main_tag("ImagePositionPatient")
         return value if isinstance(value, tuple) else None
 
     @property

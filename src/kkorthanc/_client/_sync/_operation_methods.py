@@ -29,7 +29,7 @@ class OperationMethods:
     def _orthanc(self) -> Orthanc:
         return cast("Orthanc", self)
 
-    def changes(
+    def iter_changes(
         self, *, since: int = 0, types: Collection[str] | None = None, limit: int | None = None
     ) -> Iterator[Change]:
         """Iterate over the changes feed after ``since`` (exclusive), fetching pages lazily.
@@ -44,7 +44,7 @@ class OperationMethods:
             OrthancHTTPError: The server answered an error status.
 
         Example:
-            >>> for change in client.changes(types={"NewStudy"}):  # doctest: +SKIP
+            >>> for change in client.iter_changes(types={"NewStudy"}):  # doctest: +SKIP
             ...     print(change.seq, change.id)
         """
         return iter_changes(self._orthanc(), since=since, types=types, limit=limit)
