@@ -181,7 +181,7 @@ def resources_from_json(client: AsyncOrthanc, cls: type[R], value: Any) -> list[
 
 
 class AsyncPatient(AsyncAnnotated, AsyncModifiable, _Tagged):
-    """A patient: typed main tags, its studies, its identifiers.
+    """A patient: typed main tags, its studies, series and instances, its identifiers.
 
     Example:
         >>> patient = await client.patients.lookup("P1")  # doctest: +SKIP
@@ -226,6 +226,30 @@ class AsyncPatient(AsyncAnnotated, AsyncModifiable, _Tagged):
             >>> [study.description for study in await patient.studies()]  # doctest: +SKIP
         """
         return await self._children("studies", AsyncStudy)
+
+    async def series(self) -> list[AsyncSeries]:
+        """All the patient's series, of every study, in one request.
+
+        Raises:
+            NotFoundError: The patient no longer exists.
+
+        Example:
+            >>> sorted({series.modality for series in await patient.series()})  # doctest: +SKIP
+            ['CT', 'MR']
+        """
+        return await self._children("series", AsyncSeries)
+
+    async def instances(self) -> list[AsyncInstance]:
+        """All the patient's instances, of every study and series, in one request.
+
+        Raises:
+            NotFoundError: The patient no longer exists.
+
+        Example:
+            >>> len(await patient.instances())  # doctest: +SKIP
+            12
+        """
+        return await self._children("instances", AsyncInstance)
 
     async def uids(self) -> PatientUids:
         """All DICOM identifiers of the patient and below: 1 request with the kk plugin, else 3.

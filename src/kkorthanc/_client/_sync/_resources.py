@@ -182,7 +182,7 @@ def resources_from_json(client: Orthanc, cls: type[R], value: Any) -> list[R]:
 
 
 class Patient(Annotated, Modifiable, _Tagged):
-    """A patient: typed main tags, its studies, its identifiers.
+    """A patient: typed main tags, its studies, series and instances, its identifiers.
 
     Example:
         >>> patient = client.patients.lookup("P1")  # doctest: +SKIP
@@ -227,6 +227,30 @@ class Patient(Annotated, Modifiable, _Tagged):
             >>> [study.description for study in patient.studies()]  # doctest: +SKIP
         """
         return self._children("studies", Study)
+
+    def series(self) -> list[Series]:
+        """All the patient's series, of every study, in one request.
+
+        Raises:
+            NotFoundError: The patient no longer exists.
+
+        Example:
+            >>> sorted({series.modality for series in patient.series()})  # doctest: +SKIP
+            ['CT', 'MR']
+        """
+        return self._children("series", Series)
+
+    def instances(self) -> list[Instance]:
+        """All the patient's instances, of every study and series, in one request.
+
+        Raises:
+            NotFoundError: The patient no longer exists.
+
+        Example:
+            >>> len(patient.instances())  # doctest: +SKIP
+            12
+        """
+        return self._children("instances", Instance)
 
     def uids(self) -> PatientUids:
         """All DICOM identifiers of the patient and below: 1 request with the kk plugin, else 3.
