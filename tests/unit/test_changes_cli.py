@@ -90,7 +90,7 @@ def test_changes_with_no_rows_and_with_a_limit(feed: Feed, capsys: Any) -> None:
 
 def test_the_library_fetches_pages_lazily(feed: Feed) -> None:
     with kkorthanc.Orthanc("http://mock:8042", transport=httpx.MockTransport(feed)) as client:
-        changes = client.changes()
+        changes = client.iter_changes()
         assert next(iter(changes)).seq == 1
         assert [since for since, _ in feed.seen] == [0]
 

@@ -23,7 +23,7 @@ __all__ = ["AsyncOperationMethods"]
 class AsyncOperationMethods:
     """The client's changes-feed and bulk methods (a mixin of :class:`~kkorthanc.AsyncOrthanc`)."""
 
-    def changes(
+    def iter_changes(
         self: AsyncSeam,
         *,
         since: int = 0,
@@ -42,7 +42,7 @@ class AsyncOperationMethods:
             OrthancHTTPError: The server answered an error status.
 
         Example:
-            >>> async for change in client.changes(types={"NewStudy"}):  # doctest: +SKIP
+            >>> async for change in client.iter_changes(types={"NewStudy"}):  # doctest: +SKIP
             ...     print(change.seq, change.id)
         """
         return iter_changes(self, since=since, types=types, limit=limit)

@@ -1,5 +1,7 @@
 """Orthanc peers: other Orthanc servers this one sends to over HTTP.
 
+A peer is reached over HTTP, not DICOM: its transfer is ``send`` (a modality's is ``c_store``).
+
 The asynchronous code is the source; ``scripts/unasync.py`` writes the synchronous copy from it.
 """
 
@@ -57,7 +59,7 @@ class AsyncPeer:
             raise UnexpectedContentError(f"system of peer {self.name}: {answer!r}")
         return dict(answer)
 
-    async def store(self, resources: Resources) -> dict[str, Any]:
+    async def send(self, resources: Resources) -> dict[str, Any]:
         """Send resources of this server to the peer and wait; return Orthanc's report.
 
         Raises:
@@ -65,19 +67,19 @@ class AsyncPeer:
             OrthancInputError: No resources.
 
         Example:
-            >>> report = await peer.store([study])  # doctest: +SKIP
+            >>> report = await peer.send([study])  # doctest: +SKIP
         """
         body = {"Resources": resource_ids(resources), "Synchronous": True}
         return dict(await self._post_store(body) or {})
 
-    async def store_job(self, resources: Resources) -> AsyncJob:
+    async def send_job(self, resources: Resources) -> AsyncJob:
         """Start sending resources to the peer as a job; wait with ``job.wait()``.
 
         Raises:
             OrthancInputError: No resources.
 
         Example:
-            >>> await (await peer.store_job([study])).wait(timeout=600)  # doctest: +SKIP
+            >>> await (await peer.send_job([study])).wait(timeout=600)  # doctest: +SKIP
         """
         answer = await self._post_store(
             {"Resources": resource_ids(resources), "Asynchronous": True}
@@ -137,7 +139,7 @@ class AsyncPeers:
                 return peer
         raise unknown_name(self._client.url, "peers", name)
 
-    async def put(
+    async def configure(
         self,
         name: str,
         *,
@@ -160,7 +162,7 @@ class AsyncPeers:
             BadRequestError: The server refused the configuration.
 
         Example:
-            >>> await client.peers.put("site2", url="http://10.0.0.2:8042/")  # doctest: +SKIP
+            >>> await client.peers.configure("site2", url="http://10.0.0.2:8042/")  # doctest: +SKIP
         """
         check_name(name, "peer")
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):

@@ -101,7 +101,7 @@ class InstanceData(Resource):
                 download closed as soon as the Pixel Data element is reached, so the pixel data
                 is not transferred (apart from what the network already buffered). The result is
                 the exact header of the stored file, file meta included, unlike
-                :meth:`tags`, which is Orthanc's JSON rendering without VRs or long values.
+                :meth:`get_tags`, which is Orthanc's JSON rendering without VRs or long values.
 
         Raises:
             NotFoundError: The instance no longer exists.
@@ -123,27 +123,30 @@ class InstanceData(Resource):
                     return dataset
         return reader.finish()
 
-    def tags(self) -> dict[str, Any]:
+    def get_tags(self) -> dict[str, Any]:
         """All tags as Orthanc renders them (``/tags``): ``{"0010,0010": {"Name", "Type",
         "Value"}}``, sequences nested.
+
+        A request for every tag of the file; ``main_tag()`` and ``main_tags`` read the main
+        tags the resource was fetched with, without one.
 
         Raises:
             NotFoundError: The instance no longer exists.
 
         Example:
-            >>> instance.tags()["0010,0020"]["Value"]  # doctest: +SKIP
+            >>> instance.get_tags()["0010,0020"]["Value"]  # doctest: +SKIP
             '1CT1'
         """
         return _object(self.get("tags"), "tags")
 
-    def simplified_tags(self) -> dict[str, Any]:
+    def get_simplified_tags(self) -> dict[str, Any]:
         """All tags as keyword to value (``/tags?simplify``); sequences are lists of dicts.
 
         Raises:
             NotFoundError: The instance no longer exists.
 
         Example:
-            >>> instance.simplified_tags()["PatientID"]  # doctest: +SKIP
+            >>> instance.get_simplified_tags()["PatientID"]  # doctest: +SKIP
             '1CT1'
         """
         return _object(self.get("tags", params={"simplify": True}), "simplified tags")

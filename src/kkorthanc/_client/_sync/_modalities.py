@@ -4,6 +4,11 @@
 Every failed DICOM operation raises :class:`~kkorthanc.errors.DicomNetworkError` with Orthanc's
 details (a refused association, a timeout, a rejected C-MOVE); nothing returns False.
 
+The five DICOM operations on a modality are named after their DIMSE services, so that no
+name is confused with an HTTP verb or a local search: ``c_echo``, ``c_find`` (and the
+``c_find_<level>`` shortcuts), ``c_move``, ``c_get``, ``c_store``. A query's ``retrieve`` is
+Orthanc's retrieve of its answers (a C-MOVE).
+
 The asynchronous code is the source; ``scripts/unasync.py`` writes the synchronous copy from it.
 """
 
@@ -106,36 +111,36 @@ class QueryAnswer:
         """``SOPInstanceUID``, when the answer has it."""
         return self.tags.get("SOPInstanceUID")
 
-    def find_studies(self, **query: str) -> list[QueryAnswer]:
+    def c_find_studies(self, **query: str) -> list[QueryAnswer]:
         """C-FIND the studies of this patient answer on the same modality.
 
         Raises:
             DicomNetworkError: The remote modality failed.
 
         Example:
-            >>> studies = patient_answer.find_studies()  # doctest: +SKIP
+            >>> studies = patient_answer.c_find_studies()  # doctest: +SKIP
         """
         return self._sub_query("query-studies", query)
 
-    def find_series(self, **query: str) -> list[QueryAnswer]:
+    def c_find_series(self, **query: str) -> list[QueryAnswer]:
         """C-FIND the series of this study answer on the same modality.
 
         Raises:
             DicomNetworkError: The remote modality failed.
 
         Example:
-            >>> series = study_answer.find_series(Modality="CT")  # doctest: +SKIP
+            >>> series = study_answer.c_find_series(Modality="CT")  # doctest: +SKIP
         """
         return self._sub_query("query-series", query)
 
-    def find_instances(self, **query: str) -> list[QueryAnswer]:
+    def c_find_instances(self, **query: str) -> list[QueryAnswer]:
         """C-FIND the instances of this series answer on the same modality.
 
         Raises:
             DicomNetworkError: The remote modality failed.
 
         Example:
-            >>> instances = series_answer.find_instances()  # doctest: +SKIP
+            >>> instances = series_answer.c_find_instances()  # doctest: +SKIP
         """
         return self._sub_query("query-instances", query)
 
@@ -267,7 +272,7 @@ class Modality:
     def _path(self, *rest: str) -> tuple[str, ...]:
         return ("modalities", self.name, *rest)
 
-    def echo(self, *, timeout: int | None = None) -> None:
+    def c_echo(self, *, timeout: int | None = None) -> None:
         """C-ECHO the modality; return only if it answered.
 
         Args:
@@ -278,12 +283,12 @@ class Modality:
             NotFoundError: The server knows no modality of that name.
 
         Example:
-            >>> client.modalities.get("pacs").echo()  # doctest: +SKIP
+            >>> client.modalities.get("pacs").c_echo()  # doctest: +SKIP
         """
         body = {"Timeout": timeout} if timeout else {}
         _network_post(self.client, self._path("echo"), body, f"C-ECHO of {self.name}")
 
-    def query(
+    def c_find(
         self, level: Level | str, query: Mapping[str, str], *, timeout: int | None = None
     ) -> Query:
         """Run a C-FIND at ``level`` and return the query (its answers are fetched on demand).
@@ -294,7 +299,7 @@ class Modality:
             OrthancInputError: An unknown level.
 
         Example:
-            >>> query = pacs.query("Study", {"PatientID": "P1"})  # doctest: +SKIP
+            >>> query = pacs.c_find("Study", {"PatientID": "P1"})  # doctest: +SKIP
         """
         body: dict[str, Any] = {"Level": Level.parse(level).value, "Query": dict(query)}
         if timeout:
@@ -302,52 +307,52 @@ class Modality:
         answer = _network_post(self.client, self._path("query"), body, "the C-FIND")
         return Query.from_answer(self, answer)
 
-    def find_patients(self, **query: str) -> list[QueryAnswer]:
-        """C-FIND patients, e.g. ``find_patients(PatientName="DOE*")``; answers in one request.
+    def c_find_patients(self, **query: str) -> list[QueryAnswer]:
+        """C-FIND patients, e.g. ``c_find_patients(PatientName="DOE*")``; answers in one request.
 
         Raises:
             DicomNetworkError: The association or the C-FIND failed.
 
         Example:
-            >>> pacs.find_patients(PatientID="P*")  # doctest: +SKIP
+            >>> pacs.c_find_patients(PatientID="P*")  # doctest: +SKIP
         """
-        return self.query(Level.PATIENT, query).answers()
+        return self.c_find(Level.PATIENT, query).answers()
 
-    def find_studies(self, **query: str) -> list[QueryAnswer]:
-        """C-FIND studies, e.g. ``find_studies(PatientID="P1", StudyDate="20200101-")``.
+    def c_find_studies(self, **query: str) -> list[QueryAnswer]:
+        """C-FIND studies, e.g. ``c_find_studies(PatientID="P1", StudyDate="20200101-")``.
 
         Raises:
             DicomNetworkError: The association or the C-FIND failed.
 
         Example:
-            >>> pacs.find_studies(StudyDate="20240101-")  # doctest: +SKIP
+            >>> pacs.c_find_studies(StudyDate="20240101-")  # doctest: +SKIP
         """
-        return self.query(Level.STUDY, query).answers()
+        return self.c_find(Level.STUDY, query).answers()
 
-    def find_series(self, **query: str) -> list[QueryAnswer]:
+    def c_find_series(self, **query: str) -> list[QueryAnswer]:
         """C-FIND series; give ``StudyInstanceUID`` (most modalities require it).
 
         Raises:
             DicomNetworkError: The association or the C-FIND failed.
 
         Example:
-            >>> pacs.find_series(StudyInstanceUID="1.2.3")  # doctest: +SKIP
+            >>> pacs.c_find_series(StudyInstanceUID="1.2.3")  # doctest: +SKIP
         """
-        return self.query(Level.SERIES, query).answers()
+        return self.c_find(Level.SERIES, query).answers()
 
-    def find_instances(self, **query: str) -> list[QueryAnswer]:
+    def c_find_instances(self, **query: str) -> list[QueryAnswer]:
         """C-FIND instances; give ``StudyInstanceUID`` and ``SeriesInstanceUID``.
 
         Raises:
             DicomNetworkError: The association or the C-FIND failed.
 
         Example:
-            >>> pacs.find_instances(StudyInstanceUID="1.2", SeriesInstanceUID="1.2.3")
+            >>> pacs.c_find_instances(StudyInstanceUID="1.2", SeriesInstanceUID="1.2.3")
             ... # doctest: +SKIP
         """
-        return self.query(Level.INSTANCE, query).answers()
+        return self.c_find(Level.INSTANCE, query).answers()
 
-    def move(
+    def c_move(
         self,
         level: Level | str,
         identifiers: Sequence[Mapping[str, str]],
@@ -369,14 +374,14 @@ class Modality:
             OrthancInputError: No identifiers.
 
         Example:
-            >>> pacs.move("Study", [{"StudyInstanceUID": "1.2.3"}])  # doctest: +SKIP
+            >>> pacs.c_move("Study", [{"StudyInstanceUID": "1.2.3"}])  # doctest: +SKIP
         """
         body = self._retrieve_body(level, identifiers, timeout)
         if target_aet:
             body["TargetAet"] = target_aet
         _network_post(self.client, self._path("move"), body, "the C-MOVE")
 
-    def get(
+    def c_get(
         self,
         level: Level | str,
         identifiers: Sequence[Mapping[str, str]],
@@ -386,13 +391,13 @@ class Modality:
         """C-GET resources into this server (Orthanc 1.12.6 and later), synchronously.
 
         Raises:
-            UnsupportedFeatureError: The server is older than 1.12.6 (use :meth:`move`).
+            UnsupportedFeatureError: The server is older than 1.12.6 (use :meth:`c_move`).
             DicomNetworkError: The C-GET failed.
 
         Example:
-            >>> pacs.get("Study", [{"StudyInstanceUID": "1.2.3"}])  # doctest: +SKIP
+            >>> pacs.c_get("Study", [{"StudyInstanceUID": "1.2.3"}])  # doctest: +SKIP
         """
-        self.client.capabilities().require("dicom_get", "C-GET (modality.get)")
+        self.client.capabilities().require("dicom_get", "C-GET (modality.c_get())")
         body = {**self._retrieve_body(level, identifiers, timeout), "Synchronous": True}
         _network_post(self.client, self._path("get"), body, "the C-GET")
 
@@ -407,7 +412,7 @@ class Modality:
             body["Timeout"] = timeout
         return body
 
-    def store(self, resources: Resources, *, timeout: int | None = None) -> dict[str, Any]:
+    def c_store(self, resources: Resources, *, timeout: int | None = None) -> dict[str, Any]:
         """C-STORE resources of this server to the modality and wait; return Orthanc's report.
 
         Raises:
@@ -415,7 +420,7 @@ class Modality:
             OrthancInputError: No resources.
 
         Example:
-            >>> report = pacs.store([study])  # doctest: +SKIP
+            >>> report = pacs.c_store([study])  # doctest: +SKIP
             >>> report["InstancesCount"]  # doctest: +SKIP
             12
         """
@@ -424,7 +429,7 @@ class Modality:
             body["Timeout"] = timeout
         return dict(_network_post(self.client, self._path("store"), body, "the C-STORE"))
 
-    def store_job(self, resources: Resources) -> Job:
+    def c_store_job(self, resources: Resources) -> Job:
         """Start a C-STORE of resources to the modality as a job; wait with ``job.wait()``.
 
         Raises:
@@ -432,7 +437,7 @@ class Modality:
             NotFoundError: Unknown modality.
 
         Example:
-            >>> pacs.store_job([study]).wait(timeout=600)  # doctest: +SKIP
+            >>> pacs.c_store_job([study]).wait(timeout=600)  # doctest: +SKIP
         """
         body = {"Resources": resource_ids(resources), "Asynchronous": True}
         answer = _network_post(self.client, self._path("store"), body, "the C-STORE")
@@ -486,7 +491,7 @@ class Modalities:
                 return modality
         raise unknown_name(self._client.url, "modalities", name)
 
-    def put(self, name: str, *, aet: str, host: str, port: int, **options: Any) -> Modality:
+    def configure(self, name: str, *, aet: str, host: str, port: int, **options: Any) -> Modality:
         """Create or replace a modality and return it.
 
         Args:
@@ -501,7 +506,7 @@ class Modalities:
             BadRequestError: The server refused the configuration.
 
         Example:
-            >>> client.modalities.put("pacs", aet="PACS", host="10.0.0.5", port=104)
+            >>> client.modalities.configure("pacs", aet="PACS", host="10.0.0.5", port=104)
             ... # doctest: +SKIP
         """
         check_name(name, "modality")

@@ -24,7 +24,7 @@ __all__ = ["OperationMethods"]
 class OperationMethods:
     """The client's changes-feed and bulk methods (a mixin of :class:`~kkorthanc.Orthanc`)."""
 
-    def changes(
+    def iter_changes(
         self: Seam,
         *,
         since: int = 0,
@@ -43,7 +43,7 @@ class OperationMethods:
             OrthancHTTPError: The server answered an error status.
 
         Example:
-            >>> for change in client.changes(types={"NewStudy"}):  # doctest: +SKIP
+            >>> for change in client.iter_changes(types={"NewStudy"}):  # doctest: +SKIP
             ...     print(change.seq, change.id)
         """
         return iter_changes(self, since=since, types=types, limit=limit)

@@ -168,7 +168,9 @@ def _run_modalities(ctx: Context) -> int:
 def _run_modality_add(ctx: Context) -> int:
     """Add or replace a modality and show it."""
     args = ctx.args
-    modality = ctx.client().modalities.put(args.name, aet=args.aet, host=args.host, port=args.port)
+    modality = ctx.client().modalities.configure(
+        args.name, aet=args.aet, host=args.host, port=args.port
+    )
     ctx.record(_modality_row(modality))
     return EXIT_OK
 
@@ -183,7 +185,7 @@ def _run_modality_rm(ctx: Context) -> int:
 def _run_modality_echo(ctx: Context) -> int:
     """C-ECHO; a refused association raises DicomNetworkError (exit 6)."""
     modality = ctx.client().modalities.get(ctx.args.name)
-    modality.echo()
+    modality.c_echo()
     ctx.record({**_modality_row(modality), "echo": "ok"})
     return EXIT_OK
 
@@ -194,7 +196,7 @@ def _run_query(ctx: Context) -> int:
     query = dict.fromkeys(_RETURN_KEYS[level], "")
     query.update(parse_filters(ctx.args.filters))
     modality = ctx.client().modalities.get(ctx.args.modality)
-    answers = modality.query(level, query).answers()
+    answers = modality.c_find(level, query).answers()
     rows = [answer.tags for answer in answers]
     keys = [*query, *(key for row in rows for key in row)]
     ctx.rows(rows, [key for key in dict.fromkeys(keys) if key not in _HIDDEN])
@@ -211,9 +213,9 @@ def _run_retrieve(ctx: Context) -> int:
         if ctx.args.target:
             raise OrthancInputError("--target is for C-MOVE; C-GET always retrieves to the server")
         _require_c_get(ctx.client())
-        modality.get(level, identifiers)
+        modality.c_get(level, identifiers)
     else:
-        modality.move(level, identifiers, target_aet=ctx.args.target)
+        modality.c_move(level, identifiers, target_aet=ctx.args.target)
     target = "server" if ctx.args.get else ctx.args.target or "server"
     operation = "C-GET" if ctx.args.get else "C-MOVE"
     rows = [{"level": level, "uid": item[_KEYS[level]], "operation": operation, "target": target}
@@ -237,11 +239,11 @@ def _run_send(ctx: Context) -> int:
     resources = resolve(client, ctx.args.ids)
     if ctx.args.to:
         destination: Any = client.modalities.get(ctx.args.to)
-        label = f"C-STORE to {destination.name}"
+        label, start = f"C-STORE to {destination.name}", destination.c_store_job
     else:
         destination = client.peers.get(ctx.args.to_peer)
-        label = f"send to peer {destination.name}"
-    job = wait_job(ctx, destination.store_job([r.id for r in resources]), label)
+        label, start = f"send to peer {destination.name}", destination.send_job
+    job = wait_job(ctx, start([r.id for r in resources]), label)
     content = dict(job.content)
     record = {
         "destination": destination.name,
@@ -268,7 +270,7 @@ def _run_peer_add(ctx: Context) -> int:
     """Add or replace a peer; its password never goes on the command line."""
     args = ctx.args
     password = _peer_password(ctx) if args.peer_user else None
-    peer = ctx.client().peers.put(
+    peer = ctx.client().peers.configure(
         args.name, url=args.peer_url, username=args.peer_user, password=password
     )
     ctx.record(_peer_row(peer))
