@@ -11,6 +11,7 @@ record) is made here, once; the thread and asyncio pumps only carry the steps ou
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable, Generator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,15 +32,30 @@ from .download import (
     ExportItem,
     ExportRun,
     PartFile,
+    ResourceRef,
     ResourceRefs,
+    archive_route,
+    download_target,
     export_failure,
+    new_report,
     plan_paths,
+    resolve,
     resolve_many,
+    single_record,
 )
 from .items import Item
-from .report import DownloadRecord, UploadRecord
+from .report import DownloadRecord, DownloadReport, ProgressCallback, Tracker, UploadRecord
 from .sources import rewritten
-from .verify import Verdict, absent, archive_verdict, compare_md5, expected_sizes, local_verdict
+from .verify import (
+    Action,
+    Verdict,
+    absent,
+    archive_verdict,
+    compare_md5,
+    decide,
+    expected_sizes,
+    local_verdict,
+)
 
 __all__ = [
     "Digest",
@@ -53,6 +69,7 @@ __all__ = [
     "Step",
     "arun",
     "check_concurrency",
+    "download_flow",
     "export_items",
     "fetch_flow",
     "run",
@@ -310,6 +327,43 @@ def verdict_flow(
 
 def _parents(instances: Iterable[dict[str, Any]]) -> set[str]:
     return {str(instance["ParentSeries"]) for instance in instances}
+
+
+def download_flow(
+    resource: ResourceRef,
+    target: str | os.PathLike[str],
+    *,
+    level: Level | str | None = None,
+    media: bool = False,
+    skip_existing: bool = True,
+    overwrite: bool = False,
+    progress: ProgressCallback | None = None,
+) -> Flow[DownloadReport]:
+    """Download one resource to a file, unless the file there is the same.
+
+    Raises:
+        OrthancInputError: A bad resource, level or target.
+        OrthancHTTPError: The server refused a request.
+    """
+    found_level, orthanc_id = resolve(resource, level)
+    path = download_target(target, found_level, orthanc_id, media)
+    archive = media or found_level is not Level.INSTANCE
+    tracker = Tracker(progress, 1)
+    verdict, md5 = (
+        (Verdict.DIFFERENT, None)
+        if overwrite and not skip_existing
+        else (yield from verdict_flow(found_level, orthanc_id, path, archive, media))
+    )
+    action = decide(verdict, skip_existing=skip_existing, overwrite=overwrite)
+    part = None
+    if action is Action.DOWNLOAD:
+        part = yield Save(archive_route(found_level, orthanc_id, media), path)
+    stale = verdict is Verdict.STALE
+    record = single_record(
+        found_level, orthanc_id, path, action, part, archive=archive, md5=md5, replaced_stale=stale
+    )
+    tracker.add(record)
+    return new_report(tracker)
 
 
 def export_items(resources: Any | ResourceRefs, root: Path, layout: str) -> Flow[list[ExportItem]]:
