@@ -86,14 +86,15 @@ def sync_upload(client: Orthanc, *sources: Any, **options: Any) -> UploadReport:
     if plan.verify:
         client.capabilities().require("attachment_info", "upload(verify=True)")
     lane = FastLane.for_client(client)
+    carry = partial(sync_carry, client, lane)
     pending: set[Future[UploadRecord]] = set()
     with ThreadPoolExecutor(plan.concurrency, thread_name_prefix="kkorthanc-upload") as pool:
         try:
             while (batch := _next_batch(plan, items)) is not None:
-                for item in _sync_unknown(client, plan, batch):
+                for item in run(unknown_flow(plan, batch), carry):
                     while len(pending) >= plan.concurrency * 2:
                         _sync_collect(plan, pending, FIRST_COMPLETED)
-                    pending.add(pool.submit(_sync_send, client, plan, item, lane))
+                    pending.add(pool.submit(run, upload_flow(plan, item), carry))
             _sync_collect(plan, pending, ALL_COMPLETED)
         except OrthancError as error:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -104,10 +105,6 @@ def sync_upload(client: Orthanc, *sources: Any, **options: Any) -> UploadReport:
             if lane is not None:
                 lane.close()
     return UploadReport(plan.tracker.records)
-
-
-def _sync_unknown(client: Orthanc, plan: UploadPlan, batch: list[Item]) -> list[Item]:
-    return run(unknown_flow(plan, batch), partial(sync_carry, client, None))
 
 
 def _sync_collect(plan: UploadPlan, pending: set[Future[UploadRecord]], when: str) -> None:
@@ -133,13 +130,6 @@ def _sync_drain(plan: UploadPlan, pending: set[Future[UploadRecord]]) -> None:
             plan.tracker.add(future.result())
 
 
-def _sync_send(
-    client: Orthanc, plan: UploadPlan, item: Item, lane: FastLane | None
-) -> UploadRecord:
-    """Carry one file's flow out in this worker thread."""
-    return run(upload_flow(plan, item), partial(sync_carry, client, lane))
-
-
 # ---- asyncio ------------------------------------------------------------------------------
 
 
@@ -149,13 +139,14 @@ async def async_upload(client: AsyncOrthanc, *sources: Any, **options: Any) -> U
     if plan.verify:
         (await client.capabilities()).require("attachment_info", "upload(verify=True)")
     lane = ThreadedLane.for_client(client, plan.concurrency)
+    carry = partial(async_carry, client, lane)
     pending: set[asyncio.Task[UploadRecord]] = set()
     try:
         while (batch := await asyncio.to_thread(_next_batch, plan, items)) is not None:
-            for item in await _async_unknown(client, plan, batch):
+            for item in await arun(unknown_flow(plan, batch), carry):
                 while len(pending) >= plan.concurrency:
                     await _async_collect(plan, pending, asyncio.FIRST_COMPLETED)
-                pending.add(asyncio.create_task(_async_send(client, plan, item, lane)))
+                pending.add(asyncio.create_task(arun(upload_flow(plan, item), carry)))
         await _async_collect(plan, pending, asyncio.ALL_COMPLETED)
     except OrthancError as error:
         await _async_drain(plan, pending)
@@ -167,10 +158,6 @@ async def async_upload(client: AsyncOrthanc, *sources: Any, **options: Any) -> U
         if lane is not None:
             lane.close()
     return UploadReport(plan.tracker.records)
-
-
-async def _async_unknown(client: AsyncOrthanc, plan: UploadPlan, batch: list[Item]) -> list[Item]:
-    return await arun(unknown_flow(plan, batch), partial(async_carry, client, None))
 
 
 async def _async_collect(
@@ -197,10 +184,3 @@ async def _async_drain(
     for task in pending:
         if not task.cancelled() and task.exception() is None:
             plan.tracker.add(task.result())
-
-
-async def _async_send(
-    client: AsyncOrthanc, plan: UploadPlan, item: Item, lane: ThreadedLane | None
-) -> UploadRecord:
-    """Carry one file's flow out in this task."""
-    return await arun(upload_flow(plan, item), partial(async_carry, client, lane))
