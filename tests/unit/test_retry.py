@@ -57,6 +57,13 @@ def test_the_upload_and_storage_policies() -> None:
     assert (course.failed(), course.failed()) == (0.2, None)
 
 
+def test_a_policy_without_any_budget_is_refused() -> None:
+    with pytest.raises(kkorthanc.OrthancInputError, match="total, a deadline"):
+        Retry(total=None)
+    with pytest.raises(kkorthanc.OrthancInputError, match="deadline"):
+        Retry(deadline=-1)
+
+
 def test_the_client_honours_a_deadline() -> None:
     calls: list[str] = []
 

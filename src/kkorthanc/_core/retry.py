@@ -40,6 +40,9 @@ class Retry:
         max_backoff: The longest pause.
         statuses: The HTTP statuses worth another try.
 
+    Raises:
+        OrthancInputError: Neither a total nor a deadline, or a negative number.
+
     Example:
         >>> Retry(total=5).delay(3)
         2.0
@@ -52,6 +55,14 @@ class Retry:
     backoff: float = 0.5
     max_backoff: float = 10.0
     statuses: frozenset[int] = field(default_factory=lambda: frozenset({502, 503, 504}))
+
+    def __post_init__(self) -> None:
+        if self.total is None and self.deadline is None:
+            raise OrthancInputError("a Retry needs a total, a deadline, or both (not neither)")
+        for name in ("total", "deadline", "backoff", "max_backoff"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or value < 0):
+                raise OrthancInputError(f"Retry({name}=...) must be >= 0, got {value!r}")
 
     def allows(self, attempt: int, elapsed: float = 0.0) -> bool:
         """Whether retry number ``attempt`` (1 for the first) may be made, ``elapsed`` seconds
