@@ -14,10 +14,11 @@ from typing import Any
 
 import httpx
 
-from ..._core.config import AuthTypes, CertTypes, RetryTypes, TimeoutTypes, VerifyTypes
+from ..._core.config import AuthTypes, CertTypes, TimeoutTypes, VerifyTypes
 from ..._core.models.system import Capabilities, Statistics, SystemInfo
 from ..._core.protocol import decode_body, error_from_response, transport_error
 from ..._core.request import UNSET, BaseOrthanc, EventHooks, ParamTypes, RequestData, is_streamed
+from ..._core.retry import RetryTypes
 from ..._core.seam import LaneSettings
 from ..._core.urls import PathTypes
 from ...errors import UnexpectedContentError
@@ -383,25 +384,24 @@ class AsyncOrthanc(AsyncTransferMethods, AsyncOperationMethods, BaseOrthanc):
     ) -> httpx.Response:
         if self._http.is_closed:
             raise self._closed_error(request)
-        attempt, streamed = 1, is_streamed(request)
+        course, streamed = self._retrying(), is_streamed(request)
         while True:
             try:
                 response = await self._http.send(request, stream=stream)
             except httpx.TransportError as error:
                 delay = self._retry_delay(
-                    request, attempt, streamed=streamed, error=error, retry=retry
+                    request, course, streamed=streamed, error=error, retry=retry
                 )
                 if delay is None:
                     raise transport_error(error, request.method, str(request.url)) from error
             else:
                 delay = self._retry_delay(
-                    request, attempt, streamed=streamed, status=response.status_code, retry=retry
+                    request, course, streamed=streamed, status=response.status_code, retry=retry
                 )
                 if delay is None:
                     return await self._checked(response, stream=stream)
                 await response.aclose()
             await sleep(delay)
-            attempt += 1
 
     async def _checked(self, response: httpx.Response, *, stream: bool) -> httpx.Response:
         logger.debug(
