@@ -68,9 +68,13 @@ class AsyncOperationMethods:
             ...     await handle(change.id)
         """
         return AsyncWatch(
-            self._orthanc(), types=types, since=since, cursor_file=cursor_file, interval=interval,
+            self._orthanc(),
+            types=types,
+            since=since,
+            cursor_file=cursor_file,
+            interval=interval,
             timeout=timeout,
-        )  # fmt: skip
+        )
 
     async def bulk_modify(
         self,
@@ -99,9 +103,13 @@ class AsyncOperationMethods:
             >>> await client.bulk_modify(ids, replace={"InstitutionName": "X"})  # doctest: +SKIP
         """
         body = modification_body(
-            anonymize=False, replace=replace, remove=remove, keep=keep, force=force,
+            anonymize=False,
+            replace=replace,
+            remove=remove,
+            keep=keep,
+            force=force,
             delete_original=delete_original,
-        )  # fmt: skip
+        )
         body["Level"] = Level.parse(level).value
         return await bulk_run(
             self._orthanc(), "modify", resources, body, asynchronous=asynchronous, timeout=timeout
@@ -135,9 +143,14 @@ class AsyncOperationMethods:
             >>> new["Study"]  # doctest: +SKIP
         """
         body = modification_body(
-            anonymize=True, replace=replace, remove=remove, keep=keep, force=force,
-            private_tags=keep_private_tags, delete_original=delete_original,
-        )  # fmt: skip
+            anonymize=True,
+            replace=replace,
+            remove=remove,
+            keep=keep,
+            force=force,
+            private_tags=keep_private_tags,
+            delete_original=delete_original,
+        )
         return await bulk_run(
             self._orthanc(),
             "anonymize",

@@ -117,8 +117,16 @@ def sync_download(
     part = None
     if action is Action.DOWNLOAD:
         part = _sync_stream_to(client, archive_route(found_level, orthanc_id, media), path)
-    record = single_record(found_level, orthanc_id, path, action, part, archive=archive, md5=md5,
-                           replaced_stale=verdict is Verdict.STALE)  # fmt: skip
+    record = single_record(
+        found_level,
+        orthanc_id,
+        path,
+        action,
+        part,
+        archive=archive,
+        md5=md5,
+        replaced_stale=verdict is Verdict.STALE,
+    )
     tracker.add(record)
     return new_report(tracker)
 
@@ -268,8 +276,16 @@ async def async_download(
     part = None
     if action is Action.DOWNLOAD:
         part = await _async_stream_to(client, archive_route(found_level, orthanc_id, media), path)
-    record = single_record(found_level, orthanc_id, path, action, part, archive=archive, md5=md5,
-                           replaced_stale=verdict is Verdict.STALE)  # fmt: skip
+    record = single_record(
+        found_level,
+        orthanc_id,
+        path,
+        action,
+        part,
+        archive=archive,
+        md5=md5,
+        replaced_stale=verdict is Verdict.STALE,
+    )
     tracker.add(record)
     return new_report(tracker)
 
