@@ -136,8 +136,17 @@ def test_a_refused_c_find_names_the_ae_title_the_remote_must_know(
     cli: Cli, orthanc: Any, orthanc_factory: Any
 ) -> None:
     stranger = orthanc_factory(aet="STRANGER")  # knows no modality: refuses our C-FIND
-    added = cli("modality", "add", "pacs", "--aet", "STRANGER", "--host", "127.0.0.1",
-                "--port", str(stranger.dicom_port))  # fmt: skip
+    added = cli(
+        "modality",
+        "add",
+        "pacs",
+        "--aet",
+        "STRANGER",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(stranger.dicom_port),
+    )
     assert added.status == 0, added.err
     result = cli("query", "pacs", "PatientID=*")
     assert result.status == 6, result.err

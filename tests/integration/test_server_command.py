@@ -443,8 +443,14 @@ def test_readme_demo_start_upload_tree(data_dir: Path, where: list[str], tmp_pat
     env = {"PATH": "/usr/bin:/bin", "KKORTHANC_CONFIG": str(tmp_path / "none.toml")}
 
     def kk(*argv: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(KKORTHANC), *argv], capture_output=True, text=True, env=env,
-                              timeout=120, check=False)  # fmt: skip
+        return subprocess.run(
+            [str(KKORTHANC), *argv],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
+        )
 
     started = kk("server", "start", "--data", str(data_dir), *where, *ports())
     assert "demo" not in started.stdout and "PASSWORD=" not in started.stdout

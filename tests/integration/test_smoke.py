@@ -58,14 +58,29 @@ def test_start_with_a_saved_profile_then_upload_and_tree_through_it(
         env["PYTHONPATH"] = str(Path(kkorthanc.__file__).parent.parent)
 
     def kk(*argv: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([python, "-m", "kkorthanc", *argv], capture_output=True,
-                              text=True, env=env, timeout=120, check=False)  # fmt: skip
+        return subprocess.run(
+            [python, "-m", "kkorthanc", *argv],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
+        )
 
     http_port, dicom_port = free_ports(2)
     started = kk(
-        "server", "start", "--data", str(data_dir), *where(orthanc_spec),
-        "--http-port", str(http_port), "--dicom-port", str(dicom_port), "--save-profile", "smoke",
-    )  # fmt: skip
+        "server",
+        "start",
+        "--data",
+        str(data_dir),
+        *where(orthanc_spec),
+        "--http-port",
+        str(http_port),
+        "--dicom-port",
+        str(dicom_port),
+        "--save-profile",
+        "smoke",
+    )
     assert started.returncode == 0, started.stderr
     assert os.stat(env["KKORTHANC_CONFIG"]).st_mode & 0o077 == 0
     uploaded = kk("--profile", "smoke", "upload", *map(str, sample_files()[:3]))
