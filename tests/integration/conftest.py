@@ -4,18 +4,25 @@
 :class:`kkorthanc.Orthanc` and once with :class:`kkorthanc.AsyncOrthanc` driven through
 :class:`Blocking` (``_blocking.py``, hidden from tracebacks), so one test body checks that the two
 clients behave the same.
+
+``data_dir`` and ``where`` serve the tests that start servers through ``kkorthanc server start``:
+a fresh data folder the spec's Orthanc can see, and the arguments choosing its binary
+(``_server_dirs.py``, also used by the local-user and root tests for their own folders).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from _blocking import Blocking
+from _server_dirs import server_folder, where_args
 
 import kkorthanc
+from kkorthanc.testing import ServerSpec
 
 
 @pytest.fixture(params=["sync", "async"])
@@ -67,3 +74,21 @@ def make_client(client_kind: str) -> Iterator[Any]:
         else:
             item.close()
     loop.close()
+
+
+@pytest.fixture
+def data_dir(orthanc_spec: ServerSpec, request: pytest.FixtureRequest) -> Iterator[Path]:
+    """A fresh server data folder (not yet created) that the spec's Orthanc can see.
+
+    Its parent is reachable by other accounts (0o711): as root, Orthanc runs as the ``orthanc``
+    account and PostgreSQL as its own user. A server left running in it is stopped afterwards.
+    """
+    prefix = "kk-" + request.path.stem.removeprefix("test_") + "-"
+    with server_folder(orthanc_spec, prefix, 0o711) as root:
+        yield root / "data"
+
+
+@pytest.fixture
+def where(orthanc_spec: ServerSpec) -> list[str]:
+    """The ``--orthanc``/``--chroot`` arguments that select the spec's binary."""
+    return where_args(orthanc_spec)

@@ -14,14 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import test_server_command
 from _resource_data import ct_bytes, upload
 from test_server_command import ports
 
 from kkorthanc.cli import main
-
-# A fresh server data folder (removed after the test) and the arguments choosing the binary.
-data_dir, where = test_server_command.data_dir, test_server_command.where
 
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux; Python 3.10+ names it
 
