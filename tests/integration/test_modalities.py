@@ -189,8 +189,20 @@ def test_dcmtk_storescu_and_findscu_talk_to_the_server(
     assert len(changes) == 1
     assert client.get(changes[0].path.lstrip("/"))["ID"] == changes[0].id
     found = subprocess.run(
-        ["findscu", "-S", "-aec", orthanc.aet, "-k", "QueryRetrieveLevel=STUDY",
-         "-k", "PatientID=DCMTK1", "127.0.0.1", port],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            "findscu",
+            "-S",
+            "-aec",
+            orthanc.aet,
+            "-k",
+            "QueryRetrieveLevel=STUDY",
+            "-k",
+            "PatientID=DCMTK1",
+            "127.0.0.1",
+            port,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     assert "DCMTK1" in found.stderr + found.stdout

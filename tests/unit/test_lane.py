@@ -29,10 +29,14 @@ from kkorthanc.errors import (
     UnexpectedContentError,
 )
 
-_ORTHANC_ERROR = json.dumps({
-    "HttpError": "Bad Request", "Message": "Bad file format", "OrthancStatus": 15,
-    "OrthancError": "Bad file format",
-}).encode()  # fmt: skip
+_ORTHANC_ERROR = json.dumps(
+    {
+        "HttpError": "Bad Request",
+        "Message": "Bad file format",
+        "OrthancStatus": 15,
+        "OrthancError": "Bad file format",
+    }
+).encode()
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -259,12 +263,15 @@ def test_fetch_errors_open_nothing(endpoint: Any) -> None:
 @pytest.mark.parametrize(
     ("answer", "body"),
     [
-        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-         b"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\n", b"hello world"),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\n",
+            b"hello world",
+        ),
         (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", b"ok"),
         (b"HTTP/1.0 200 OK\r\n\r\nuntil the end", b"until the end"),
     ],
-)  # fmt: skip
+)
 def test_wire_reads_every_framing(answer: bytes, body: bytes) -> None:
     with _canned(answer) as connection:
         reply = connection.request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", None)

@@ -176,9 +176,14 @@ class AsyncModifiable(_AsyncModificationBase):
                 "modifying a patient must replace its PatientID (Orthanc's rule)"
             )
         body = modification_body(
-            anonymize=False, replace=replace, remove=remove, keep=keep, force=force,
-            private_tags=remove_private_tags, delete_original=delete_original,
-        )  # fmt: skip
+            anonymize=False,
+            replace=replace,
+            remove=remove,
+            keep=keep,
+            force=force,
+            private_tags=remove_private_tags,
+            delete_original=delete_original,
+        )
         return await self._run("modify", body, asynchronous, timeout)
 
     async def anonymize(
@@ -229,10 +234,15 @@ class AsyncModifiable(_AsyncModificationBase):
             >>> anonymous = await study.anonymize(keep=["StudyDescription"])  # doctest: +SKIP
         """
         body = modification_body(
-            anonymize=True, replace=replace, remove=remove, keep=keep, force=force,
-            private_tags=keep_private_tags, dicom_version=dicom_version,
+            anonymize=True,
+            replace=replace,
+            remove=remove,
+            keep=keep,
+            force=force,
+            private_tags=keep_private_tags,
+            dicom_version=dicom_version,
             delete_original=delete_original,
-        )  # fmt: skip
+        )
         anonymous = await self._run("anonymize", body, asynchronous, timeout)
         anonymous._anonymized_keep = tuple(keep)
         return anonymous
@@ -363,9 +373,13 @@ class AsyncModifiable(_AsyncModificationBase):
             >>> data = await instance.modified_file(replace={"PatientName": "X"})  # doctest: +SKIP
         """
         body = modification_body(
-            anonymize=False, replace=replace, remove=remove, keep=keep, force=force,
+            anonymize=False,
+            replace=replace,
+            remove=remove,
+            keep=keep,
+            force=force,
             private_tags=remove_private_tags,
-        )  # fmt: skip
+        )
         return await self._modified_bytes("modify", body)
 
     async def anonymized_file(
@@ -401,9 +415,14 @@ class AsyncModifiable(_AsyncModificationBase):
             >>> data = await instance.anonymized_file(keep=["StudyDescription"])  # doctest: +SKIP
         """
         body = modification_body(
-            anonymize=True, replace=replace, remove=remove, keep=keep, force=force,
-            private_tags=keep_private_tags, dicom_version=dicom_version,
-        )  # fmt: skip
+            anonymize=True,
+            replace=replace,
+            remove=remove,
+            keep=keep,
+            force=force,
+            private_tags=keep_private_tags,
+            dicom_version=dicom_version,
+        )
         return await self._modified_bytes("anonymize", body)
 
     async def modified_dataset(self, **options: Any) -> Dataset:

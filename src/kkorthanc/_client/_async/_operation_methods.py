@@ -67,9 +67,13 @@ class AsyncOperationMethods:
             ...     await handle(change.id)
         """
         return AsyncWatch(
-            self, types=types, since=since, cursor_file=cursor_file, interval=interval,
+            self,
+            types=types,
+            since=since,
+            cursor_file=cursor_file,
+            interval=interval,
             timeout=timeout,
-        )  # fmt: skip
+        )
 
     async def bulk_modify(
         self: AsyncSeam,
@@ -98,9 +102,13 @@ class AsyncOperationMethods:
             >>> await client.bulk_modify(ids, replace={"InstitutionName": "X"})  # doctest: +SKIP
         """
         body = modification_body(
-            anonymize=False, replace=replace, remove=remove, keep=keep, force=force,
+            anonymize=False,
+            replace=replace,
+            remove=remove,
+            keep=keep,
+            force=force,
             delete_original=delete_original,
-        )  # fmt: skip
+        )
         body["Level"] = Level.parse(level).value
         return await bulk_run(
             self, "modify", resources, body, asynchronous=asynchronous, timeout=timeout
@@ -134,9 +142,14 @@ class AsyncOperationMethods:
             >>> new["Study"]  # doctest: +SKIP
         """
         body = modification_body(
-            anonymize=True, replace=replace, remove=remove, keep=keep, force=force,
-            private_tags=keep_private_tags, delete_original=delete_original,
-        )  # fmt: skip
+            anonymize=True,
+            replace=replace,
+            remove=remove,
+            keep=keep,
+            force=force,
+            private_tags=keep_private_tags,
+            delete_original=delete_original,
+        )
         return await bulk_run(
             self,
             "anonymize",

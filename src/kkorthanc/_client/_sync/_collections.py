@@ -30,8 +30,13 @@ from ._resources import (
     resources_from_json,
 )
 
-__all__ = ["Collection", "Instances", "Patients", "SeriesCollection",
-           "Studies"]  # fmt: skip
+__all__ = [
+    "Collection",
+    "Instances",
+    "Patients",
+    "SeriesCollection",
+    "Studies",
+]
 
 R = TypeVar("R", bound=_Tagged)
 
@@ -93,10 +98,16 @@ class Collection(Generic[R]):
                 hint += f": it is the ID of a {level.value.lower()}; use client.{level.route}.get()"
                 break
         return NotFoundError(
-            error.status_code, error.method, error.url, error.message,
-            orthanc_status=error.orthanc_status, orthanc_error=error.orthanc_error,
-            details=error.details, body=error.body, hint=hint,
-        )  # fmt: skip
+            error.status_code,
+            error.method,
+            error.url,
+            error.message,
+            orthanc_status=error.orthanc_status,
+            orthanc_error=error.orthanc_error,
+            details=error.details,
+            body=error.body,
+            hint=hint,
+        )
 
     def _exists(self, level: Level, orthanc_id: str) -> bool:
         try:
@@ -231,10 +242,14 @@ class Collection(Generic[R]):
             ...     ModalitiesInStudy=["CT", "MR"])  # doctest: +SKIP
         """
         body = find_body(
-            self.level, normalize_query(query, tags), case_sensitive=case_sensitive,
-            limit=limit, labels=labels, labels_constraint=labels_constraint,
+            self.level,
+            normalize_query(query, tags),
+            case_sensitive=case_sensitive,
+            limit=limit,
+            labels=labels,
+            labels_constraint=labels_constraint,
             requested_tags=requested_tags,
-        )  # fmt: skip
+        )
         return self._find(body)
 
     def _find(self, body: dict[str, Any]) -> builtins.list[R]:
@@ -266,10 +281,14 @@ class Collection(Generic[R]):
             ...     print(study.study_instance_uid)  # doctest: +SKIP
         """
         body = find_body(
-            self.level, normalize_query(query, tags), case_sensitive=case_sensitive,
-            limit=page_size, labels=labels, labels_constraint=labels_constraint,
+            self.level,
+            normalize_query(query, tags),
+            case_sensitive=case_sensitive,
+            limit=page_size,
+            labels=labels,
+            labels_constraint=labels_constraint,
             requested_tags=requested_tags,
-        )  # fmt: skip
+        )
         since = 0
         while True:
             page = self._find({**body, "Since": since} if since else body)

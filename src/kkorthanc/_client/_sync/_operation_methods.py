@@ -68,9 +68,13 @@ class OperationMethods:
             ...     handle(change.id)
         """
         return Watch(
-            self, types=types, since=since, cursor_file=cursor_file, interval=interval,
+            self,
+            types=types,
+            since=since,
+            cursor_file=cursor_file,
+            interval=interval,
             timeout=timeout,
-        )  # fmt: skip
+        )
 
     def bulk_modify(
         self: Seam,
@@ -99,9 +103,13 @@ class OperationMethods:
             >>> client.bulk_modify(ids, replace={"InstitutionName": "X"})  # doctest: +SKIP
         """
         body = modification_body(
-            anonymize=False, replace=replace, remove=remove, keep=keep, force=force,
+            anonymize=False,
+            replace=replace,
+            remove=remove,
+            keep=keep,
+            force=force,
             delete_original=delete_original,
-        )  # fmt: skip
+        )
         body["Level"] = Level.parse(level).value
         return bulk_run(self, "modify", resources, body, asynchronous=asynchronous, timeout=timeout)
 
@@ -133,9 +141,14 @@ class OperationMethods:
             >>> new["Study"]  # doctest: +SKIP
         """
         body = modification_body(
-            anonymize=True, replace=replace, remove=remove, keep=keep, force=force,
-            private_tags=keep_private_tags, delete_original=delete_original,
-        )  # fmt: skip
+            anonymize=True,
+            replace=replace,
+            remove=remove,
+            keep=keep,
+            force=force,
+            private_tags=keep_private_tags,
+            delete_original=delete_original,
+        )
         return bulk_run(
             self,
             "anonymize",

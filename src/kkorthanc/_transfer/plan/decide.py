@@ -119,10 +119,8 @@ class UploadPlan:
         """
         asked = self._asked_series
         uids = {
-            item.series_instance_uid
-            for item in batch
-            if self._asks(item) and _unasked(item, asked)
-        } - {""}  # fmt: skip
+            item.series_instance_uid for item in batch if self._asks(item) and _unasked(item, asked)
+        } - {""}
         if not uids:
             return None
         query = {"SeriesInstanceUID": "\\".join(sorted(uids))}

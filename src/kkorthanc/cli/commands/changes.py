@@ -235,8 +235,10 @@ class _Printer:
         self.last_seq = row["seq"]
 
     def _text(self, row: dict[str, Any]) -> None:
-        cells = [f"{row[key]!s:>{-width}}" if width < 0 else f"{row[key]!s:<{width}}"
-                 for key, width in _WIDTHS]  # fmt: skip
+        cells = [
+            f"{row[key]!s:>{-width}}" if width < 0 else f"{row[key]!s:<{width}}"
+            for key, width in _WIDTHS
+        ]
         self._ctx.stdout.write("  ".join([*cells, str(row["date"] or "")]).rstrip() + "\n")
 
     def close(self) -> None:

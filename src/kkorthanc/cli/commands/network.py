@@ -16,20 +16,43 @@ from .operations import resolve
 
 __all__ = ["register"]
 
-_LEVELS = {"patient": "Patient", "patients": "Patient", "study": "Study", "studies": "Study",
-           "series": "Series", "instance": "Instance", "instances": "Instance"}  # fmt: skip
+_LEVELS = {
+    "patient": "Patient",
+    "patients": "Patient",
+    "study": "Study",
+    "studies": "Study",
+    "series": "Series",
+    "instance": "Instance",
+    "instances": "Instance",
+}
 # The DICOM key of each level, the one ``retrieve`` takes as UID arguments.
-_KEYS = {"Patient": "PatientID", "Study": "StudyInstanceUID", "Series": "SeriesInstanceUID",
-         "Instance": "SOPInstanceUID"}  # fmt: skip
+_KEYS = {
+    "Patient": "PatientID",
+    "Study": "StudyInstanceUID",
+    "Series": "SeriesInstanceUID",
+    "Instance": "SOPInstanceUID",
+}
 # Asked (empty return keys) by ``query`` unless given, so answers have something to show.
 _RETURN_KEYS = {
     "Patient": ["PatientID", "PatientName", "PatientBirthDate", "PatientSex"],
-    "Study": ["PatientID", "PatientName", "StudyDate", "StudyDescription", "AccessionNumber",
-              "ModalitiesInStudy", "StudyInstanceUID"],
-    "Series": ["StudyInstanceUID", "SeriesInstanceUID", "Modality", "SeriesNumber",
-               "SeriesDescription"],
+    "Study": [
+        "PatientID",
+        "PatientName",
+        "StudyDate",
+        "StudyDescription",
+        "AccessionNumber",
+        "ModalitiesInStudy",
+        "StudyInstanceUID",
+    ],
+    "Series": [
+        "StudyInstanceUID",
+        "SeriesInstanceUID",
+        "Modality",
+        "SeriesNumber",
+        "SeriesDescription",
+    ],
     "Instance": ["StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "InstanceNumber"],
-}  # fmt: skip
+}
 _HIDDEN = {"QueryRetrieveLevel", "SpecificCharacterSet"}
 PEER_PASSWORD_ENV = "ORTHANC_PEER_PASSWORD"
 
@@ -154,8 +177,13 @@ def _level(text: str) -> str:
 
 def _modality_row(modality: Any) -> dict[str, Any]:
     config = modality.config
-    return {"name": modality.name, "aet": config.aet, "host": config.host, "port": config.port,
-            "manufacturer": config.manufacturer}  # fmt: skip
+    return {
+        "name": modality.name,
+        "aet": config.aet,
+        "host": config.host,
+        "port": config.port,
+        "manufacturer": config.manufacturer,
+    }
 
 
 def _run_modalities(ctx: Context) -> int:
@@ -218,8 +246,10 @@ def _run_retrieve(ctx: Context) -> int:
         modality.c_move(level, identifiers, target_aet=ctx.args.target)
     target = "server" if ctx.args.get else ctx.args.target or "server"
     operation = "C-GET" if ctx.args.get else "C-MOVE"
-    rows = [{"level": level, "uid": item[_KEYS[level]], "operation": operation, "target": target}
-            for item in identifiers]  # fmt: skip
+    rows = [
+        {"level": level, "uid": item[_KEYS[level]], "operation": operation, "target": target}
+        for item in identifiers
+    ]
     ctx.rows(rows, ["level", "uid", "operation", "target"])
     return EXIT_OK
 
