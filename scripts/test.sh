@@ -25,6 +25,10 @@ step "ruff"
 .venv/bin/ruff check . || fail "ruff check"
 .venv/bin/ruff format --check . || fail "ruff format --check"
 
+step "import-linter: the layer contracts; no import cycles"
+PYTHONPATH=src .venv/bin/lint-imports --no-cache || fail "lint-imports (see [tool.importlinter] in pyproject.toml)"
+PYTHONPATH=src .venv/bin/python scripts/import_cycles.py || fail "import cycles"
+
 step "mypy --strict src"
 .venv/bin/mypy --strict src || fail "mypy"
 

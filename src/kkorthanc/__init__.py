@@ -37,11 +37,12 @@ if typing.TYPE_CHECKING:
     from ._client._sync._peers import Peer
     from ._client._sync._resources import Instance, Patient, Series, Study
     from ._client._sync._tree import Tree
-    from ._core.config import Retry, Timeout
+    from ._core.config import Timeout
     from ._core.levels import Level
     from ._core.models.annotations import AttachmentInfo, ResourceStatistics
     from ._core.models.operations import Change, JobInfo, JobState, ModalityConfig, PeerConfig
     from ._core.models.system import Capabilities, Statistics, SystemInfo
+    from ._core.retry import Retry
     from ._core.uids import InstanceUids, PatientUids, SeriesUids, StudyUids
     from ._dicom.deid import Finding, check_anonymized, confidentiality_profile
     from ._dicom.ids import ResourceIds, orthanc_id, orthanc_ids
@@ -242,7 +243,7 @@ _ORIGINS: dict[str, str] = {
     "QueryAnswer": "._client._sync._modalities",
     "ResourceIds": "._dicom.ids",
     "ResourceStatistics": "._core.models.annotations",
-    "Retry": "._core.config",
+    "Retry": "._core.retry",
     "Series": "._client._sync._resources",
     "SeriesUids": "._core.uids",
     "ServerError": ".errors",

@@ -2,129 +2,27 @@
 
 ``client`` is the heart of it: every test that takes it runs twice per server version, once with
 :class:`kkorthanc.Orthanc` and once with :class:`kkorthanc.AsyncOrthanc` driven through
-:class:`Blocking`, so one test body checks that the two clients behave the same.
+:class:`Blocking` (``_blocking.py``, hidden from tracebacks), so one test body checks that the two
+clients behave the same.
+
+``data_dir`` and ``where`` serve the tests that start servers through ``kkorthanc server start``:
+a fresh data folder the spec's Orthanc can see, and the arguments choosing its binary
+(``_server_dirs.py``, also used by the local-user and root tests for their own folders).
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
-from collections.abc import AsyncIterator, Iterator
-from contextlib import AbstractAsyncContextManager, contextmanager
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from _blocking import Blocking
+from _server_dirs import server_folder, where_args
 
 import kkorthanc
-
-
-class Blocking:
-    """Drives an async KkOrthanc object from synchronous test code.
-
-    Every coroutine a method returns is run to completion on one event loop; async iterators
-    become iterators, async context managers become context managers, and KkOrthanc objects
-    returned are wrapped in turn. So ``Blocking(AsyncOrthanc(...)).patients.list()`` behaves
-    like ``Orthanc(...).patients.list()``.
-    """
-
-    def __init__(self, target: Any, loop: asyncio.AbstractEventLoop) -> None:
-        object.__setattr__(self, "_target", target)
-        object.__setattr__(self, "_loop", loop)
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(self._target, name)
-        if callable(value) and not isinstance(value, type):
-            return lambda *args, **kwargs: self._wrap(value(*args, **kwargs))
-        return self._wrap(value)
-
-    def _wrap(self, value: Any) -> Any:
-        if inspect.isawaitable(value):
-            value = self._loop.run_until_complete(_await(value))
-        if isinstance(value, AbstractAsyncContextManager):
-            return self._context(value)
-        if hasattr(value, "__anext__"):
-            return self._iterate(value)
-        if isinstance(value, list):
-            return [self._wrap(item) for item in value]
-        if isinstance(value, tuple) and not hasattr(value, "_fields"):
-            return tuple(self._wrap(item) for item in value)
-        if isinstance(value, dict):
-            return {key: self._wrap(item) for key, item in value.items()}
-        if type(value).__module__.startswith("kkorthanc._client._async"):
-            return Blocking(value, self._loop)
-        return value
-
-    @contextmanager
-    def _context(self, manager: AbstractAsyncContextManager[Any]) -> Iterator[Any]:
-        entered = self._loop.run_until_complete(_await(manager.__aenter__()))
-        try:
-            yield self._wrap_stream(entered)
-        except BaseException as error:
-            handled = self._loop.run_until_complete(
-                _await(manager.__aexit__(type(error), error, error.__traceback__))
-            )
-            if not handled:
-                raise
-        else:
-            self._loop.run_until_complete(_await(manager.__aexit__(None, None, None)))
-
-    def _wrap_stream(self, value: Any) -> Any:
-        return _BlockingResponse(value, self._loop) if hasattr(value, "aiter_bytes") else value
-
-    def _iterate(self, iterator: AsyncIterator[Any]) -> Iterator[Any]:
-        while True:
-            try:
-                item = self._loop.run_until_complete(_await(iterator.__anext__()))
-            except StopAsyncIteration:
-                return
-            yield self._wrap(item)
-
-    def __eq__(self, other: object) -> bool:
-        other_target = other._target if isinstance(other, Blocking) else other
-        return bool(self._target == other_target)
-
-    def __hash__(self) -> int:
-        return hash(self._target)
-
-    def __repr__(self) -> str:
-        return repr(self._target)
-
-    def __str__(self) -> str:
-        return str(self._target)
-
-    def __iter__(self) -> Iterator[Any]:
-        if hasattr(self._target, "__aiter__"):
-            return self._iterate(self._target.__aiter__())
-        return iter(self._target)
-
-    def __len__(self) -> int:
-        return len(self._target)
-
-    def __getitem__(self, key: Any) -> Any:
-        return self._wrap(self._target[key])
-
-
-class _BlockingResponse:
-    """An httpx response from an async stream, read with the sync method names."""
-
-    def __init__(self, response: Any, loop: asyncio.AbstractEventLoop) -> None:
-        self._response = response
-        self._loop = loop
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._response, name)
-
-    def iter_bytes(self, chunk_size: int | None = None) -> Iterator[bytes]:
-        iterator = self._response.aiter_bytes(chunk_size).__aiter__()
-        while True:
-            try:
-                yield self._loop.run_until_complete(_await(iterator.__anext__()))
-            except StopAsyncIteration:
-                return
-
-
-async def _await(awaitable: Any) -> Any:
-    return await awaitable
+from kkorthanc.testing import ServerSpec
 
 
 @pytest.fixture(params=["sync", "async"])
@@ -176,3 +74,21 @@ def make_client(client_kind: str) -> Iterator[Any]:
         else:
             item.close()
     loop.close()
+
+
+@pytest.fixture
+def data_dir(orthanc_spec: ServerSpec, request: pytest.FixtureRequest) -> Iterator[Path]:
+    """A fresh server data folder (not yet created) that the spec's Orthanc can see.
+
+    Its parent is reachable by other accounts (0o711): as root, Orthanc runs as the ``orthanc``
+    account and PostgreSQL as its own user. A server left running in it is stopped afterwards.
+    """
+    prefix = "kk-" + request.path.stem.removeprefix("test_") + "-"
+    with server_folder(orthanc_spec, prefix, 0o711) as root:
+        yield root / "data"
+
+
+@pytest.fixture
+def where(orthanc_spec: ServerSpec) -> list[str]:
+    """The ``--orthanc``/``--chroot`` arguments that select the spec's binary."""
+    return where_args(orthanc_spec)

@@ -38,24 +38,24 @@ def test_metadata_round_trip_at_every_level(client: Any) -> None:
         resource.set_metadata(1025, "first")
         assert resource.get_metadata(1025) == "first"
         resource.set_metadata("1025", "second")  # a replacement needs no ETag by default
-        assert resource.metadata()["1025"] == "second"
+        assert resource.list_metadata()["1025"] == "second"
         resource.set_metadata(1025, "")
         assert resource.get_metadata(1025) == ""
         resource.delete_metadata(1025)
-        assert "1025" not in resource.metadata()
+        assert "1025" not in resource.list_metadata()
         with pytest.raises(NotFoundError):
             resource.get_metadata(1025)
 
 
 def test_system_metadata_and_attachments_are_read_only(client: Any) -> None:
     instance = stored_tree(client)[-1]
-    assert instance.metadata()["Origin"] == "RestApi"
+    assert instance.list_metadata()["Origin"] == "RestApi"
     with pytest.raises(ForbiddenError):
         instance.set_metadata("RemoteAET", "X")
     with pytest.raises(ForbiddenError):
         instance.set_metadata(1, "X")
     with pytest.raises(ForbiddenError):
-        instance.put_attachment("dicom", b"not a file")
+        instance.set_attachment("dicom", b"not a file")
     assert instance.file() == Path(str(CT)).read_bytes()
 
 
@@ -72,24 +72,24 @@ def test_stale_etags_raise_conflicts(client: Any) -> None:
     with pytest.raises(ConflictError):
         study.delete_metadata(1025, if_match=etag)
     study.delete_metadata(1025, if_match=study.metadata_etag(1025))
-    study.put_attachment(1025, b"v1")
+    study.set_attachment(1025, b"v1")
     old = study.attachment_etag(1025)
-    study.put_attachment(1025, b"v2")
+    study.set_attachment(1025, b"v2")
     with pytest.raises(ConflictError):
-        study.put_attachment(1025, b"v3", if_match=old)
+        study.set_attachment(1025, b"v3", if_match=old)
     assert study.get_attachment(1025) == b"v2"
 
 
 def test_attachments_round_trip_with_info(client: Any) -> None:
     for resource in stored_tree(client):
-        resource.put_attachment(1025, b"hello")
+        resource.set_attachment(1025, b"hello")
         assert resource.get_attachment(1025) == b"hello"
         assert "1025" in resource.list_attachments()
         info = resource.attachment_info(1025)
         assert info.uncompressed_size == 5 and info.content_type == 1025
         assert info.uncompressed_md5 == "5d41402abc4b2a76b9719d911017c592"
         assert info.etag is not None and info.uncompressed_md5 in info.etag
-        resource.put_attachment("1025", bytearray(b"hello again"))
+        resource.set_attachment("1025", bytearray(b"hello again"))
         assert resource.get_attachment(1025) == b"hello again"
         resource.delete_attachment(1025)
         assert "1025" not in resource.list_attachments()
@@ -112,9 +112,9 @@ def test_check_revisions_server_gets_the_etag_sent_back(orthanc_factory: Any, ma
     with pytest.raises(ConflictError):
         instance.set_metadata(1025, "d", if_match=stale)
     instance.delete_metadata(1025)
-    assert "1025" not in instance.metadata()
-    instance.put_attachment(1025, b"x")
-    instance.put_attachment(1025, b"y")
+    assert "1025" not in instance.list_metadata()
+    instance.set_attachment(1025, b"x")
+    instance.set_attachment(1025, b"y")
     instance.delete_attachment(1025)
     assert instance.list_attachments() == ["dicom"]
 
@@ -123,24 +123,24 @@ def test_labels_where_the_server_has_them(client: Any, orthanc: Any) -> None:
     study = stored_tree(client)[1]
     if orthanc.version.startswith("1.10."):
         for call in (
-            study.get_labels,
-            lambda: study.add_label("x"),
-            lambda: study.remove_label("x"),
+            study.list_labels,
+            lambda: study.set_label("x"),
+            lambda: study.delete_label("x"),
         ):
             with pytest.raises(UnsupportedFeatureError):
                 call()
         return
-    assert study.get_labels() == []
-    study.add_label("reviewed")
-    study.add_label("to-share_2")
-    study.add_label("reviewed")
-    assert sorted(study.get_labels()) == ["reviewed", "to-share_2"]
-    assert "reviewed" in study.refresh().labels
-    study.remove_label("reviewed")
-    study.remove_label("never-added")
-    assert study.get_labels() == ["to-share_2"]
+    assert study.list_labels() == []
+    study.set_label("reviewed")
+    study.set_label("to-share_2")
+    study.set_label("reviewed")
+    assert sorted(study.list_labels()) == ["reviewed", "to-share_2"]
+    assert "reviewed" in study.refresh().fetched_labels
+    study.delete_label("reviewed")
+    study.delete_label("never-added")
+    assert study.list_labels() == ["to-share_2"]
     with pytest.raises(OrthancInputError):
-        study.add_label("with space")
+        study.set_label("with space")
 
 
 def test_statistics_are_typed_at_every_level(client: Any) -> None:

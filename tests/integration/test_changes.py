@@ -15,16 +15,16 @@ from kkorthanc.errors import OrthancInputError, OrthancTimeoutError
 
 def test_changes_iterates_over_every_page(client: Any) -> None:
     answers = [upload(client, ct_bytes(PatientID=f"CHG{i}")) for i in range(30)]
-    changes = list(client.changes())  # 4 changes per upload: more than one page of 100
+    changes = list(client.iter_changes())  # 4 changes per upload: more than one page of 100
     seqs = [change.seq for change in changes]
     assert len(changes) >= 120 and seqs == sorted(set(seqs))
     new_instances = [c.id for c in changes if c.change_type == "NewInstance"]
     assert new_instances == [a["ID"] for a in answers]
-    assert [c.id for c in client.changes(types={"NewPatient"}, limit=2)] == [
+    assert [c.id for c in client.iter_changes(types={"NewPatient"}, limit=2)] == [
         answers[0]["ParentPatient"],
         answers[1]["ParentPatient"],
     ]
-    after = list(client.changes(since=seqs[-2]))
+    after = list(client.iter_changes(since=seqs[-2]))
     assert [c.seq for c in after] == [seqs[-1]]  # since is exclusive
     assert changes[0].date is not None and changes[0].path.startswith("/")
 
@@ -96,4 +96,4 @@ def test_bad_arguments(client: Any, tmp_path: Path) -> None:
     with pytest.raises(OrthancInputError):
         client.watch(cursor_file=bad)
     with pytest.raises(OrthancInputError):
-        list(client.changes(since=-1))
+        list(client.iter_changes(since=-1))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import subprocess
@@ -244,6 +245,13 @@ def test_no_command_prints_help_and_exits_2(cli: Cli) -> None:
     assert "commands" in result.err
 
 
+def _console_script(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
+    command = [str(KKORTHANC), *argv]
+    return subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
 def test_console_script_end_to_end(orthanc: Any, tmp_path: Path) -> None:
     env = {
         "ORTHANC_URL": orthanc.url,
@@ -253,10 +261,7 @@ def test_console_script_end_to_end(orthanc: Any, tmp_path: Path) -> None:
         "PATH": "/usr/bin:/bin",
     }
 
-    def run(*argv: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(KKORTHANC), *argv], capture_output=True, text=True,
-                              env=env, timeout=120, check=False)  # fmt: skip
-
+    run = functools.partial(_console_script, env)
     upload = run("upload", *map(str, sample_files()[:2]))
     assert upload.returncode == 0, upload.stderr
     assert "upload: 2/2 files" in upload.stderr  # plain progress lines: stderr is no terminal

@@ -14,14 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import test_server_command
 from _resource_data import ct_bytes, upload
 from test_server_command import ports
 
 from kkorthanc.cli import main
-
-# A fresh server data folder (removed after the test) and the arguments choosing the binary.
-data_dir, where = test_server_command.data_dir, test_server_command.where
 
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux; Python 3.10+ names it
 
@@ -136,8 +132,17 @@ def test_a_refused_c_find_names_the_ae_title_the_remote_must_know(
     cli: Cli, orthanc: Any, orthanc_factory: Any
 ) -> None:
     stranger = orthanc_factory(aet="STRANGER")  # knows no modality: refuses our C-FIND
-    added = cli("modality", "add", "pacs", "--aet", "STRANGER", "--host", "127.0.0.1",
-                "--port", str(stranger.dicom_port))  # fmt: skip
+    added = cli(
+        "modality",
+        "add",
+        "pacs",
+        "--aet",
+        "STRANGER",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(stranger.dicom_port),
+    )
     assert added.status == 0, added.err
     result = cli("query", "pacs", "PatientID=*")
     assert result.status == 6, result.err

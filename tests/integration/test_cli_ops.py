@@ -268,8 +268,8 @@ def test_a_failing_job_exits_6_with_orthancs_details_and_can_be_resubmitted(
 ) -> None:
     answer = store(direct, PatientID="CLIJOB2")
     (port,) = free_ports(1)
-    modality = direct.modalities.put("closed", aet="NOBODY", host="127.0.0.1", port=port)
-    job = modality.store_job([answer["ID"]])
+    modality = direct.modalities.configure("closed", aet="NOBODY", host="127.0.0.1", port=port)
+    job = modality.c_store_job([answer["ID"]])
     failed = cli("jobs", "wait", job.id)
     assert failed.status == 6 and failed.err.count("\n") == 1
     assert job.id in failed.err and "refused" in failed.err.lower()
@@ -285,8 +285,8 @@ def test_cancel_a_job_stuck_on_a_silent_modality(cli: Cli, direct: Any) -> None:
         silent.bind(("127.0.0.1", 0))
         silent.listen(4)
         port = silent.getsockname()[1]
-        modality = direct.modalities.put("silent", aet="SILENT", host="127.0.0.1", port=port)
-        job = modality.store_job([answer["ID"]])
+        modality = direct.modalities.configure("silent", aet="SILENT", host="127.0.0.1", port=port)
+        job = modality.c_store_job([answer["ID"]])
         assert cli("jobs", "cancel", job.id).status == 0
         assert cli("jobs", "wait", job.id).status == 6  # a cancelled job ends in Failure
     assert cli("-o", "json", "jobs", "show", job.id).json()["state"] == "Failure"

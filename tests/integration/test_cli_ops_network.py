@@ -25,7 +25,7 @@ def remote(orthanc: Any, orthanc_factory: Any, direct: Any) -> Any:
     with peer.client() as http:
         config = {"AET": orthanc.aet, "Host": "127.0.0.1", "Port": orthanc.dicom_port}
         http.put("/modalities/main", json=config).raise_for_status()
-    direct.modalities.put("remote", aet="PEER", host="127.0.0.1", port=peer.dicom_port)
+    direct.modalities.configure("remote", aet="PEER", host="127.0.0.1", port=peer.dicom_port)
     return peer
 
 
@@ -155,7 +155,7 @@ def test_send_to_a_modality_and_its_failures(cli: Cli, direct: Any, remote: Any)
     assert cli("send", answer["ID"], "--to", "nothere").status == 5
     assert cli("send", answer["ID"]).status == 2  # --to or --to-peer is required
     (port,) = free_ports(1)
-    direct.modalities.put("closed", aet="NOBODY", host="127.0.0.1", port=port)
+    direct.modalities.configure("closed", aet="NOBODY", host="127.0.0.1", port=port)
     failed = cli("send", answer["ID"], "--to", "closed")
     assert failed.status == 6 and failed.err.count("\n") == 1
     assert "DicomModalityStore" in failed.err and "refused" in failed.err.lower()

@@ -28,11 +28,27 @@ INSECURE_LINE = "warning: TLS certificate verification is off"
 def _self_signed(directory: Path) -> tuple[Path, Path]:
     key, cert = directory / "key.pem", directory / "cert.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return cert, key
 
 
@@ -99,8 +115,15 @@ def https_orthanc(orthanc: Any, tmp_path: Path) -> Iterator[tuple[str, Path]]:
 @pytest.fixture
 def cli_env(orthanc: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """No ORTHANC_* variables, an empty configuration file (returned)."""
-    for name in ("ORTHANC_URL", "ORTHANC_USERNAME", "ORTHANC_PASSWORD", "ORTHANC_TOKEN",
-                 "ORTHANC_PASSWORD_FILE", "ORTHANC_TOKEN_FILE", "KKORTHANC_PROFILE"):  # fmt: skip
+    for name in (
+        "ORTHANC_URL",
+        "ORTHANC_USERNAME",
+        "ORTHANC_PASSWORD",
+        "ORTHANC_TOKEN",
+        "ORTHANC_PASSWORD_FILE",
+        "ORTHANC_TOKEN_FILE",
+        "KKORTHANC_PROFILE",
+    ):
         monkeypatch.delenv(name, raising=False)
     config = tmp_path / "config" / "config.toml"
     monkeypatch.setenv("KKORTHANC_CONFIG", str(config))

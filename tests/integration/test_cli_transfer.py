@@ -133,16 +133,25 @@ def test_interrupted_upload_leaves_a_report_to_resume(
     partial = _lines(report)
     assert len(partial) == 3 and all(_complete(line) for line in partial)
     _interrupt_after(monkeypatch, 5)  # resumed into the same report, and interrupted again
-    status, _, err = run("upload", *map(str, files), "--resume", str(report),
-                         "--report", str(report), "--concurrency", "1")  # fmt: skip
+    status, _, err = run(
+        "upload",
+        *map(str, files),
+        "--resume",
+        str(report),
+        "--report",
+        str(report),
+        "--concurrency",
+        "1",
+    )
     assert status == 130, err
     again = _lines(report)
     assert len(again) == 5 and all(_complete(line) for line in again)
     assert sum(bool(line.get("carried_over")) for line in again) == 3
     monkeypatch.setattr(Progress, "update", _UPDATE)
     final = tmp_path / "final.jsonl"
-    status, out, _ = run("upload", *map(str, files), "--resume", str(report),
-                         "--report", str(final), "-o", "json")  # fmt: skip
+    status, out, _ = run(
+        "upload", *map(str, files), "--resume", str(report), "--report", str(final), "-o", "json"
+    )
     assert status == 0
     summary = json.loads(out)
     assert (summary["files"], summary["carried_over"], summary["ok"]) == (8, 5, True)
@@ -187,8 +196,9 @@ def test_resume_into_the_same_report_file(run: Run, tmp_path: Path) -> None:
     files = _series(tmp_path, 3)
     report = tmp_path / "report.jsonl"
     assert run("upload", *map(str, files[:2]), "--report", str(report))[0] == 0
-    status, _, _ = run("upload", *map(str, files), "--resume", str(report),
-                         "--report", str(report), "-o", "json")  # fmt: skip
+    status, _, _ = run(
+        "upload", *map(str, files), "--resume", str(report), "--report", str(report), "-o", "json"
+    )
     assert status == 0
     assert {line["source"] for line in _lines(report)} == {str(path) for path in files}
 
@@ -212,8 +222,9 @@ def test_download_exports_dicom_files(run: Run, tmp_path: Path, loaded: dict[str
     patient = kkorthanc.orthanc_id("4MR1")
     out = tmp_path / "export"
     report = tmp_path / "dl.jsonl"
-    status, _, _ = run("download", study, patient, "--out", str(out), "--layout", "flat",
-                       "--report", str(report))  # fmt: skip
+    status, _, _ = run(
+        "download", study, patient, "--out", str(out), "--layout", "flat", "--report", str(report)
+    )
     assert status == 0
     files = sorted(out.glob("*.dcm"))
     assert len(files) == 2
@@ -237,8 +248,9 @@ def test_download_zip_and_media(run: Run, tmp_path: Path, loaded: dict[str, str]
 
 
 def test_download_unknown_id_exits_5(run: Run, tmp_path: Path) -> None:
-    status, _, err = run("download", "00000000-00000000-00000000-00000000-00000000",
-                         "--out", str(tmp_path))  # fmt: skip
+    status, _, err = run(
+        "download", "00000000-00000000-00000000-00000000-00000000", "--out", str(tmp_path)
+    )
     assert status == 5
     assert "no patient, study, series or instance" in err
 
@@ -415,8 +427,9 @@ def test_download_report_through_a_planted_link_is_refused(
 ) -> None:
     link, victim = _planted(tmp_path)
     out = tmp_path / "export"
-    status, _, err = run("download", loaded["CT_small.dcm"], "--out", str(out),
-                         "--report", str(link))  # fmt: skip
+    status, _, err = run(
+        "download", loaded["CT_small.dcm"], "--out", str(out), "--report", str(link)
+    )
     assert status == 8, err
     assert "symbolic link" in err
     assert victim.read_text() == "precious\n" and link.is_symlink()
@@ -446,9 +459,12 @@ def _zip(path: Path, members: list[Path]) -> Path:
 
 @pytest.mark.parametrize(
     ("option", "value", "limit"),
-    [("--max-archive-members", "2", "max_members"), ("--max-archive-size", "1K", "max_size"),
-     ("--max-archive-depth", "1", "max_depth")],
-)  # fmt: skip
+    [
+        ("--max-archive-members", "2", "max_members"),
+        ("--max-archive-size", "1K", "max_size"),
+        ("--max-archive-depth", "1", "max_depth"),
+    ],
+)
 def test_upload_archive_limit_options(
     run: Run, tmp_path: Path, option: str, value: str, limit: str
 ) -> None:
@@ -478,9 +494,15 @@ def test_upload_archive_ratio_option(run: Run, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "option",
-    [("--max-archive-size", "lots"), ("--max-archive-size", "0"), ("--max-archive-ratio", "0.5"),
-     ("--max-archive-ratio", "nan"), ("--max-archive-members", "-1"), ("--max-archive-depth", "0")],
-)  # fmt: skip
+    [
+        ("--max-archive-size", "lots"),
+        ("--max-archive-size", "0"),
+        ("--max-archive-ratio", "0.5"),
+        ("--max-archive-ratio", "nan"),
+        ("--max-archive-members", "-1"),
+        ("--max-archive-depth", "0"),
+    ],
+)
 def test_bad_archive_limits_are_usage_errors(
     run: Run, tmp_path: Path, option: tuple[str, str]
 ) -> None:

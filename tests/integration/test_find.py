@@ -13,9 +13,13 @@ from kkorthanc.errors import OrthancInputError, UnsupportedFeatureError
 
 @pytest.fixture
 def studies(orthanc: Any) -> list[dict[str, Any]]:
-    people = [("D1", "Doe^John", "20200105", "CT"), ("D2", "DOE^Jane", "20210310", "MR"),
-              ("S1", "Smith^Ann", "20210701", "CT"), ("S2", "Smith^Bob", "20220101", "US"),
-              ("S3", "Smith^Cid", "20230101", "CT")]  # fmt: skip
+    people = [
+        ("D1", "Doe^John", "20200105", "CT"),
+        ("D2", "DOE^Jane", "20210310", "MR"),
+        ("S1", "Smith^Ann", "20210701", "CT"),
+        ("S2", "Smith^Bob", "20220101", "US"),
+        ("S3", "Smith^Cid", "20230101", "CT"),
+    ]
     with orthanc.client() as http:
         return [
             upload(http, ct_bytes(PatientID=p, PatientName=n, StudyDate=d, Modality=m))

@@ -104,10 +104,17 @@ def generated_files() -> list[tuple[str, bytes]]:
         start = body.index(head)
         length = struct.unpack("<H", body[start + 6 : start + 8])[0]
         raw = body[start + 8 : start + 8 + length]
-        element = head[:4] + vr + (b"\0\0" + struct.pack("<I", length) if vr == b"UN" else
-                                   struct.pack("<H", length))  # fmt: skip
-        files.append((f"CT_small charset {term} as {vr.decode()}",
-                      body[:start] + element + raw + body[start + 8 + length :]))  # fmt: skip
+        element = (
+            head[:4]
+            + vr
+            + (b"\0\0" + struct.pack("<I", length) if vr == b"UN" else struct.pack("<H", length))
+        )
+        files.append(
+            (
+                f"CT_small charset {term} as {vr.decode()}",
+                body[:start] + element + raw + body[start + 8 + length :],
+            )
+        )
     for name in sorted(data.get_charset_files("*.dcm")):
         dataset = pydicom.dcmread(name)
         if "PatientName" not in dataset or "SOPInstanceUID" not in dataset:
@@ -153,8 +160,11 @@ def _server_ids(http: Any, answer: dict[str, Any]) -> tuple[str, str, str, str]:
     series = http.get(f"/series/{instance['ParentSeries']}").json()
     study = http.get(f"/studies/{series['ParentStudy']}").json()
     assert (study["ParentPatient"], study["ID"], series["ID"], instance["ID"]) == (
-        answer["ParentPatient"], answer["ParentStudy"], answer["ParentSeries"], answer["ID"],
-    )  # fmt: skip
+        answer["ParentPatient"],
+        answer["ParentStudy"],
+        answer["ParentSeries"],
+        answer["ID"],
+    )
     return study["ParentPatient"], study["ID"], series["ID"], instance["ID"]
 
 
@@ -181,9 +191,11 @@ def orthanc_ids_from(fast: dict[str, str]) -> kkorthanc.ResourceIds:
     patient = fast["PatientID"]
     uids = [fast[key] for key in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")]
     return kkorthanc.ResourceIds(
-        orthanc_id(patient), orthanc_id(patient, uids[0]),
-        orthanc_id(patient, *uids[:2]), orthanc_id(patient, *uids),
-    )  # fmt: skip
+        orthanc_id(patient),
+        orthanc_id(patient, uids[0]),
+        orthanc_id(patient, *uids[:2]),
+        orthanc_id(patient, *uids),
+    )
 
 
 def test_identifiers_read_as_the_server_stores_them(stored: Stored) -> None:

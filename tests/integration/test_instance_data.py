@@ -111,12 +111,12 @@ def test_dataset_of_a_file_without_pixels(client: Any) -> None:
     assert header.Modality == "RTPLAN" and header == instance.dataset()
 
 
-def test_tags_and_simplified_tags(client: Any) -> None:
+def test_get_tags_and_get_simplified_tags(client: Any) -> None:
     instance = upload(client, sample("CT_small.dcm"))
-    tags = instance.tags()
+    tags = instance.get_tags()
     assert tags["0010,0020"]["Name"] == "PatientID"
     assert tags["0010,0020"]["Value"] == "1CT1"
-    simple = instance.simplified_tags()
+    simple = instance.get_simplified_tags()
     assert simple["PatientID"] == "1CT1" and simple["Modality"] == "CT"
 
 

@@ -52,8 +52,8 @@ def test_list_and_get(client: Any) -> None:
 def test_a_failing_job_raises_with_orthancs_code_and_details(client: Any) -> None:
     answer = upload(client, ct_bytes(PatientID="JOBF"))
     (port,) = free_ports(1)
-    modality = client.modalities.put("closed", aet="NOBODY", host="127.0.0.1", port=port)
-    job = modality.store_job([answer["ID"]])
+    modality = client.modalities.configure("closed", aet="NOBODY", host="127.0.0.1", port=port)
+    job = modality.c_store_job([answer["ID"]])
     with pytest.raises(JobFailedError) as caught:
         job.wait(timeout=120)
     error = caught.value
@@ -65,8 +65,8 @@ def test_a_failing_job_raises_with_orthancs_code_and_details(client: Any) -> Non
 def test_resubmit_of_a_failed_job_runs_it_again(client: Any) -> None:
     answer = upload(client, ct_bytes(PatientID="JOBR"))
     (port,) = free_ports(1)
-    modality = client.modalities.put("closed", aet="NOBODY", host="127.0.0.1", port=port)
-    job = modality.store_job([answer["ID"]])
+    modality = client.modalities.configure("closed", aet="NOBODY", host="127.0.0.1", port=port)
+    job = modality.c_store_job([answer["ID"]])
     with pytest.raises(JobFailedError):
         job.wait(timeout=120)
     job.resubmit()
@@ -109,10 +109,10 @@ def test_pause_resume_and_cancel_of_a_job_that_has_not_finished(
     with socket.socket() as silent:  # accepts the association's TCP connection, never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen(1)
-        silent_peer = client.modalities.put(
+        silent_peer = client.modalities.configure(
             "silent", aet="SILENT", host="127.0.0.1", port=silent.getsockname()[1]
         )
-        blocking = silent_peer.store_job([instance])  # holds the only job slot
+        blocking = silent_peer.c_store_job([instance])  # holds the only job slot
         _until(blocking, {JobState.RUNNING})
         waiting = _archive_job(client, [instance])
         assert _until(waiting, {JobState.PENDING}) is JobState.PENDING

@@ -85,8 +85,12 @@ def pair(kk_server: OrthancServer, make_client: Any, client_kind: str) -> tuple[
     return rest, kk, counter
 
 
-TAGS = {"Patient": "PatientID", "Study": "StudyInstanceUID", "Series": "SeriesInstanceUID",
-        "Instance": "SOPInstanceUID"}  # fmt: skip
+TAGS = {
+    "Patient": "PatientID",
+    "Study": "StudyInstanceUID",
+    "Series": "SeriesInstanceUID",
+    "Instance": "SOPInstanceUID",
+}
 
 
 def _identifiers(kk_server: OrthancServer) -> dict[str, list[str]]:
@@ -178,9 +182,14 @@ def kk_id_list(client: Any, level: str, value: str) -> list[str]:
 
 def test_absent_identifiers_are_none_both_ways(pair: tuple[Any, Any, Counter]) -> None:
     rest, kk, counter = pair
-    for collection, value in [("patients", "NOPE"), ("patients", "a/b"), ("studies", "1.2.3"),
-                              ("series", SHARED_STUDY), ("instances", "9.9.9"),
-                              ("studies", SHARED_STUDY + ".1")]:  # fmt: skip
+    for collection, value in [
+        ("patients", "NOPE"),
+        ("patients", "a/b"),
+        ("studies", "1.2.3"),
+        ("series", SHARED_STUDY),
+        ("instances", "9.9.9"),
+        ("studies", SHARED_STUDY + ".1"),
+    ]:
         assert getattr(rest, collection).lookup(value) is None
         counter.reset()
         assert getattr(kk, collection).lookup(value) is None
@@ -298,8 +307,12 @@ def test_forced_rest_never_asks_the_plugin(
     kk_server: OrthancServer, make_client: Any, client_kind: str
 ) -> None:
     counter = Counter()
-    rest = make_client(kk_server.url, auth=kk_server.auth, use_kk_plugin=False,
-                       event_hooks=counter.hooks(client_kind))  # fmt: skip
+    rest = make_client(
+        kk_server.url,
+        auth=kk_server.auth,
+        use_kk_plugin=False,
+        event_hooks=counter.hooks(client_kind),
+    )
     rest.tree()
     rest.studies.lookup(SHARED_STUDY + ".1")
     rest.patients.lookup("A/B").uids()

@@ -149,8 +149,13 @@ def test_patient_by_special_patient_id_redirects_to_its_route(
 
 
 def test_identifiers_in_the_path_are_refused(kk: httpx.Client) -> None:
-    for path in ["/kk/patients/TWO", "/kk/patients/A%2FB", "/kk/patients/X/uids",
-                 "/kk/studies/1.2.826.0.1.3680043.8.498.30/uids", "/kk/patients"]:  # fmt: skip
+    for path in [
+        "/kk/patients/TWO",
+        "/kk/patients/A%2FB",
+        "/kk/patients/X/uids",
+        "/kk/studies/1.2.826.0.1.3680043.8.498.30/uids",
+        "/kk/patients",
+    ]:
         message = assert_error(kk.get(path), 400)["Message"]
         assert "?id=" in message and "rewrites" in message, message
     uids = kk.get("/kk/patients/uids", params={"id": "X/uids"}).json()
@@ -324,8 +329,9 @@ def test_changes_are_refused_and_point_to_orthancs_route(kk: httpx.Client) -> No
     target = httpx.URL(str(moved.request.url)).join(moved.headers["location"])
     assert target.path == f"/series/{series_id}/metadata/Reviewed"
     assert kk.put(target, content=b"yes").status_code == 200
-    metadata = kk.get("/kk/series/metadata/Reviewed", params={"id": series_uid},
-                      follow_redirects=True)  # fmt: skip
+    metadata = kk.get(
+        "/kk/series/metadata/Reviewed", params={"id": series_uid}, follow_redirects=True
+    )
     assert metadata.text == "yes"
     patient = kk.get("/kk/patients", params={"id": "DEL/1"})
     deleted = kk.delete(httpx.URL(str(patient.request.url)).join(patient.headers["location"]))

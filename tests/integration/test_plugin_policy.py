@@ -58,8 +58,12 @@ end
 def make_dicom(patient_id: str, study_uid: str) -> bytes:
     """One instance of ``patient_id`` with UIDs derived from ``study_uid``."""
     series_uid = f"{study_uid}.1"
-    return ct_bytes(PatientID=patient_id, StudyInstanceUID=study_uid,
-                    SeriesInstanceUID=series_uid, SOPInstanceUID=f"{series_uid}.1")  # fmt: skip
+    return ct_bytes(
+        PatientID=patient_id,
+        StudyInstanceUID=study_uid,
+        SeriesInstanceUID=series_uid,
+        SOPInstanceUID=f"{series_uid}.1",
+    )
 
 
 def assert_error(response: httpx.Response, status: int) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pydicom
 import pytest
-from _resource_data import ct_bytes, upload
+from _resource_data import ct_bytes, upload, upload_grid
 from pydicom.data import get_testdata_file
 
 import kkorthanc
@@ -68,9 +68,24 @@ def test_parents_and_children(client: Any, ct: dict[str, Any]) -> None:
         instance.study() == study and instance.patient() == patient and series.patient() == patient
     )
     assert patient.studies() == [study]
+    assert patient.series() == [series] and patient.instances() == [instance]
     assert study.series() == [series]
     assert series.instances() == [instance] and study.instances() == [instance]
     assert study.series()[0].modality == "CT"  # children come with their data
+
+
+def test_a_patient_navigates_to_every_series_and_instance(client: Any, orthanc: Any) -> None:
+    upload_grid(orthanc, patients=2, studies=2, series=2, instances=2)
+    patient = client.patients.lookup("P1")
+    series = patient.series()
+    instances = patient.instances()
+    assert sorted(s.id for s in series) == sorted(
+        s.id for st in patient.studies() for s in st.series()
+    )
+    assert {s.parent_id for s in series} == set(patient.study_ids) and len(series) == 4
+    assert len(instances) == 8 and {i.parent_id for i in instances} == {s.id for s in series}
+    assert {s.modality for s in series} == {"CT", "MR"}  # with their data, as the other levels
+    assert all(i.patient().id == patient.id for i in instances[:1])
 
 
 def test_four_verbs_relative_to_the_resource(client: Any, ct: dict[str, Any]) -> None:

@@ -5,12 +5,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,35 +15,11 @@ import httpx
 import pytest
 
 from kkorthanc.cli import main
-from kkorthanc.server import LocalPostgres, server_status, stop_server
+from kkorthanc.server import LocalPostgres, server_status
 from kkorthanc.server._launcher import free_ports
 from kkorthanc.testing import ServerSpec, sample_files
 
 KKORTHANC = Path(sys.executable).parent / "kkorthanc"
-
-
-@pytest.fixture
-def data_dir(orthanc_spec: ServerSpec) -> Iterator[Path]:
-    """A fresh data directory that the spec's Orthanc can see (inside its chroot if any)."""
-    if orthanc_spec.binary is None:
-        pytest.skip("needs an Orthanc binary, not a URL")
-    base = orthanc_spec.binary.chroot / "tmp" if orthanc_spec.binary.chroot else Path("/tmp")
-    root = Path(tempfile.mkdtemp(prefix="kk-server-", dir=base))
-    os.chmod(root, 0o711)  # PostgreSQL runs as its own user and must reach the cluster
-    yield root / "data"
-    if (root / "data" / "orthanc.json").exists():
-        stop_server(root / "data", timeout=10)
-    shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture
-def where(orthanc_spec: ServerSpec) -> list[str]:
-    """The --orthanc/--chroot arguments that select the spec's binary."""
-    binary = orthanc_spec.binary
-    assert binary is not None
-    if binary.chroot is not None:
-        return ["--chroot", str(binary.chroot)]
-    return ["--orthanc", binary.executable]
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -443,8 +416,14 @@ def test_readme_demo_start_upload_tree(data_dir: Path, where: list[str], tmp_pat
     env = {"PATH": "/usr/bin:/bin", "KKORTHANC_CONFIG": str(tmp_path / "none.toml")}
 
     def kk(*argv: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(KKORTHANC), *argv], capture_output=True, text=True, env=env,
-                              timeout=120, check=False)  # fmt: skip
+        return subprocess.run(
+            [str(KKORTHANC), *argv],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
+        )
 
     started = kk("server", "start", "--data", str(data_dir), *where, *ports())
     assert "demo" not in started.stdout and "PASSWORD=" not in started.stdout

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import socket
 import subprocess
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,9 +21,8 @@ import httpx
 import pytest
 
 from kkorthanc.cli import main
-from kkorthanc.server import stop_server
 from kkorthanc.server._launcher import free_ports
-from kkorthanc.testing import ServerSpec, sample_files
+from kkorthanc.testing import sample_files
 
 STRANGER_HOST = "127.0.0.2"
 DCMTK = shutil.which("storescu") and shutil.which("echoscu")
@@ -87,27 +84,6 @@ def relay_to() -> Iterator[Any]:
     yield make
     for relay in relays:
         relay.close()
-
-
-@pytest.fixture
-def data_dir(orthanc_spec: ServerSpec) -> Iterator[Path]:
-    """A fresh data directory that the spec's Orthanc can see (inside its chroot if any)."""
-    if orthanc_spec.binary is None:
-        pytest.skip("needs an Orthanc binary, not a URL")
-    base = orthanc_spec.binary.chroot / "tmp" if orthanc_spec.binary.chroot else Path("/tmp")
-    root = Path(tempfile.mkdtemp(prefix="kk-exposure-", dir=base))
-    os.chmod(root, 0o711)
-    yield root / "data"
-    if (root / "data" / "orthanc.json").exists():
-        stop_server(root / "data", timeout=10)
-    shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture
-def where(orthanc_spec: ServerSpec) -> list[str]:
-    binary = orthanc_spec.binary
-    assert binary is not None
-    return ["--chroot", str(binary.chroot)] if binary.chroot else ["--orthanc", binary.executable]
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -10,12 +10,12 @@ import os
 import shutil
 import stat
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from _server_dirs import server_folder
 
 from kkorthanc.cli import main
 from kkorthanc.server import LocalPostgres, server_status, stop_server
@@ -32,23 +32,8 @@ NOBODY = "nobody"
 @pytest.fixture
 def base(orthanc_spec: ServerSpec) -> Iterator[Path]:
     """A folder everyone may traverse (as /srv or a home folder is), for this spec's Orthanc."""
-    if orthanc_spec.binary is None:
-        pytest.skip("needs an Orthanc binary, not a URL")
-    parent = orthanc_spec.binary.chroot / "tmp" if orthanc_spec.binary.chroot else Path("/tmp")
-    root = Path(tempfile.mkdtemp(prefix="kk-users-", dir=parent))
-    os.chmod(root, 0o755)
-    yield root
-    for child in root.iterdir():
-        if (child / "orthanc.json").exists():
-            stop_server(child, timeout=10)
-    shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture
-def where(orthanc_spec: ServerSpec) -> list[str]:
-    binary = orthanc_spec.binary
-    assert binary is not None
-    return ["--chroot", str(binary.chroot)] if binary.chroot else ["--orthanc", binary.executable]
+    with server_folder(orthanc_spec, "kk-users-", 0o755) as root:
+        yield root
 
 
 def as_nobody(*command: str) -> subprocess.CompletedProcess[str]:

@@ -10,17 +10,16 @@ from __future__ import annotations
 import json
 import os
 import pwd
-import shutil
 import signal
 import stat
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from _server_dirs import server_folder
 
 from kkorthanc.cli import main
 from kkorthanc.server import LocalPostgres, server_status, stop_server
@@ -45,23 +44,8 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture
 def base(orthanc_spec: ServerSpec) -> Iterator[Path]:
     """A folder others may traverse but not list, for this spec's Orthanc (in its chroot)."""
-    if orthanc_spec.binary is None:
-        pytest.skip("needs an Orthanc binary, not a URL")
-    parent = orthanc_spec.binary.chroot / "tmp" if orthanc_spec.binary.chroot else Path("/tmp")
-    root = Path(tempfile.mkdtemp(prefix="kk-root-", dir=parent))
-    os.chmod(root, 0o711)
-    yield root
-    for child in root.iterdir():
-        if (child / "orthanc.json").exists():
-            stop_server(child, timeout=10)
-    shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture
-def where(orthanc_spec: ServerSpec) -> list[str]:
-    binary = orthanc_spec.binary
-    assert binary is not None
-    return ["--chroot", str(binary.chroot)] if binary.chroot else ["--orthanc", binary.executable]
+    with server_folder(orthanc_spec, "kk-root-", 0o711) as root:
+        yield root
 
 
 def inner(path: Path, orthanc_spec: ServerSpec) -> str:

@@ -9,13 +9,10 @@ and serves HTTPS on the public port through a relay. Another machine is played b
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import ssl
 import subprocess
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +20,9 @@ import httpx
 import pytest
 
 from kkorthanc.cli import main
-from kkorthanc.server import is_alive, read_config, stop_server
+from kkorthanc.server import is_alive, read_config
 from kkorthanc.server._launcher import free_ports
-from kkorthanc.testing import ServerSpec, sample_files
+from kkorthanc.testing import sample_files
 
 STRANGER_HOST = "127.0.0.2"
 needs_openssl = pytest.mark.skipif(not shutil.which("openssl"), reason="needs the openssl CLI")
@@ -53,27 +50,6 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     cert, key = _self_signed(folder, "server")
     _, other_key = _self_signed(folder, "other")
     return {"cert": cert, "key": key, "other_key": other_key}
-
-
-@pytest.fixture
-def data_dir(orthanc_spec: ServerSpec) -> Iterator[Path]:
-    """A fresh data directory that the spec's Orthanc can see (inside its chroot if any)."""
-    if orthanc_spec.binary is None:
-        pytest.skip("needs an Orthanc binary, not a URL")
-    base = orthanc_spec.binary.chroot / "tmp" if orthanc_spec.binary.chroot else Path("/tmp")
-    root = Path(tempfile.mkdtemp(prefix="kk-tls-", dir=base))
-    os.chmod(root, 0o711)
-    yield root / "data"
-    if (root / "data" / "orthanc.json").exists():
-        stop_server(root / "data", timeout=10)
-    shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture
-def where(orthanc_spec: ServerSpec) -> list[str]:
-    binary = orthanc_spec.binary
-    assert binary is not None
-    return ["--chroot", str(binary.chroot)] if binary.chroot else ["--orthanc", binary.executable]
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -52,8 +52,13 @@ def _archives(folder: Path, files: list[Path]) -> None:
     with zipfile.ZipFile(folder / "a.zip", "w") as archive:
         archive.write(files[0], "x/one.dcm")
         archive.writestr("readme.txt", "hello")
-    for name, mode in [("b.tar", "w"), ("c.tar.gz", "w:gz"), ("d.tgz", "w:gz"),
-                       ("e.tar.bz2", "w:bz2"), ("f.tar.xz", "w:xz")]:  # fmt: skip
+    for name, mode in [
+        ("b.tar", "w"),
+        ("c.tar.gz", "w:gz"),
+        ("d.tgz", "w:gz"),
+        ("e.tar.bz2", "w:bz2"),
+        ("f.tar.xz", "w:xz"),
+    ]:
         with tarfile.open(folder / name, mode) as archive:
             archive.add(files[1], "sub/two")
     (folder / "g.dcm.gz").write_bytes(gzip.compress(files[2].read_bytes()))

@@ -23,8 +23,10 @@ def test_bombs_are_rejected_with_default_limits_and_the_rest_is_stored(
     good = write_instances(tmp_path / "in", 1)
     with (tmp_path / "big").open("wb") as sparse:  # 1.5 GiB of holes: a few bytes on disk
         sparse.truncate(1536 * 1024 * 1024)
-    subprocess.run(["tar", "-czSf", str(tmp_path / "in" / "sparse.tgz"), "-C", str(tmp_path),
-                    "big"], check=True)  # fmt: skip
+    subprocess.run(
+        ["tar", "-czSf", str(tmp_path / "in" / "sparse.tgz"), "-C", str(tmp_path), "big"],
+        check=True,
+    )
     with zipfile.ZipFile(tmp_path / "in" / "bomb.zip", "w", zipfile.ZIP_DEFLATED) as archive:
         with archive.open("zeros.dcm", "w", force_zip64=True) as member:
             for _ in range(300):
@@ -34,8 +36,11 @@ def test_bombs_are_rejected_with_default_limits_and_the_rest_is_stored(
         data = gzip.compress(data, compresslevel=1)
     (tmp_path / "in" / "deep.gz").write_bytes(data)
     report = by_name(client.upload(tmp_path / "in"))
-    for name, limit in [("sparse.tgz", "max_ratio"), ("bomb.zip", "max_ratio"),
-                        ("deep.gz", "max_depth")]:  # fmt: skip
+    for name, limit in [
+        ("sparse.tgz", "max_ratio"),
+        ("bomb.zip", "max_ratio"),
+        ("deep.gz", "max_depth"),
+    ]:
         assert report[name].outcome is TransferOutcome.REJECTED, name
         assert limit in report[name].detail
     assert report["img0000"].outcome is TransferOutcome.STORED

@@ -21,8 +21,14 @@ ID = "0" * 8 + "-" + "-".join(["1" * 8] * 4)
 
 
 def change(seq: int) -> dict[str, Any]:
-    return {"ChangeType": "NewInstance", "Date": "20240102T030405", "ID": ID,
-            "Path": f"/instances/{ID}", "ResourceType": "Instance", "Seq": seq}  # fmt: skip
+    return {
+        "ChangeType": "NewInstance",
+        "Date": "20240102T030405",
+        "ID": ID,
+        "Path": f"/instances/{ID}",
+        "ResourceType": "Instance",
+        "Seq": seq,
+    }
 
 
 class Feed:
@@ -36,8 +42,11 @@ class Feed:
         since = int(request.url.params["since"])
         self.seen.append((since, self.stdout.getvalue()))
         seqs = range(since + 1, min(since + 100, 100 * PAGES) + 1)
-        body = {"Changes": [change(seq) for seq in seqs], "Done": since + 100 >= 100 * PAGES,
-                "Last": max(since, seqs.stop - 1)}  # fmt: skip
+        body = {
+            "Changes": [change(seq) for seq in seqs],
+            "Done": since + 100 >= 100 * PAGES,
+            "Last": max(since, seqs.stop - 1),
+        }
         return httpx.Response(200, json=body)
 
 
@@ -90,7 +99,7 @@ def test_changes_with_no_rows_and_with_a_limit(feed: Feed, capsys: Any) -> None:
 
 def test_the_library_fetches_pages_lazily(feed: Feed) -> None:
     with kkorthanc.Orthanc("http://mock:8042", transport=httpx.MockTransport(feed)) as client:
-        changes = client.changes()
+        changes = client.iter_changes()
         assert next(iter(changes)).seq == 1
         assert [since for since, _ in feed.seen] == [0]
 

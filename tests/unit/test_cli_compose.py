@@ -34,17 +34,38 @@ def test_compose_writes_valid_files_carrying_every_option(
     base.write_text(json.dumps({"MaximumStorageSize": 1000}))
     target = tmp_path / "pacs"
     status, out, err = compose(
-        capsys, str(target), "--http-port", "8142", "--dicom-port", "4342", "--aet", "LAB",
-        "--user", "alice:s3cret", "--set", "StableAge=5", "--set", "Name=Lab",
-        "--config", str(base), "--plugin", "dicomweb", "--plugin", "python",
-    )  # fmt: skip
+        capsys,
+        str(target),
+        "--http-port",
+        "8142",
+        "--dicom-port",
+        "4342",
+        "--aet",
+        "LAB",
+        "--user",
+        "alice:s3cret",
+        "--set",
+        "StableAge=5",
+        "--set",
+        "Name=Lab",
+        "--config",
+        str(base),
+        "--plugin",
+        "dicomweb",
+        "--plugin",
+        "python",
+    )
     assert status == 0, err
     assert "docker compose up -d" in err
     assert out.split() == [
         str(target / name)
-        for name in ("docker-compose.yml", "orthanc.json", "orthanc-secrets.json",
-                     "kkorthanc-password")
-    ]  # fmt: skip
+        for name in (
+            "docker-compose.yml",
+            "orthanc.json",
+            "orthanc-secrets.json",
+            "kkorthanc-password",
+        )
+    ]
     document = yaml.safe_load((target / "docker-compose.yml").read_text())
     service = document["services"]["orthanc"]
     assert service["image"].startswith("orthancteam/orthanc")
@@ -139,10 +160,15 @@ def test_effective_config_layers(tmp_path: Path) -> None:
     base = tmp_path / "base.json"
     base.write_text(
         json.dumps(
-            {"HttpPort": 9000, "DicomAet": "FILE", "StableAge": 3, "Plugins": ["/opt/x.so"],
-             "IndexDirectory": "/elsewhere"}
+            {
+                "HttpPort": 9000,
+                "DicomAet": "FILE",
+                "StableAge": 3,
+                "Plugins": ["/opt/x.so"],
+                "IndexDirectory": "/elsewhere",
+            }
         )
-    )  # fmt: skip
+    )
     options = ServerOptions(tmp_path / "d", config_file=base, aet="FLAG", settings={"StableAge": 9})
     config = effective_config(options, check_plugins=False)
     assert config["HttpPort"] == 9000  # from the file

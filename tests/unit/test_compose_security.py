@@ -91,9 +91,13 @@ def test_every_file_is_private_and_the_folder_too(
     assert mode(folder / "db") == 0o700
     files = sorted(path for path in folder.iterdir() if path.is_file())
     assert {path.name for path in files} >= {
-        "docker-compose.yml", "orthanc.json", "orthanc-secrets.json", "kkorthanc-password",
-        "postgres-password", "kkorthanc_plugin.py",
-    }  # fmt: skip
+        "docker-compose.yml",
+        "orthanc.json",
+        "orthanc-secrets.json",
+        "kkorthanc-password",
+        "postgres-password",
+        "kkorthanc_plugin.py",
+    }
     assert {path: mode(path) for path in files} == dict.fromkeys(files, 0o600)
     assert sorted(Path(line) for line in out.split()) == files
 
@@ -128,8 +132,11 @@ def test_local_postgres_has_a_generated_password_kept_in_a_private_file(
     config = json.loads((tmp_path / "orthanc.json").read_text())
     assert "ConnectionUri" not in config["PostgreSQL"]
     assert config["PostgreSQL"]["EnableIndex"] is True
-    every_text = [out, err, *(p.read_text() for p in (tmp_path / "docker-compose.yml",
-                                                      tmp_path / "orthanc.json"))]  # fmt: skip
+    every_text = [
+        out,
+        err,
+        *(p.read_text() for p in (tmp_path / "docker-compose.yml", tmp_path / "orthanc.json")),
+    ]
     for text in every_text:
         assert password not in text
         assert "orthanc:orthanc@" not in text
@@ -147,8 +154,12 @@ def test_an_external_postgres_uri_goes_to_the_secrets_file(
     assert secrets_of(folder)["PostgreSQL"] == {
         "ConnectionUri": "postgresql://orthanc:db-s3cret@db.example:5432/pacs"
     }
-    for text in (out, err, (folder / "docker-compose.yml").read_text(),
-                 (folder / "orthanc.json").read_text()):  # fmt: skip
+    for text in (
+        out,
+        err,
+        (folder / "docker-compose.yml").read_text(),
+        (folder / "orthanc.json").read_text(),
+    ):
         assert "db-s3cret" not in text
 
 

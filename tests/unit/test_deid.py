@@ -22,11 +22,20 @@ def _ct() -> pydicom.Dataset:
 def test_profile_covers_the_common_identifying_attributes() -> None:
     keywords = {attribute.keyword: attribute.action for attribute in confidentiality_profile()}
     for keyword in [
-        "PatientName", "PatientID", "PatientBirthDate", "PatientAddress",
-        "PatientTelephoneNumbers", "InstitutionName", "ReferringPhysicianName",
-        "OperatorsName", "AccessionNumber", "OtherPatientIDs", "DeviceSerialNumber",
-        "StudyInstanceUID", "SOPInstanceUID",
-    ]:  # fmt: skip
+        "PatientName",
+        "PatientID",
+        "PatientBirthDate",
+        "PatientAddress",
+        "PatientTelephoneNumbers",
+        "InstitutionName",
+        "ReferringPhysicianName",
+        "OperatorsName",
+        "AccessionNumber",
+        "OtherPatientIDs",
+        "DeviceSerialNumber",
+        "StudyInstanceUID",
+        "SOPInstanceUID",
+    ]:
         assert keyword in keywords, keyword
     assert keywords["StudyInstanceUID"] == "U" and keywords["PatientAddress"] == "X"
     assert all(len(attribute.tag) == 9 for attribute in confidentiality_profile())
@@ -35,8 +44,14 @@ def test_profile_covers_the_common_identifying_attributes() -> None:
 def test_profile_has_the_2024e_rows_orthanc_1_10_keeps() -> None:
     # Orthanc 1.10.1 (profile 2021b) and 1.12.7 keep these; Table E.1-1 (2024e) says remove
     actions = {attribute.keyword: attribute.action for attribute in confidentiality_profile()}
-    for keyword in ["DateOfManufacture", "DateOfInstallation", "IssuerOfClinicalTrialSiteID",
-                    "ROICreatorSequence", "CalibrationDate", "StudyArrivalDate"]:  # fmt: skip
+    for keyword in [
+        "DateOfManufacture",
+        "DateOfInstallation",
+        "IssuerOfClinicalTrialSiteID",
+        "ROICreatorSequence",
+        "CalibrationDate",
+        "StudyArrivalDate",
+    ]:
         assert actions[keyword] == "X", keyword
     assert len(actions) >= 600
 

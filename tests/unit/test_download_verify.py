@@ -30,12 +30,15 @@ CT = Path(str(get_testdata_file("CT_small.dcm", download=False)))
 
 @pytest.mark.parametrize(
     ("verdict", "skip", "overwrite", "action"),
-    [(Verdict.ABSENT, True, False, Action.DOWNLOAD), (Verdict.SAME, True, False, Action.SKIP),
-     (Verdict.SAME, False, False, Action.DOWNLOAD),
-     (Verdict.DIFFERENT, True, False, Action.CONFLICT),
-     (Verdict.DIFFERENT, False, False, Action.CONFLICT),
-     (Verdict.DIFFERENT, True, True, Action.DOWNLOAD)],
-)  # fmt: skip
+    [
+        (Verdict.ABSENT, True, False, Action.DOWNLOAD),
+        (Verdict.SAME, True, False, Action.SKIP),
+        (Verdict.SAME, False, False, Action.DOWNLOAD),
+        (Verdict.DIFFERENT, True, False, Action.CONFLICT),
+        (Verdict.DIFFERENT, False, False, Action.CONFLICT),
+        (Verdict.DIFFERENT, True, True, Action.DOWNLOAD),
+    ],
+)
 def test_decide(verdict: Verdict, skip: bool, overwrite: bool, action: Action) -> None:
     assert decide(verdict, skip_existing=skip, overwrite=overwrite) is action
 

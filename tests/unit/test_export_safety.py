@@ -15,18 +15,41 @@ from kkorthanc.errors import TransferTargetError
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("CONIN$", "_CONIN$"), ("conout$.dcm", "_conout$.dcm"), ("CLOCK$", "_CLOCK$"),
-     ("COM\u00b9", "_COM\u00b9"), ("com\u00b2.txt", "_com\u00b2.txt"), ("LPT\u00b3", "_LPT\u00b3"),
-     ("COM1 .dcm", "_COM1 .dcm"), ("COMMON", "COMMON"), ("COM10", "COM10")],
-)  # fmt: skip
+    [
+        ("CONIN$", "_CONIN$"),
+        ("conout$.dcm", "_conout$.dcm"),
+        ("CLOCK$", "_CLOCK$"),
+        ("COM\u00b9", "_COM\u00b9"),
+        ("com\u00b2.txt", "_com\u00b2.txt"),
+        ("LPT\u00b3", "_LPT\u00b3"),
+        ("COM1 .dcm", "_COM1 .dcm"),
+        ("COMMON", "COMMON"),
+        ("COM10", "COM10"),
+    ],
+)
 def test_windows_device_names_are_rewritten(value: str, expected: str) -> None:
     assert sanitize(value) == expected
 
 
 @pytest.mark.parametrize(
-    "control", ["\u202e", "\u202a", "\u202b", "\u202c", "\u202d", "\u2066", "\u2067", "\u2068",
-                "\u2069", "\u200e", "\u200f", "\u061c", "\x85", "\x9b"],
-)  # fmt: skip
+    "control",
+    [
+        "\u202e",
+        "\u202a",
+        "\u202b",
+        "\u202c",
+        "\u202d",
+        "\u2066",
+        "\u2067",
+        "\u2068",
+        "\u2069",
+        "\u200e",
+        "\u200f",
+        "\u061c",
+        "\x85",
+        "\x9b",
+    ],
+)
 def test_bidirectional_and_c1_controls_are_rewritten(control: str) -> None:
     name = sanitize(f"Smith{control}gpj.exe")
     assert name == "Smith_gpj.exe"

@@ -261,9 +261,9 @@ def test_annotation_inputs_are_checked_before_any_request() -> None:
     for call in (
         lambda: instance.set_metadata("", "x"),
         lambda: instance.set_metadata(1025, 3),  # type: ignore[arg-type]
-        lambda: instance.put_attachment(1025, "text"),  # type: ignore[arg-type]
-        lambda: instance.add_label("a b"),
-        lambda: instance.add_label("x" * 65),
+        lambda: instance.set_attachment(1025, "text"),  # type: ignore[arg-type]
+        lambda: instance.set_label("a b"),
+        lambda: instance.set_label("x" * 65),
         lambda: instance.is_protected(),
         lambda: instance.rendered(width=0),
         lambda: instance.preview(image_format="gif"),  # type: ignore[arg-type]
@@ -306,7 +306,7 @@ def test_numpy_and_labels_are_refused_by_older_servers() -> None:
     with pytest.raises(kkorthanc.errors.UnsupportedFeatureError, match=r"1\.9\.7"):
         instance.numpy()
     with pytest.raises(kkorthanc.errors.UnsupportedFeatureError):
-        instance.add_label("reviewed")
+        instance.set_label("reviewed")
     with pytest.raises(kkorthanc.errors.UnsupportedFeatureError):
         instance.attachment_info("dicom")
 

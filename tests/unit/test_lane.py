@@ -29,10 +29,14 @@ from kkorthanc.errors import (
     UnexpectedContentError,
 )
 
-_ORTHANC_ERROR = json.dumps({
-    "HttpError": "Bad Request", "Message": "Bad file format", "OrthancStatus": 15,
-    "OrthancError": "Bad file format",
-}).encode()  # fmt: skip
+_ORTHANC_ERROR = json.dumps(
+    {
+        "HttpError": "Bad Request",
+        "Message": "Bad file format",
+        "OrthancStatus": 15,
+        "OrthancError": "Bad file format",
+    }
+).encode()
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -140,6 +144,26 @@ def test_lane_is_not_used_where_httpx_must_be() -> None:
     assert FastLane.for_client(kkorthanc.AsyncOrthanc("http://o")) is not None
 
 
+def test_lane_settings_say_what_the_client_would_send() -> None:
+    """The clients hand the lane their settings through the seam, never their private state."""
+    client = kkorthanc.Orthanc("http://o/orthanc", auth=("alice", "s3cret"), timeout=7)
+    settings = client.lane_settings()
+    assert settings is not None
+    assert settings.base_url.join("instances") == "http://o/orthanc/instances"
+    assert (
+        dict(settings.headers)["Authorization"] == httpx.BasicAuth("alice", "s3cret")._auth_header
+    )
+    assert settings.timeout == kkorthanc.Timeout(7, 7, 7, 7)
+    for kwargs in (
+        {"proxy": "http://p:3128"},
+        {"trust_env": True},
+        {"headers": {"Accept-Encoding": "gzip"}},
+    ):
+        assert kkorthanc.Orthanc("http://o", **kwargs).lane_settings() is None
+    client.close()
+    assert client.lane_settings() is None  # a closed client sends nothing, not even by the lane
+
+
 def test_error_answers_are_the_clients_errors(endpoint: Any) -> None:
     endpoint.mode = "error"
     poster = FastLane.for_client(kkorthanc.Orthanc(_url(endpoint)))
@@ -239,12 +263,15 @@ def test_fetch_errors_open_nothing(endpoint: Any) -> None:
 @pytest.mark.parametrize(
     ("answer", "body"),
     [
-        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-         b"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\n", b"hello world"),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\n",
+            b"hello world",
+        ),
         (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", b"ok"),
         (b"HTTP/1.0 200 OK\r\n\r\nuntil the end", b"until the end"),
     ],
-)  # fmt: skip
+)
 def test_wire_reads_every_framing(answer: bytes, body: bytes) -> None:
     with _canned(answer) as connection:
         reply = connection.request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", None)

@@ -14,7 +14,13 @@ import pytest
 import kkorthanc
 
 # What `import kkorthanc.testing.plugin` may add to a pytest run, besides the standard library.
-PLUGIN_MODULES = {"kkorthanc", "kkorthanc.errors", "kkorthanc.testing", "kkorthanc.testing.plugin"}
+PLUGIN_MODULES = {
+    "kkorthanc",
+    "kkorthanc.errors",
+    "kkorthanc.testing",
+    "kkorthanc.testing._specs",
+    "kkorthanc.testing.plugin",
+}
 HEAVY = ("httpx", "httpcore", "anyio", "pydicom", "numpy", "PIL", "pandas", "asyncio", "ssl")
 
 _NEW_MODULES = """

@@ -323,8 +323,13 @@ def test_changes_are_refused_and_point_to_orthancs_route(
 def test_registered_callback_405_and_404() -> None:
     _, callback = registered({})
     output = FakeOutput()
-    callback(output, "/kk/studies/anonymize", method="GET", groups=["/studies/anonymize"],
-             get={"id": "1.2"})  # fmt: skip
+    callback(
+        output,
+        "/kk/studies/anonymize",
+        method="GET",
+        groups=["/studies/anonymize"],
+        get={"id": "1.2"},
+    )
     callback(output, "/kk/", method="DELETE", groups=["/"])
     callback(output, "/kk/studies", method="GET", groups=["/studies"], get={"id": "x"})
     assert output.sent[:2] == [("405", "POST"), ("405", "GET")]
@@ -343,8 +348,11 @@ def test_policy_reasons_and_setting(kk: Any) -> None:
     ]
     settings = [{}, {"InServerReads": "auto"}, {"InServerReads": True}, {"InServerReads": False}]
     assert [kk.read_setting(json.dumps({"KkOrthanc": c})) for c in settings] == [
-        None, None, True, False
-    ]  # fmt: skip
+        None,
+        None,
+        True,
+        False,
+    ]
     for bad in ("yes", "true", 1, 0, None):
         with pytest.raises(ValueError, match="InServerReads"):
             kk.read_setting(json.dumps({"KkOrthanc": {"InServerReads": bad}}))
@@ -366,8 +374,12 @@ def test_in_server_reads_are_refused_where_access_rules_may_exist(
         fake.config = config
         load(fake)
         callback = fake.callbacks["/kk(/.*)?"]
-    for rest, method in [("/studies", "GET"), ("/patients/uids", "GET"), ("/tree", "GET"),
-                         ("/tools/find", "POST")]:  # fmt: skip
+    for rest, method in [
+        ("/studies", "GET"),
+        ("/patients/uids", "GET"),
+        ("/tree", "GET"),
+        ("/tools/find", "POST"),
+    ]:
         output = FakeOutput()
         get = {"id": "1.2"} if method == "GET" else None
         callback(output, "/kk" + rest, method=method, groups=[rest], get=get, body=b"[{}]")

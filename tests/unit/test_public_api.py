@@ -44,6 +44,93 @@ def test_sync_and_async_clients_offer_the_same_methods() -> None:
     assert methods(kkorthanc.Orthanc) - {"close"} == methods(kkorthanc.AsyncOrthanc) - {"aclose"}
 
 
+# Issue 13, item 5 ("one name for one idea"): the library is 0.x, so the old names went
+# without aliases. Each row: the class (sync name), the old name, the new one.
+RENAMED = [
+    ("Modality", "echo", "c_echo"),
+    ("Modality", "query", "c_find"),
+    ("Modality", "find_patients", "c_find_patients"),
+    ("Modality", "find_studies", "c_find_studies"),
+    ("Modality", "find_series", "c_find_series"),
+    ("Modality", "find_instances", "c_find_instances"),
+    ("Modality", "move", "c_move"),
+    ("Modality", "get", "c_get"),
+    ("Modality", "store", "c_store"),
+    ("Modality", "store_job", "c_store_job"),
+    ("QueryAnswer", "find_studies", "c_find_studies"),
+    ("QueryAnswer", "find_series", "c_find_series"),
+    ("QueryAnswer", "find_instances", "c_find_instances"),
+    ("Peer", "store", "send"),
+    ("Peer", "store_job", "send_job"),
+    ("Study", "tag", "main_tag"),
+    ("Study", "labels", "fetched_labels"),
+    ("Study", "get_labels", "list_labels"),
+    ("Study", "add_label", "set_label"),
+    ("Study", "remove_label", "delete_label"),
+    ("Study", "metadata", "list_metadata"),
+    ("Study", "put_attachment", "set_attachment"),
+    ("Instance", "tags", "get_tags"),
+    ("Instance", "simplified_tags", "get_simplified_tags"),
+    ("Orthanc", "changes", "iter_changes"),
+]
+
+
+def _twins(name: str) -> list[type]:
+    return [getattr(kkorthanc, name), getattr(kkorthanc, f"Async{name}")]
+
+
+def test_renamed_methods_have_only_their_new_name() -> None:
+    for name, old, new in RENAMED:
+        for cls in _twins(name):
+            assert not hasattr(cls, old), f"{cls.__name__}.{old} should be {new}"
+            assert inspect.getdoc(getattr(cls, new)), f"{cls.__name__}.{new} has no docstring"
+
+
+def test_collections_of_modalities_and_peers_have_no_route_verbs() -> None:
+    from kkorthanc._client._async._modalities import AsyncModalities
+    from kkorthanc._client._async._peers import AsyncPeers
+    from kkorthanc._client._sync._modalities import Modalities
+    from kkorthanc._client._sync._peers import Peers
+
+    for cls in (Modalities, AsyncModalities, Peers, AsyncPeers):
+        assert not hasattr(cls, "put") and hasattr(cls, "configure"), cls.__name__
+
+
+def test_one_verb_set_for_metadata_attachments_and_labels() -> None:
+    verbs = {
+        f"{verb}_{kind}" for verb in ("get", "set", "delete") for kind in ("metadata", "attachment")
+    }
+    verbs |= {"list_metadata", "list_attachments", "list_labels", "set_label", "delete_label"}
+    for name in ("Patient", "Study", "Series", "Instance"):
+        for cls in _twins(name):
+            assert verbs <= set(dir(cls)), cls.__name__
+
+
+def _public_classes() -> list[type]:
+    from kkorthanc._client._async import _collections as async_collections
+    from kkorthanc._client._async import _jobs as async_jobs
+    from kkorthanc._client._sync import _collections as sync_collections
+    from kkorthanc._client._sync import _jobs as sync_jobs
+
+    exported = [getattr(kkorthanc, name) for name in kkorthanc.__all__ if name != "__version__"]
+    modules = (async_collections, async_jobs, sync_collections, sync_jobs)
+    more = [value for module in modules for value in vars(module).values()]
+    classes = [cls for cls in [*exported, *more] if inspect.isclass(cls)]
+    return [cls for cls in classes if cls.__module__.startswith("kkorthanc")]
+
+
+def test_lazy_iterators_are_named_iter() -> None:
+    """A public method that gives an iterator (lazily, page by page) is ``iter`` or ``iter_*``."""
+    for cls in _public_classes():
+        for name, member in inspect.getmembers(cls, inspect.isfunction):
+            if name.startswith("_") or hasattr(member, "__wrapped__"):  # context managers
+                continue
+            returns = str(inspect.signature(member).return_annotation)
+            lazy = inspect.isgeneratorfunction(member) or inspect.isasyncgenfunction(member)
+            if lazy or returns.startswith(("Iterator[", "AsyncIterator[")):
+                assert name == "iter" or name.startswith("iter_"), f"{cls.__name__}.{name}"
+
+
 def test_every_error_descends_from_the_root() -> None:
     for name in kkorthanc.errors.__all__:
         cls = getattr(kkorthanc.errors, name)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from kkorthanc import errors
+from kkorthanc._core.config import ClientConfig, resolve_config
 from kkorthanc.cli._profiles import load_profile, save_profile
 
 if sys.version_info >= (3, 11):
@@ -111,20 +112,37 @@ def test_a_new_configuration_is_private(config: Path) -> None:
     assert load_profile("lab") == {"url": "http://lab:8042", "password": "s3cret"}
 
 
+_CLI_OPTIONS = {
+    "url": "http://pacs:8042",
+    "user": "alice",
+    "password_stdin": False,
+    "password_file": None,
+    "token": None,
+    "token_file": None,
+    "insecure": False,
+    "ca": None,
+    "timeout": None,
+    "profile": None,
+}
+
+
+def _resolve_config_from_environment() -> ClientConfig:
+    return resolve_config(
+        None, auth=None, token=None, headers=None, timeout=5, verify=True, cert=None, retries=0
+    )
+
+
 def test_password_and_token_come_from_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import argparse
 
-    from kkorthanc._core.config import resolve_config
     from kkorthanc.cli._context import Context
 
     monkeypatch.setenv("KKORTHANC_CONFIG", str(tmp_path / "none.toml"))
     secret = tmp_path / "secret"
     secret.write_text("s3 cret\n")
-    options = {"url": "http://pacs:8042", "user": "alice", "password_stdin": False,
-               "password_file": str(secret), "token": None, "token_file": None,
-               "insecure": False, "ca": None, "timeout": None, "profile": None}  # fmt: skip
+    options = {**_CLI_OPTIONS, "password_file": str(secret)}
     assert Context(argparse.Namespace(**options)).client_options()["auth"] == ("alice", "s3 cret")
     options.update(user=None, password_file=None, token_file=str(secret))
     assert Context(argparse.Namespace(**options)).client_options()["token"] == "s3 cret"
@@ -132,10 +150,8 @@ def test_password_and_token_come_from_files(
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("ORTHANC_USERNAME", "bob")
     monkeypatch.setenv("ORTHANC_PASSWORD_FILE", str(secret))
-    config = resolve_config(None, auth=None, token=None, headers=None, timeout=5,
-                            verify=True, cert=None, retries=0)  # fmt: skip
+    config = _resolve_config_from_environment()
     assert config.auth is not None and config.auth_kind == "basic"
     monkeypatch.setenv("ORTHANC_PASSWORD_FILE", str(tmp_path / "missing"))
     with pytest.raises(errors.OrthancInputError, match="ORTHANC_PASSWORD_FILE"):
-        resolve_config(None, auth=None, token=None, headers=None, timeout=5,
-                       verify=True, cert=None, retries=0)  # fmt: skip
+        _resolve_config_from_environment()

@@ -25,9 +25,18 @@ CT = Path(str(get_testdata_file("CT_small.dcm", download=False)))
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("../x", "_x"), ("..", "_"), (".", "_"), ("A/B\\C", "A_B_C"), ("con", "_con"),
-     ("LPT1.txt", "_LPT1.txt"), ("Doe^John", "Doe John"), ("a\x00b", "a_b"), ("", "_")],
-)  # fmt: skip
+    [
+        ("../x", "_x"),
+        ("..", "_"),
+        (".", "_"),
+        ("A/B\\C", "A_B_C"),
+        ("con", "_con"),
+        ("LPT1.txt", "_LPT1.txt"),
+        ("Doe^John", "Doe John"),
+        ("a\x00b", "a_b"),
+        ("", "_"),
+    ],
+)
 def test_sanitize(value: str, expected: str) -> None:
     assert sanitize(value) == expected
 
@@ -132,10 +141,12 @@ def test_symlink_loop_is_walked_once(tmp_path: Path) -> None:
 
 
 def test_report_jsonl_round_trip(tmp_path: Path) -> None:
-    report = UploadReport([
-        UploadRecord("a", TransferOutcome.STORED, 3, "id", "md5"),
-        UploadRecord("b", TransferOutcome.REJECTED, 4, status_code=404, detail="no tag"),
-    ])  # fmt: skip
+    report = UploadReport(
+        [
+            UploadRecord("a", TransferOutcome.STORED, 3, "id", "md5"),
+            UploadRecord("b", TransferOutcome.REJECTED, 4, status_code=404, detail="no tag"),
+        ]
+    )
     report.write_jsonl(tmp_path / "r.jsonl")
     assert UploadReport.read_jsonl(tmp_path / "r.jsonl").records == report.records
     assert report.counts == {"stored": 1, "rejected": 1} and not report.ok
@@ -145,9 +156,18 @@ def test_report_jsonl_round_trip(tmp_path: Path) -> None:
 
 
 def test_report_lines_keep_what_is_known_and_leave_out_defaults(tmp_path: Path) -> None:
-    record = UploadRecord("a", TransferOutcome.STORED, 3, "id", "md5", verified=False,
-                          rewritten=True, rewrite_reason="refused", carried_over=True,
-                          warnings=("Invalid value for VR UI",))  # fmt: skip
+    record = UploadRecord(
+        "a",
+        TransferOutcome.STORED,
+        3,
+        "id",
+        "md5",
+        verified=False,
+        rewritten=True,
+        rewrite_reason="refused",
+        carried_over=True,
+        warnings=("Invalid value for VR UI",),
+    )
     plain = UploadRecord("b", TransferOutcome.STORED, 4)
     assert record_line(plain) == '{"source": "b", "outcome": "stored", "size": 4}\n'
     assert '"verified": false' in record_line(record)  # a failed check is not a default

@@ -98,13 +98,15 @@ _STORED = {"ID": "x", "Status": "Success"}
 def _upload(kind: str, handle: Any, *sources: Any) -> Any:
     transport_options = {"retries": 0}
     if kind == "sync":
-        with Orthanc("http://orthanc.test", transport=httpx.MockTransport(handle),
-                     **transport_options) as client:  # fmt: skip
+        with Orthanc(
+            "http://orthanc.test", transport=httpx.MockTransport(handle), **transport_options
+        ) as client:
             return client.upload(*sources, concurrency=1)
 
     async def run() -> Any:
-        async with AsyncOrthanc("http://orthanc.test", transport=httpx.MockTransport(handle),
-                                **transport_options) as client:  # fmt: skip
+        async with AsyncOrthanc(
+            "http://orthanc.test", transport=httpx.MockTransport(handle), **transport_options
+        ) as client:
             return await client.upload(*sources, concurrency=1)
 
     return asyncio.run(run())

@@ -5,17 +5,17 @@ from __future__ import annotations
 import os
 import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Union
 
 import httpx
 
 from ..errors import OrthancInputError
+from .retry import Retry, RetryTypes, as_retry
 from .urls import BaseURL
 
 __all__ = [
     "ClientConfig",
-    "Retry",
     "Timeout",
     "read_secret_file",
     "resolve_config",
@@ -67,49 +67,6 @@ def as_timeout(value: TimeoutTypes) -> Timeout:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
         raise OrthancInputError(f"timeout must be a positive number of seconds, got {value!r}")
     return Timeout(float(value), float(value), float(value), float(value))
-
-
-@dataclass(frozen=True)
-class Retry:
-    """When and how often a failed request is sent again.
-
-    Connection failures (nothing reached the server) are retried for every method. Answers
-    ``502/503/504`` and read timeouts are retried only for idempotent methods (GET, HEAD, PUT,
-    DELETE, OPTIONS), and for a POST only when the call says it is safe (``retry=True``).
-
-    Args:
-        total: How many times a request may be sent again (0 disables retries).
-        backoff: The first pause, in seconds; it doubles at each attempt.
-        max_backoff: The longest pause.
-        statuses: The HTTP statuses worth another try.
-
-    Example:
-        >>> Retry(total=5).delay(3)
-        2.0
-    """
-
-    total: int = 3
-    backoff: float = 0.5
-    max_backoff: float = 10.0
-    statuses: frozenset[int] = field(default_factory=lambda: frozenset({502, 503, 504}))
-
-    def delay(self, attempt: int) -> float:
-        """The pause before retry number ``attempt`` (1 for the first retry)."""
-        return float(min(self.max_backoff, self.backoff * (2 ** (attempt - 1))))
-
-
-RetryTypes = Union[Retry, int, None]
-
-
-def as_retry(value: RetryTypes) -> Retry:
-    """Normalise a retries argument: a ``Retry``, a count, or ``None`` (no retries)."""
-    if isinstance(value, Retry):
-        return value
-    if value is None:
-        return Retry(total=0)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise OrthancInputError(f"retries must be a non-negative whole number, got {value!r}")
-    return Retry(total=value)
 
 
 AuthTypes = Union[tuple[str, str], httpx.Auth, None]

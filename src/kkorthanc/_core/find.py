@@ -41,24 +41,47 @@ _LEVEL_TAGS: dict[Level, frozenset[str]] = {
     ),
     Level.STUDY: frozenset(
         {
-            "StudyDate", "StudyTime", "StudyID", "StudyDescription", "AccessionNumber",
-            "StudyInstanceUID", "RequestedProcedureDescription", "InstitutionName",
-            "RequestingPhysician", "ReferringPhysicianName", "ModalitiesInStudy",
+            "StudyDate",
+            "StudyTime",
+            "StudyID",
+            "StudyDescription",
+            "AccessionNumber",
+            "StudyInstanceUID",
+            "RequestedProcedureDescription",
+            "InstitutionName",
+            "RequestingPhysician",
+            "ReferringPhysicianName",
+            "ModalitiesInStudy",
             "TimezoneOffsetFromUTC",
         }
     ),
     Level.SERIES: frozenset(
         {
-            "SeriesDate", "SeriesTime", "Modality", "Manufacturer", "StationName",
-            "SeriesDescription", "BodyPartExamined", "SequenceName", "ProtocolName",
-            "SeriesNumber", "CardiacNumberOfImages", "ImagesInAcquisition",
-            "NumberOfTemporalPositions", "NumberOfSlices", "NumberOfTimeSlices",
-            "SeriesInstanceUID", "ImageOrientationPatient", "SeriesType", "OperatorsName",
-            "PerformedProcedureStepDescription", "AcquisitionDeviceProcessingDescription",
+            "SeriesDate",
+            "SeriesTime",
+            "Modality",
+            "Manufacturer",
+            "StationName",
+            "SeriesDescription",
+            "BodyPartExamined",
+            "SequenceName",
+            "ProtocolName",
+            "SeriesNumber",
+            "CardiacNumberOfImages",
+            "ImagesInAcquisition",
+            "NumberOfTemporalPositions",
+            "NumberOfSlices",
+            "NumberOfTimeSlices",
+            "SeriesInstanceUID",
+            "ImageOrientationPatient",
+            "SeriesType",
+            "OperatorsName",
+            "PerformedProcedureStepDescription",
+            "AcquisitionDeviceProcessingDescription",
             "ContrastBolusAgent",
         }
     ),
-}  # fmt: skip
+}
 
 
 def check_orthanc_id(value: object, level: Level) -> str:

@@ -15,13 +15,13 @@ from .config import (
     AuthTypes,
     CertTypes,
     ClientConfig,
-    RetryTypes,
     Timeout,
     TimeoutTypes,
     VerifyTypes,
     as_timeout,
     resolve_config,
 )
+from .retry import Retrying, RetryTypes
 from .urls import PathTypes
 
 __all__ = ["BaseOrthanc", "ParamTypes", "RequestData", "is_streamed", "verifies_certificates"]
@@ -113,6 +113,17 @@ class BaseOrthanc:
         """The default :class:`~kkorthanc.Timeout` of this client's requests."""
         return self._config.timeout
 
+    @property
+    def use_kk_plugin(self) -> bool | None:
+        """The ``use_kk_plugin`` option: None (the plugin is used when the server runs it),
+        True (always) or False (never).
+
+        Example:
+            >>> Orthanc("http://localhost:8042", use_kk_plugin=False).use_kk_plugin
+            False
+        """
+        return self._use_kk_plugin
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._config.describe()})"
 
@@ -165,10 +176,14 @@ class BaseOrthanc:
             extensions=extensions,
         )
 
+    def _retrying(self) -> Retrying:
+        """A new course through this client's :class:`~kkorthanc.Retry`, for one request."""
+        return Retrying(self._config.retry)
+
     def _retry_delay(
         self,
         request: httpx.Request,
-        attempt: int,
+        course: Retrying,
         *,
         streamed: bool,
         status: int | None = None,
@@ -177,27 +192,28 @@ class BaseOrthanc:
     ) -> float | None:
         """The pause before sending ``request`` again, or None when it must not be resent.
 
-        ``attempt`` counts the retries already made, plus one. ``streamed`` says the body is an
-        iterator (never resent). ``retry`` is the caller's word: True allows retrying a POST,
-        False forbids any retry.
+        ``course`` counts this request's retries and the time since its first failure.
+        ``streamed`` says the body is an iterator (never resent). ``retry`` is the caller's
+        word: True allows retrying a POST, False forbids any retry.
         """
-        policy = self._config.retry
-        if retry is False or attempt > policy.total or streamed:
+        policy = course.policy
+        if retry is False or streamed:
             return None
         unsent = error is not None and isinstance(error, _UNSENT_ERRORS)
         safe = retry is True or request.method in IDEMPOTENT_METHODS
-        if unsent or (safe and (error is not None or status in policy.statuses)):
-            delay = policy.delay(attempt)
+        if not (unsent or (safe and (error is not None or status in policy.statuses))):
+            return None
+        delay = course.failed()
+        if delay is not None:
             logger.debug(
                 "retrying %s %s in %.2fs (attempt %d): %s",
                 request.method,
                 request.url,
                 delay,
-                attempt,
+                course.attempt,
                 error or status,
             )
-            return delay
-        return None
+        return delay
 
 
 def verifies_certificates(config: ClientConfig) -> bool:

@@ -18,12 +18,22 @@ __all__ = ["Node", "format_tree", "to_dataframe", "to_records"]
 
 _SHOWN: dict[Level, tuple[str, ...]] = {
     Level.PATIENT: ("PatientID", "PatientName", "PatientBirthDate", "PatientSex"),
-    Level.STUDY: ("StudyDate", "StudyTime", "StudyDescription", "AccessionNumber",
-                  "StudyInstanceUID"),
-    Level.SERIES: ("SeriesNumber", "Modality", "SeriesDescription", "BodyPartExamined",
-                   "SeriesInstanceUID"),
+    Level.STUDY: (
+        "StudyDate",
+        "StudyTime",
+        "StudyDescription",
+        "AccessionNumber",
+        "StudyInstanceUID",
+    ),
+    Level.SERIES: (
+        "SeriesNumber",
+        "Modality",
+        "SeriesDescription",
+        "BodyPartExamined",
+        "SeriesInstanceUID",
+    ),
     Level.INSTANCE: ("InstanceNumber", "SOPInstanceUID"),
-}  # fmt: skip
+}
 
 
 @dataclass(frozen=True)

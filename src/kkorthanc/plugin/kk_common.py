@@ -45,18 +45,47 @@ REWRITES = (
 
 # Orthanc error codes (``Orthanc --errors``) -> HTTP status, as Orthanc's own REST API maps them.
 HTTP_STATUS_OF_CODE = {
-    2: 501, 3: 400, 5: 400, 6: 400, 7: 404, 8: 400, 12: 400, 13: 404, 15: 400, 16: 504,
-    17: 404, 21: 404, 22: 403, 27: 404, 28: 400, 29: 401, 33: 400, 34: 406, 41: 416, 43: 409,
+    2: 501,
+    3: 400,
+    5: 400,
+    6: 400,
+    7: 404,
+    8: 400,
+    12: 400,
+    13: 404,
+    15: 400,
+    16: 504,
+    17: 404,
+    21: 404,
+    22: 403,
+    27: 404,
+    28: 400,
+    29: 401,
+    33: 400,
+    34: 406,
+    41: 416,
+    43: 409,
     2000: 403,
-}  # fmt: skip
+}
 REASONS = {
-    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-    405: "Method Not Allowed", 406: "Not Acceptable", 409: "Conflict",
-    416: "Requested Range Not Satisfiable", 500: "Internal Server Error",
-    501: "Not Implemented", 504: "Gateway Timeout",
-}  # fmt: skip
-ORTHANC_ERRORS = {1: "Error encountered within the plugin engine", 8: "Bad request",
-                  17: "Unknown resource", -1: "Internal error"}  # fmt: skip
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
+    409: "Conflict",
+    416: "Requested Range Not Satisfiable",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    504: "Gateway Timeout",
+}
+ORTHANC_ERRORS = {
+    1: "Error encountered within the plugin engine",
+    8: "Bad request",
+    17: "Unknown resource",
+    -1: "Internal error",
+}
 
 
 class KkError(Exception):

@@ -35,11 +35,28 @@ except ImportError:  # inside Orthanc: the script's folder is on sys.path
 
 # Plugins (names in ``GET /plugins``; ``explorer.js`` is Orthanc Explorer's own entry) known not to
 # filter or authorize HTTP requests.
-SAFE_PLUGINS = frozenset({
-    "explorer.js", "python", "dicom-web", "gdcm", "postgresql-index", "postgresql-storage",
-    "mysql-index", "mysql-storage", "odbc-index", "odbc-storage", "web-viewer", "stone-webviewer",
-    "serve-folders", "worklists", "transfers", "wsi", "ohif", "volview",
-})  # fmt: skip
+SAFE_PLUGINS = frozenset(
+    {
+        "explorer.js",
+        "python",
+        "dicom-web",
+        "gdcm",
+        "postgresql-index",
+        "postgresql-storage",
+        "mysql-index",
+        "mysql-storage",
+        "odbc-index",
+        "odbc-storage",
+        "web-viewer",
+        "stone-webviewer",
+        "serve-folders",
+        "worklists",
+        "transfers",
+        "wsi",
+        "ohif",
+        "volview",
+    }
+)
 _CHANGE_SUFFIX = re.compile(r"/(anonymize|modify|metadata/[A-Za-z0-9_-]{1,64})$")
 
 

@@ -58,21 +58,31 @@ def describe(prefix: str, in_server_reads: bool) -> dict[str, Any]:
         item: {"get": {"summary": "307 to the resource's route", "description": text}},
         item + "/uids": {"get": {"summary": f"Every DICOM identifier under it, nested; {reads}"}},
         item + "/metadata/{name}": {"get": {"summary": "307 to the metadata's route"}},
-        prefix + "/tools/find": {"post": {"summary": f"Several /tools/find in one request; {reads}",
-                                          "description": "Body: a JSON array of /tools/find "
-                                          "bodies; answer: the array of their answers."}},
-        prefix + "/tree": {"get": {"summary": f"Nested tree with main tags; {reads}",
-                                   "description": "Query: Level (Patient|Study), Depth, "
-                                   "CaseSensitive, and DICOM tag filters as in /tools/find."}},
-    }  # fmt: skip
+        prefix + "/tools/find": {
+            "post": {
+                "summary": f"Several /tools/find in one request; {reads}",
+                "description": "Body: a JSON array of /tools/find "
+                "bodies; answer: the array of their answers.",
+            }
+        },
+        prefix + "/tree": {
+            "get": {
+                "summary": f"Nested tree with main tags; {reads}",
+                "description": "Query: Level (Patient|Study), Depth, "
+                "CaseSensitive, and DICOM tag filters as in /tools/find.",
+            }
+        },
+    }
     return {
         "KkOrthancPlugin": {
-            "Version": __version__, "Prefix": prefix, "InServerReads": in_server_reads,
+            "Version": __version__,
+            "Prefix": prefix,
+            "InServerReads": in_server_reads,
         },
         "openapi": "3.0.3",
         "info": {"title": "KkOrthanc routes", "version": __version__},
         "paths": paths,
-    }  # fmt: skip
+    }
 
 
 # ---------------------------------------------------------------------------------------------

@@ -23,8 +23,11 @@ KkError = common.KkError
 UNKNOWN_DICOM_TAG = 27  # Orthanc's ErrorCode_UnknownDicomTag
 Reply = common.Reply
 CHILDREN_KEY, LEVELS, ORDER, ROUTE_OF = (
-    common.CHILDREN_KEY, common.LEVELS, common.ORDER, common.ROUTE_OF
-)  # fmt: skip
+    common.CHILDREN_KEY,
+    common.LEVELS,
+    common.ORDER,
+    common.ROUTE_OF,
+)
 
 
 def find_filters(query: dict[str, str]) -> tuple[str, str, bool, dict[str, str]]:

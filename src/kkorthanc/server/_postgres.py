@@ -168,9 +168,18 @@ class LocalPostgres:
         if user is not None:
             self._check_reachable(user)
         self._run(
-            ["initdb", "-D", str(self.cluster), "-U", self._superuser(), "-E", "UTF8",
-             "--auth-local=peer", "--auth-host=reject"]
-        )  # fmt: skip
+            [
+                "initdb",
+                "-D",
+                str(self.cluster),
+                "-U",
+                self._superuser(),
+                "-E",
+                "UTF8",
+                "--auth-local=peer",
+                "--auth-host=reject",
+            ]
+        )
 
     def _make_dirs(self) -> None:
         """``postgres/`` and its socket folder: 0700, the cluster owner's, never via a link."""
@@ -232,8 +241,21 @@ class LocalPostgres:
             >>> LocalPostgres(Path("pacs")).psql("orthanc", "SELECT 1")  # doctest: +SKIP
             '1'
         """
-        command = ["psql", "-h", str(self.socket_dir), "-p", str(PORT), "-U", self._superuser(),
-                   "-d", database, "-v", "ON_ERROR_STOP=1", "-AXtqc", statement]  # fmt: skip
+        command = [
+            "psql",
+            "-h",
+            str(self.socket_dir),
+            "-p",
+            str(PORT),
+            "-U",
+            self._superuser(),
+            "-d",
+            database,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-AXtqc",
+            statement,
+        ]
         return self._run(command).stdout.strip()
 
     def _owner(self) -> str:

@@ -30,8 +30,10 @@ _LABEL = re.compile(r"[A-Za-z0-9_-]{1,64}")
 class AsyncAnnotated(AsyncResource):
     """What users attach to a resource: metadata, attachments, labels; its statistics.
 
-    The same methods exist at every level (patients, studies, series, instances). Names are
-    Orthanc's: metadata and attachments by name or index (user ones are >= 1024 or declared in
+    The same methods exist at every level (patients, studies, series, instances), with one
+    verb set for the three kinds: ``list_*`` (all of a kind), ``get_*`` (one), ``set_*``
+    (create or replace) and ``delete_*``; each sends a request. Names are Orthanc's: metadata
+    and attachments by name or index (user ones are >= 1024 or declared in
     ``UserMetadata``/``UserContentType``); system ones are read-only (403, ForbiddenError).
 
     Example:
@@ -43,14 +45,14 @@ class AsyncAnnotated(AsyncResource):
 
     # -- metadata -------------------------------------------------------------------------
 
-    async def metadata(self) -> dict[str, str]:
+    async def list_metadata(self) -> dict[str, str]:
         """Every metadata value of the resource, by name (``GET .../metadata?expand``).
 
         Raises:
             NotFoundError: The resource does not exist.
 
         Example:
-            >>> (await instance.metadata())["Origin"]  # doctest: +SKIP
+            >>> (await instance.list_metadata())["Origin"]  # doctest: +SKIP
             'RestApi'
         """
         value = await self.get("metadata", params={"expand": True})
@@ -190,7 +192,7 @@ class AsyncAnnotated(AsyncResource):
         """
         return await self._etag(self.path("attachments", _name(name)))
 
-    async def put_attachment(
+    async def set_attachment(
         self, name: str | int, data: bytes, *, if_match: str | None = None
     ) -> None:
         """Create or replace a user attachment.
@@ -207,7 +209,7 @@ class AsyncAnnotated(AsyncResource):
             OrthancInputError: An empty name, or data that is not bytes.
 
         Example:
-            >>> await study.put_attachment(1025, pdf_bytes)  # doctest: +SKIP
+            >>> await study.set_attachment(1025, pdf_bytes)  # doctest: +SKIP
         """
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise OrthancInputError(f"attachment data must be bytes, got {type(data).__name__}")
@@ -232,26 +234,26 @@ class AsyncAnnotated(AsyncResource):
 
     # -- labels ---------------------------------------------------------------------------
 
-    async def get_labels(self) -> list[str]:
+    async def list_labels(self) -> list[str]:
         """The resource's labels, asked from the server (Orthanc 1.12 and later).
 
-        The ``labels`` property, where the resource class has one, is the snapshot given with
-        the resource's data; this method asks again.
+        The ``fetched_labels`` property, where the resource class has one, is the snapshot
+        given with the resource's data (no request); this method asks again.
 
         Raises:
             UnsupportedFeatureError: The server has no labels (before 1.12, some databases).
 
         Example:
-            >>> await study.get_labels()  # doctest: +SKIP
+            >>> await study.list_labels()  # doctest: +SKIP
             ['reviewed']
         """
-        (await self.client.capabilities()).require("labels", "get_labels()")
+        (await self.client.capabilities()).require("labels", "list_labels()")
         value = await self.get("labels")
         if not isinstance(value, list):
             raise UnexpectedContentError(f"expected a list of labels, got {value!r:.200}")
         return [str(item) for item in value]
 
-    async def add_label(self, label: str) -> None:
+    async def set_label(self, label: str) -> None:
         """Add a label (nothing happens if the resource has it already).
 
         Args:
@@ -262,13 +264,13 @@ class AsyncAnnotated(AsyncResource):
             UnsupportedFeatureError: The server has no labels.
 
         Example:
-            >>> await study.add_label("reviewed")  # doctest: +SKIP
+            >>> await study.set_label("reviewed")  # doctest: +SKIP
         """
         route = self.path("labels", _label(label))
-        (await self.client.capabilities()).require("labels", "add_label()")
+        (await self.client.capabilities()).require("labels", "set_label()")
         await self.client.put(route, data=b"")
 
-    async def remove_label(self, label: str) -> None:
+    async def delete_label(self, label: str) -> None:
         """Remove a label (nothing happens if the resource does not have it).
 
         Raises:
@@ -276,10 +278,10 @@ class AsyncAnnotated(AsyncResource):
             UnsupportedFeatureError: The server has no labels.
 
         Example:
-            >>> await study.remove_label("reviewed")  # doctest: +SKIP
+            >>> await study.delete_label("reviewed")  # doctest: +SKIP
         """
         route = self.path("labels", _label(label))
-        (await self.client.capabilities()).require("labels", "remove_label()")
+        (await self.client.capabilities()).require("labels", "delete_label()")
         await self.client.delete(route)
 
     # -- statistics and protection --------------------------------------------------------

@@ -9,16 +9,15 @@ The asynchronous code is the source; ``scripts/unasync.py`` writes the synchrono
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..._core.config import Timeout
 from ..._core.levels import Level
 from ..._core.models.operations import as_force_error
+from ..._core.seam import AsyncSeam
 from ...errors import OrthancHTTPError, UnexpectedContentError
+from ._jobs import AsyncJobs
 from ._modalities import Resources, resource_ids
-
-if TYPE_CHECKING:
-    from ._client import AsyncOrthanc
 
 __all__ = ["bulk_delete", "bulk_run", "new_resources"]
 
@@ -38,7 +37,7 @@ def new_resources(content: Any) -> dict[str, list[str]]:
 
 
 async def bulk_run(
-    client: AsyncOrthanc,
+    client: AsyncSeam,
     action: str,
     resources: Resources,
     body: dict[str, Any],
@@ -61,10 +60,10 @@ async def bulk_run(
         answer = await client.post(path, json={**body, "Asynchronous": True})
     except OrthancHTTPError as error:
         raise as_force_error(error) from error
-    job = await client.jobs.from_answer(answer)
+    job = await AsyncJobs(client).from_answer(answer)
     return new_resources((await job.wait(timeout=timeout)).content)
 
 
-async def bulk_delete(client: AsyncOrthanc, resources: Resources) -> None:
+async def bulk_delete(client: AsyncSeam, resources: Resources) -> None:
     """POST ``/tools/bulk-delete`` (unknown IDs are ignored by the server)."""
     await client.post(("tools", "bulk-delete"), json={"Resources": resource_ids(resources)})

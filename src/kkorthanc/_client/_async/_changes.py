@@ -11,14 +11,11 @@ import time
 from asyncio import sleep
 from collections.abc import AsyncIterator, Collection, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..._core.models.operations import Change
+from ..._core.seam import AsyncSeam
 from ..._util.atomic_file import AtomicFile
 from ...errors import OrthancInputError, OrthancTimeoutError, UnexpectedContentError
-
-if TYPE_CHECKING:
-    from ._client import AsyncOrthanc
 
 __all__ = ["AsyncWatch", "iter_changes", "read_cursor", "write_cursor"]
 
@@ -47,7 +44,7 @@ def write_cursor(path: Path, seq: int) -> None:
         sink.write(f"{seq}\n".encode("ascii"))
 
 
-async def _page(client: AsyncOrthanc, since: int, limit: int) -> tuple[list[Change], bool, int]:
+async def _page(client: AsyncSeam, since: int, limit: int) -> tuple[list[Change], bool, int]:
     answer = await client.get("changes", params={"since": since, "limit": limit})
     if not isinstance(answer, Mapping) or not isinstance(answer.get("Changes"), list):
         raise UnexpectedContentError(f"GET /changes answered {answer!r}")
@@ -56,7 +53,7 @@ async def _page(client: AsyncOrthanc, since: int, limit: int) -> tuple[list[Chan
     return changes, bool(answer.get("Done", True)), max(last, since)
 
 
-async def _last_seq(client: AsyncOrthanc) -> int:
+async def _last_seq(client: AsyncSeam) -> int:
     answer = await client.get("changes", params={"last": True})
     if not isinstance(answer, Mapping):
         raise UnexpectedContentError(f"GET /changes?last answered {answer!r}")
@@ -64,7 +61,7 @@ async def _last_seq(client: AsyncOrthanc) -> int:
 
 
 async def iter_changes(
-    client: AsyncOrthanc,
+    client: AsyncSeam,
     *,
     since: int = 0,
     types: Collection[str] | None = None,
@@ -116,7 +113,7 @@ class AsyncWatch:
 
     def __init__(
         self,
-        client: AsyncOrthanc,
+        client: AsyncSeam,
         *,
         types: Collection[str] | None = None,
         since: int | None = None,

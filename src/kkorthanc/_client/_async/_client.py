@@ -14,10 +14,12 @@ from typing import Any
 
 import httpx
 
-from ..._core.config import AuthTypes, CertTypes, RetryTypes, TimeoutTypes, VerifyTypes
+from ..._core.config import AuthTypes, CertTypes, TimeoutTypes, VerifyTypes
 from ..._core.models.system import Capabilities, Statistics, SystemInfo
 from ..._core.protocol import decode_body, error_from_response, transport_error
 from ..._core.request import UNSET, BaseOrthanc, EventHooks, ParamTypes, RequestData, is_streamed
+from ..._core.retry import RetryTypes
+from ..._core.seam import LaneSettings
 from ..._core.urls import PathTypes
 from ...errors import UnexpectedContentError
 from ._collections import AsyncInstances, AsyncPatients, AsyncSeriesCollection, AsyncStudies
@@ -382,25 +384,24 @@ class AsyncOrthanc(AsyncTransferMethods, AsyncOperationMethods, BaseOrthanc):
     ) -> httpx.Response:
         if self._http.is_closed:
             raise self._closed_error(request)
-        attempt, streamed = 1, is_streamed(request)
+        course, streamed = self._retrying(), is_streamed(request)
         while True:
             try:
                 response = await self._http.send(request, stream=stream)
             except httpx.TransportError as error:
                 delay = self._retry_delay(
-                    request, attempt, streamed=streamed, error=error, retry=retry
+                    request, course, streamed=streamed, error=error, retry=retry
                 )
                 if delay is None:
                     raise transport_error(error, request.method, str(request.url)) from error
             else:
                 delay = self._retry_delay(
-                    request, attempt, streamed=streamed, status=response.status_code, retry=retry
+                    request, course, streamed=streamed, status=response.status_code, retry=retry
                 )
                 if delay is None:
                     return await self._checked(response, stream=stream)
                 await response.aclose()
             await sleep(delay)
-            attempt += 1
 
     async def _checked(self, response: httpx.Response, *, stream: bool) -> httpx.Response:
         logger.debug(
@@ -470,6 +471,21 @@ class AsyncOrthanc(AsyncTransferMethods, AsyncOperationMethods, BaseOrthanc):
             kk = await plugin_version(self) if "python" in names else None
             self._capabilities = Capabilities(system, names, kk_plugin=kk)
         return self._capabilities
+
+    def lane_settings(self) -> LaneSettings | None:
+        """What the transfer fast lane needs to send requests exactly as this client would, or
+        None when its settings need httpx (a custom transport, event hooks, a closed client,
+        or a configuration :meth:`LaneSettings.from_config` refuses).
+
+        The bulk transfer engines ask it; it sends nothing.
+
+        Example:
+            >>> AsyncOrthanc("https://pacs.example").lane_settings() is None
+            True
+        """
+        if self._transport_given or self._http.is_closed or any(self._event_hooks.values()):
+            return None
+        return LaneSettings.from_config(self._config)
 
     async def _get_object(self, path: PathTypes) -> dict[str, Any]:
         value = await self.get(path)

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ..._core.find import check_orthanc_id, find_body, normalize_query, required_features
 from ..._core.levels import Level
+from ..._core.seam import AsyncSeam
 from ..._dicom.ids import orthanc_id as compute_orthanc_id
 from ...errors import ConflictError, NotFoundError, OrthancInputError, UnexpectedContentError
 from ._kk import kk_candidates, kk_lookup, plugin_accepts, use_plugin
@@ -28,11 +29,13 @@ from ._resources import (
     resources_from_json,
 )
 
-if TYPE_CHECKING:
-    from ._client import AsyncOrthanc
-
-__all__ = ["AsyncCollection", "AsyncInstances", "AsyncPatients", "AsyncSeriesCollection",
-           "AsyncStudies"]  # fmt: skip
+__all__ = [
+    "AsyncCollection",
+    "AsyncInstances",
+    "AsyncPatients",
+    "AsyncSeriesCollection",
+    "AsyncStudies",
+]
 
 R = TypeVar("R", bound=_Tagged)
 
@@ -53,7 +56,7 @@ class AsyncCollection(Generic[R]):
         resource_class: The class of the resources (e.g. :class:`AsyncStudy`).
     """
 
-    def __init__(self, client: AsyncOrthanc, resource_class: type[R]) -> None:
+    def __init__(self, client: AsyncSeam, resource_class: type[R]) -> None:
         self._client = client
         self._class = resource_class
 
@@ -94,10 +97,16 @@ class AsyncCollection(Generic[R]):
                 hint += f": it is the ID of a {level.value.lower()}; use client.{level.route}.get()"
                 break
         return NotFoundError(
-            error.status_code, error.method, error.url, error.message,
-            orthanc_status=error.orthanc_status, orthanc_error=error.orthanc_error,
-            details=error.details, body=error.body, hint=hint,
-        )  # fmt: skip
+            error.status_code,
+            error.method,
+            error.url,
+            error.message,
+            orthanc_status=error.orthanc_status,
+            orthanc_error=error.orthanc_error,
+            details=error.details,
+            body=error.body,
+            hint=hint,
+        )
 
     async def _exists(self, level: Level, orthanc_id: str) -> bool:
         try:
@@ -234,10 +243,14 @@ class AsyncCollection(Generic[R]):
             ...     ModalitiesInStudy=["CT", "MR"])  # doctest: +SKIP
         """
         body = find_body(
-            self.level, normalize_query(query, tags), case_sensitive=case_sensitive,
-            limit=limit, labels=labels, labels_constraint=labels_constraint,
+            self.level,
+            normalize_query(query, tags),
+            case_sensitive=case_sensitive,
+            limit=limit,
+            labels=labels,
+            labels_constraint=labels_constraint,
             requested_tags=requested_tags,
-        )  # fmt: skip
+        )
         return await self._find(body)
 
     async def _find(self, body: dict[str, Any]) -> builtins.list[R]:
@@ -269,10 +282,14 @@ class AsyncCollection(Generic[R]):
             ...     print(study.study_instance_uid)  # doctest: +SKIP
         """
         body = find_body(
-            self.level, normalize_query(query, tags), case_sensitive=case_sensitive,
-            limit=page_size, labels=labels, labels_constraint=labels_constraint,
+            self.level,
+            normalize_query(query, tags),
+            case_sensitive=case_sensitive,
+            limit=page_size,
+            labels=labels,
+            labels_constraint=labels_constraint,
             requested_tags=requested_tags,
-        )  # fmt: skip
+        )
         since = 0
         while True:
             page = await self._find({**body, "Since": since} if since else body)
@@ -326,7 +343,7 @@ class AsyncCollection(Generic[R]):
     async def _plugin_takes(self, identifier: str) -> bool:
         """Only when asked (``use_kk_plugin=True``): the plugin answers a lookup with a 307 to
         the resource's own route, two requests where one expanded find is enough."""
-        if self._client._use_kk_plugin is not True or not plugin_accepts(identifier):
+        if self._client.use_kk_plugin is not True or not plugin_accepts(identifier):
             return False
         return await use_plugin(self._client)
 
@@ -397,7 +414,7 @@ class AsyncPatients(AsyncCollection[AsyncPatient]):
         AsyncPatient('...')
     """
 
-    def __init__(self, client: AsyncOrthanc) -> None:
+    def __init__(self, client: AsyncSeam) -> None:
         super().__init__(client, AsyncPatient)
 
 
@@ -408,7 +425,7 @@ class AsyncStudies(AsyncCollection[AsyncStudy]):
         >>> await client.studies.find(StudyDate="20210101-20211231")  # doctest: +SKIP
     """
 
-    def __init__(self, client: AsyncOrthanc) -> None:
+    def __init__(self, client: AsyncSeam) -> None:
         super().__init__(client, AsyncStudy)
 
 
@@ -419,7 +436,7 @@ class AsyncSeriesCollection(AsyncCollection[AsyncSeries]):
         >>> await client.series.find(Modality="CT")  # doctest: +SKIP
     """
 
-    def __init__(self, client: AsyncOrthanc) -> None:
+    def __init__(self, client: AsyncSeam) -> None:
         super().__init__(client, AsyncSeries)
 
 
@@ -430,5 +447,5 @@ class AsyncInstances(AsyncCollection[AsyncInstance]):
         >>> await client.instances.lookup("1.2.3.4.5")  # doctest: +SKIP
     """
 
-    def __init__(self, client: AsyncOrthanc) -> None:
+    def __init__(self, client: AsyncSeam) -> None:
         super().__init__(client, AsyncInstance)

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..._core.seam import AsyncSeam
 from ..._dicom.header import HeaderReader, parse_dicom
 from ..._dicom.images import (
     ImageFormat,
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     from pydicom.dataset import Dataset
 
-    from ._client import AsyncOrthanc
 
 __all__ = ["AsyncInstanceData", "AsyncSeriesImages"]
 
@@ -100,7 +100,7 @@ class AsyncInstanceData(AsyncResource):
                 download closed as soon as the Pixel Data element is reached, so the pixel data
                 is not transferred (apart from what the network already buffered). The result is
                 the exact header of the stored file, file meta included, unlike
-                :meth:`tags`, which is Orthanc's JSON rendering without VRs or long values.
+                :meth:`get_tags`, which is Orthanc's JSON rendering without VRs or long values.
 
         Raises:
             NotFoundError: The instance no longer exists.
@@ -122,27 +122,30 @@ class AsyncInstanceData(AsyncResource):
                     return dataset
         return reader.finish()
 
-    async def tags(self) -> dict[str, Any]:
+    async def get_tags(self) -> dict[str, Any]:
         """All tags as Orthanc renders them (``/tags``): ``{"0010,0010": {"Name", "Type",
         "Value"}}``, sequences nested.
+
+        A request for every tag of the file; ``main_tag()`` and ``main_tags`` read the main
+        tags the resource was fetched with, without one.
 
         Raises:
             NotFoundError: The instance no longer exists.
 
         Example:
-            >>> (await instance.tags())["0010,0020"]["Value"]  # doctest: +SKIP
+            >>> (await instance.get_tags())["0010,0020"]["Value"]  # doctest: +SKIP
             '1CT1'
         """
         return _object(await self.get("tags"), "tags")
 
-    async def simplified_tags(self) -> dict[str, Any]:
+    async def get_simplified_tags(self) -> dict[str, Any]:
         """All tags as keyword to value (``/tags?simplify``); sequences are lists of dicts.
 
         Raises:
             NotFoundError: The instance no longer exists.
 
         Example:
-            >>> (await instance.simplified_tags())["PatientID"]  # doctest: +SKIP
+            >>> (await instance.get_simplified_tags())["PatientID"]  # doctest: +SKIP
             '1CT1'
         """
         return _object(await self.get("tags", params={"simplify": True}), "simplified tags")
@@ -401,7 +404,7 @@ async def _picture(
         raise with_reason(error, reason or await _reason(client, instance.id)) from error
 
 
-async def _reason(client: AsyncOrthanc, instance_id: str) -> str:
+async def _reason(client: AsyncSeam, instance_id: str) -> str:
     """Why the server cannot picture this instance (two small requests)."""
     metadata = await client.get(("instances", instance_id, "metadata"), params={"expand": True})
     syntax = metadata.get("TransferSyntax") if isinstance(metadata, dict) else None

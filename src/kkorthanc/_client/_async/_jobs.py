@@ -11,14 +11,12 @@ from asyncio import sleep
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..._core.models.operations import JobInfo, JobState
+from ..._core.seam import AsyncSeam
 from ...errors import JobFailedError, OrthancInputError, OrthancTimeoutError, UnexpectedContentError
 from ._save import save_body
-
-if TYPE_CHECKING:
-    from ._client import AsyncOrthanc
 
 __all__ = ["AsyncJob", "AsyncJobs"]
 
@@ -40,7 +38,7 @@ class AsyncJob:
         >>> await job.wait(timeout=600)  # doctest: +SKIP
     """
 
-    def __init__(self, client: AsyncOrthanc, info: JobInfo) -> None:
+    def __init__(self, client: AsyncSeam, info: JobInfo) -> None:
         self._client = client
         self._info = info
 
@@ -282,7 +280,7 @@ class AsyncJobs:
         >>> [job.state for job in await client.jobs.list()]  # doctest: +SKIP
     """
 
-    def __init__(self, client: AsyncOrthanc) -> None:
+    def __init__(self, client: AsyncSeam) -> None:
         self._client = client
 
     async def list(self, *, state: JobState | str | None = None) -> list[AsyncJob]:

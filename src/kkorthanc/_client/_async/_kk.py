@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..._core.levels import Level
+from ..._core.seam import AsyncSeam
 from ...errors import (
     ConflictError,
     NotFoundError,
@@ -24,9 +25,6 @@ from ...errors import (
     OrthancInputError,
     UnexpectedContentError,
 )
-
-if TYPE_CHECKING:
-    from ._client import AsyncOrthanc
 
 __all__ = [
     "kk_available",
@@ -76,7 +74,7 @@ def plugin_accepts(identifier: str) -> bool:
     return all(ord(char) >= 32 or char == "\x1b" for char in cleaned)
 
 
-async def plugin_version(client: AsyncOrthanc, *, prefix: str = DEFAULT_PREFIX) -> str | None:
+async def plugin_version(client: AsyncSeam, *, prefix: str = DEFAULT_PREFIX) -> str | None:
     """The version of the KkOrthanc plugin answering ``GET /{prefix}/``, or None (one request).
 
     None also when the plugin does not read inside the server (its ``InServerReads`` is off
@@ -102,7 +100,7 @@ async def plugin_version(client: AsyncOrthanc, *, prefix: str = DEFAULT_PREFIX) 
 
 
 async def kk_available(
-    client: AsyncOrthanc, *, prefix: str = DEFAULT_PREFIX, refresh: bool = False
+    client: AsyncSeam, *, prefix: str = DEFAULT_PREFIX, refresh: bool = False
 ) -> bool:
     """Whether the server runs the KkOrthanc plugin under ``prefix``, with in-server reads on.
 
@@ -134,7 +132,7 @@ async def kk_available(
     return await plugin_version(client, prefix=prefix) is not None
 
 
-async def use_plugin(client: AsyncOrthanc) -> bool:
+async def use_plugin(client: AsyncSeam) -> bool:
     """Whether lookups, ``uids()`` and ``tree()`` of this client go through the plugin.
 
     Follows the client's ``use_kk_plugin``: False never, None when the server runs it (detected
@@ -147,7 +145,7 @@ async def use_plugin(client: AsyncOrthanc) -> bool:
         >>> await use_plugin(client)  # doctest: +SKIP
         True
     """
-    wanted = client._use_kk_plugin
+    wanted = client.use_kk_plugin
     if wanted is False:
         return False
     capabilities = await client.capabilities()
@@ -172,7 +170,7 @@ def kk_candidates(error: ConflictError) -> list[str] | None:
 
 
 async def kk_lookup(
-    client: AsyncOrthanc,
+    client: AsyncSeam,
     level: Level | str,
     identifier: str,
     *,
@@ -237,7 +235,7 @@ def _redirected(error: OrthancHTTPError, route: str) -> tuple[str, str] | None:
 
 
 async def kk_uids(
-    client: AsyncOrthanc,
+    client: AsyncSeam,
     level: Level | str,
     identifier: str,
     *,
@@ -265,7 +263,7 @@ async def kk_uids(
 
 
 async def kk_tree(
-    client: AsyncOrthanc,
+    client: AsyncSeam,
     filters: Mapping[str, str] | None = None,
     *,
     level: Level | str = Level.STUDY,
@@ -311,7 +309,7 @@ async def kk_tree(
 
 
 async def kk_find_many(
-    client: AsyncOrthanc, bodies: Sequence[Mapping[str, Any]], *, prefix: str = DEFAULT_PREFIX
+    client: AsyncSeam, bodies: Sequence[Mapping[str, Any]], *, prefix: str = DEFAULT_PREFIX
 ) -> list[Any]:
     """Several ``/tools/find`` in one request: their answers, in order.
 

@@ -3,13 +3,18 @@
 Every failed DICOM operation raises :class:`~kkorthanc.errors.DicomNetworkError` with Orthanc's
 details (a refused association, a timeout, a rejected C-MOVE); nothing returns False.
 
+The five DICOM operations on a modality are named after their DIMSE services, so that no
+name is confused with an HTTP verb or a local search: ``c_echo``, ``c_find`` (and the
+``c_find_<level>`` shortcuts), ``c_move``, ``c_get``, ``c_store``. A query's ``retrieve`` is
+Orthanc's retrieve of its answers (a C-MOVE).
+
 The asynchronous code is the source; ``scripts/unasync.py`` writes the synchronous copy from it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Union
+from typing import Any, Union
 
 from ..._core.levels import Level
 from ..._core.models.operations import (
@@ -20,13 +25,11 @@ from ..._core.models.operations import (
     unknown_name,
     with_calling_aet_hint,
 )
+from ..._core.seam import AsyncSeam
 from ..._core.urls import PathTypes
 from ...errors import OrthancError, OrthancHTTPError, OrthancInputError, UnexpectedContentError
-from ._jobs import AsyncJob
+from ._jobs import AsyncJob, AsyncJobs
 from ._resource import AsyncResource
-
-if TYPE_CHECKING:
-    from ._client import AsyncOrthanc
 
 __all__ = ["AsyncModalities", "AsyncModality", "AsyncQuery", "AsyncQueryAnswer", "resource_ids"]
 
@@ -50,7 +53,7 @@ def resource_ids(resources: Resources) -> list[str]:
     return ids
 
 
-async def _network_post(client: AsyncOrthanc, path: PathTypes, body: Any, what: str) -> Any:
+async def _network_post(client: AsyncSeam, path: PathTypes, body: Any, what: str) -> Any:
     try:
         return await client.post(path, json=body)
     except OrthancHTTPError as error:
@@ -60,7 +63,7 @@ async def _network_post(client: AsyncOrthanc, path: PathTypes, body: Any, what: 
         raise failure from error
 
 
-async def _our_aet(client: AsyncOrthanc) -> str:
+async def _our_aet(client: AsyncSeam) -> str:
     """The server's own AE title for an error's hint; empty when it cannot be asked."""
     try:
         return (await client.system()).dicom_aet
@@ -107,36 +110,36 @@ class AsyncQueryAnswer:
         """``SOPInstanceUID``, when the answer has it."""
         return self.tags.get("SOPInstanceUID")
 
-    async def find_studies(self, **query: str) -> list[AsyncQueryAnswer]:
+    async def c_find_studies(self, **query: str) -> list[AsyncQueryAnswer]:
         """C-FIND the studies of this patient answer on the same modality.
 
         Raises:
             DicomNetworkError: The remote modality failed.
 
         Example:
-            >>> studies = await patient_answer.find_studies()  # doctest: +SKIP
+            >>> studies = await patient_answer.c_find_studies()  # doctest: +SKIP
         """
         return await self._sub_query("query-studies", query)
 
-    async def find_series(self, **query: str) -> list[AsyncQueryAnswer]:
+    async def c_find_series(self, **query: str) -> list[AsyncQueryAnswer]:
         """C-FIND the series of this study answer on the same modality.
 
         Raises:
             DicomNetworkError: The remote modality failed.
 
         Example:
-            >>> series = await study_answer.find_series(Modality="CT")  # doctest: +SKIP
+            >>> series = await study_answer.c_find_series(Modality="CT")  # doctest: +SKIP
         """
         return await self._sub_query("query-series", query)
 
-    async def find_instances(self, **query: str) -> list[AsyncQueryAnswer]:
+    async def c_find_instances(self, **query: str) -> list[AsyncQueryAnswer]:
         """C-FIND the instances of this series answer on the same modality.
 
         Raises:
             DicomNetworkError: The remote modality failed.
 
         Example:
-            >>> instances = await series_answer.find_instances()  # doctest: +SKIP
+            >>> instances = await series_answer.c_find_instances()  # doctest: +SKIP
         """
         return await self._sub_query("query-instances", query)
 
@@ -178,7 +181,7 @@ class AsyncQuery:
         self.level = level
 
     @property
-    def client(self) -> AsyncOrthanc:
+    def client(self) -> AsyncSeam:
         """The client the query was made through."""
         return self.modality.client
 
@@ -237,7 +240,7 @@ class AsyncQuery:
         body = {"Asynchronous": True, **({"TargetAet": target_aet} if target_aet else {})}
         path = ("queries", self.id, "retrieve")
         answer = await _network_post(self.client, path, body, "the C-MOVE")
-        return await self.client.jobs.from_answer(answer)
+        return await AsyncJobs(self.client).from_answer(answer)
 
     def __repr__(self) -> str:
         return f"AsyncQuery({self.id!r}, {self.level.value}, {self.modality.name!r})"
@@ -251,7 +254,7 @@ class AsyncModality:
         config: Its configuration (:class:`ModalityConfig`).
     """
 
-    def __init__(self, client: AsyncOrthanc, config: ModalityConfig) -> None:
+    def __init__(self, client: AsyncSeam, config: ModalityConfig) -> None:
         self.client = client
         self.config = config
 
@@ -268,7 +271,7 @@ class AsyncModality:
     def _path(self, *rest: str) -> tuple[str, ...]:
         return ("modalities", self.name, *rest)
 
-    async def echo(self, *, timeout: int | None = None) -> None:
+    async def c_echo(self, *, timeout: int | None = None) -> None:
         """C-ECHO the modality; return only if it answered.
 
         Args:
@@ -279,12 +282,12 @@ class AsyncModality:
             NotFoundError: The server knows no modality of that name.
 
         Example:
-            >>> await (await client.modalities.get("pacs")).echo()  # doctest: +SKIP
+            >>> await (await client.modalities.get("pacs")).c_echo()  # doctest: +SKIP
         """
         body = {"Timeout": timeout} if timeout else {}
         await _network_post(self.client, self._path("echo"), body, f"C-ECHO of {self.name}")
 
-    async def query(
+    async def c_find(
         self, level: Level | str, query: Mapping[str, str], *, timeout: int | None = None
     ) -> AsyncQuery:
         """Run a C-FIND at ``level`` and return the query (its answers are fetched on demand).
@@ -295,7 +298,7 @@ class AsyncModality:
             OrthancInputError: An unknown level.
 
         Example:
-            >>> query = await pacs.query("Study", {"PatientID": "P1"})  # doctest: +SKIP
+            >>> query = await pacs.c_find("Study", {"PatientID": "P1"})  # doctest: +SKIP
         """
         body: dict[str, Any] = {"Level": Level.parse(level).value, "Query": dict(query)}
         if timeout:
@@ -303,52 +306,52 @@ class AsyncModality:
         answer = await _network_post(self.client, self._path("query"), body, "the C-FIND")
         return await AsyncQuery.from_answer(self, answer)
 
-    async def find_patients(self, **query: str) -> list[AsyncQueryAnswer]:
-        """C-FIND patients, e.g. ``find_patients(PatientName="DOE*")``; answers in one request.
+    async def c_find_patients(self, **query: str) -> list[AsyncQueryAnswer]:
+        """C-FIND patients, e.g. ``c_find_patients(PatientName="DOE*")``; answers in one request.
 
         Raises:
             DicomNetworkError: The association or the C-FIND failed.
 
         Example:
-            >>> await pacs.find_patients(PatientID="P*")  # doctest: +SKIP
+            >>> await pacs.c_find_patients(PatientID="P*")  # doctest: +SKIP
         """
-        return await (await self.query(Level.PATIENT, query)).answers()
+        return await (await self.c_find(Level.PATIENT, query)).answers()
 
-    async def find_studies(self, **query: str) -> list[AsyncQueryAnswer]:
-        """C-FIND studies, e.g. ``find_studies(PatientID="P1", StudyDate="20200101-")``.
+    async def c_find_studies(self, **query: str) -> list[AsyncQueryAnswer]:
+        """C-FIND studies, e.g. ``c_find_studies(PatientID="P1", StudyDate="20200101-")``.
 
         Raises:
             DicomNetworkError: The association or the C-FIND failed.
 
         Example:
-            >>> await pacs.find_studies(StudyDate="20240101-")  # doctest: +SKIP
+            >>> await pacs.c_find_studies(StudyDate="20240101-")  # doctest: +SKIP
         """
-        return await (await self.query(Level.STUDY, query)).answers()
+        return await (await self.c_find(Level.STUDY, query)).answers()
 
-    async def find_series(self, **query: str) -> list[AsyncQueryAnswer]:
+    async def c_find_series(self, **query: str) -> list[AsyncQueryAnswer]:
         """C-FIND series; give ``StudyInstanceUID`` (most modalities require it).
 
         Raises:
             DicomNetworkError: The association or the C-FIND failed.
 
         Example:
-            >>> await pacs.find_series(StudyInstanceUID="1.2.3")  # doctest: +SKIP
+            >>> await pacs.c_find_series(StudyInstanceUID="1.2.3")  # doctest: +SKIP
         """
-        return await (await self.query(Level.SERIES, query)).answers()
+        return await (await self.c_find(Level.SERIES, query)).answers()
 
-    async def find_instances(self, **query: str) -> list[AsyncQueryAnswer]:
+    async def c_find_instances(self, **query: str) -> list[AsyncQueryAnswer]:
         """C-FIND instances; give ``StudyInstanceUID`` and ``SeriesInstanceUID``.
 
         Raises:
             DicomNetworkError: The association or the C-FIND failed.
 
         Example:
-            >>> await pacs.find_instances(StudyInstanceUID="1.2", SeriesInstanceUID="1.2.3")
+            >>> await pacs.c_find_instances(StudyInstanceUID="1.2", SeriesInstanceUID="1.2.3")
             ... # doctest: +SKIP
         """
-        return await (await self.query(Level.INSTANCE, query)).answers()
+        return await (await self.c_find(Level.INSTANCE, query)).answers()
 
-    async def move(
+    async def c_move(
         self,
         level: Level | str,
         identifiers: Sequence[Mapping[str, str]],
@@ -370,14 +373,14 @@ class AsyncModality:
             OrthancInputError: No identifiers.
 
         Example:
-            >>> await pacs.move("Study", [{"StudyInstanceUID": "1.2.3"}])  # doctest: +SKIP
+            >>> await pacs.c_move("Study", [{"StudyInstanceUID": "1.2.3"}])  # doctest: +SKIP
         """
         body = self._retrieve_body(level, identifiers, timeout)
         if target_aet:
             body["TargetAet"] = target_aet
         await _network_post(self.client, self._path("move"), body, "the C-MOVE")
 
-    async def get(
+    async def c_get(
         self,
         level: Level | str,
         identifiers: Sequence[Mapping[str, str]],
@@ -387,13 +390,13 @@ class AsyncModality:
         """C-GET resources into this server (Orthanc 1.12.6 and later), synchronously.
 
         Raises:
-            UnsupportedFeatureError: The server is older than 1.12.6 (use :meth:`move`).
+            UnsupportedFeatureError: The server is older than 1.12.6 (use :meth:`c_move`).
             DicomNetworkError: The C-GET failed.
 
         Example:
-            >>> await pacs.get("Study", [{"StudyInstanceUID": "1.2.3"}])  # doctest: +SKIP
+            >>> await pacs.c_get("Study", [{"StudyInstanceUID": "1.2.3"}])  # doctest: +SKIP
         """
-        (await self.client.capabilities()).require("dicom_get", "C-GET (modality.get)")
+        (await self.client.capabilities()).require("dicom_get", "C-GET (modality.c_get())")
         body = {**self._retrieve_body(level, identifiers, timeout), "Synchronous": True}
         await _network_post(self.client, self._path("get"), body, "the C-GET")
 
@@ -408,7 +411,7 @@ class AsyncModality:
             body["Timeout"] = timeout
         return body
 
-    async def store(self, resources: Resources, *, timeout: int | None = None) -> dict[str, Any]:
+    async def c_store(self, resources: Resources, *, timeout: int | None = None) -> dict[str, Any]:
         """C-STORE resources of this server to the modality and wait; return Orthanc's report.
 
         Raises:
@@ -416,7 +419,7 @@ class AsyncModality:
             OrthancInputError: No resources.
 
         Example:
-            >>> report = await pacs.store([study])  # doctest: +SKIP
+            >>> report = await pacs.c_store([study])  # doctest: +SKIP
             >>> report["InstancesCount"]  # doctest: +SKIP
             12
         """
@@ -425,7 +428,7 @@ class AsyncModality:
             body["Timeout"] = timeout
         return dict(await _network_post(self.client, self._path("store"), body, "the C-STORE"))
 
-    async def store_job(self, resources: Resources) -> AsyncJob:
+    async def c_store_job(self, resources: Resources) -> AsyncJob:
         """Start a C-STORE of resources to the modality as a job; wait with ``job.wait()``.
 
         Raises:
@@ -433,11 +436,11 @@ class AsyncModality:
             NotFoundError: Unknown modality.
 
         Example:
-            >>> await (await pacs.store_job([study])).wait(timeout=600)  # doctest: +SKIP
+            >>> await (await pacs.c_store_job([study])).wait(timeout=600)  # doctest: +SKIP
         """
         body = {"Resources": resource_ids(resources), "Asynchronous": True}
         answer = await _network_post(self.client, self._path("store"), body, "the C-STORE")
-        return await self.client.jobs.from_answer(answer)
+        return await AsyncJobs(self.client).from_answer(answer)
 
     def __repr__(self) -> str:
         config = self.config
@@ -451,7 +454,7 @@ class AsyncModalities:
         >>> [modality.name for modality in await client.modalities.list()]  # doctest: +SKIP
     """
 
-    def __init__(self, client: AsyncOrthanc) -> None:
+    def __init__(self, client: AsyncSeam) -> None:
         self._client = client
 
     async def list(self) -> list[AsyncModality]:
@@ -487,7 +490,7 @@ class AsyncModalities:
                 return modality
         raise unknown_name(self._client.url, "modalities", name)
 
-    async def put(
+    async def configure(
         self, name: str, *, aet: str, host: str, port: int, **options: Any
     ) -> AsyncModality:
         """Create or replace a modality and return it.
@@ -504,7 +507,7 @@ class AsyncModalities:
             BadRequestError: The server refused the configuration.
 
         Example:
-            >>> await client.modalities.put("pacs", aet="PACS", host="10.0.0.5", port=104)
+            >>> await client.modalities.configure("pacs", aet="PACS", host="10.0.0.5", port=104)
             ... # doctest: +SKIP
         """
         check_name(name, "modality")

@@ -19,6 +19,7 @@ from ..._core.models.operations import as_force_error
 from ..._core.request import UNSET
 from ..._dicom.deid import Finding, check_anonymized, profile_removals
 from ...errors import NotFoundError, OrthancHTTPError, OrthancInputError, UnexpectedContentError
+from ._jobs import AsyncJobs
 from ._resource import AsyncResource
 
 if TYPE_CHECKING:
@@ -175,9 +176,14 @@ class AsyncModifiable(_AsyncModificationBase):
                 "modifying a patient must replace its PatientID (Orthanc's rule)"
             )
         body = modification_body(
-            anonymize=False, replace=replace, remove=remove, keep=keep, force=force,
-            private_tags=remove_private_tags, delete_original=delete_original,
-        )  # fmt: skip
+            anonymize=False,
+            replace=replace,
+            remove=remove,
+            keep=keep,
+            force=force,
+            private_tags=remove_private_tags,
+            delete_original=delete_original,
+        )
         return await self._run("modify", body, asynchronous, timeout)
 
     async def anonymize(
@@ -228,10 +234,15 @@ class AsyncModifiable(_AsyncModificationBase):
             >>> anonymous = await study.anonymize(keep=["StudyDescription"])  # doctest: +SKIP
         """
         body = modification_body(
-            anonymize=True, replace=replace, remove=remove, keep=keep, force=force,
-            private_tags=keep_private_tags, dicom_version=dicom_version,
+            anonymize=True,
+            replace=replace,
+            remove=remove,
+            keep=keep,
+            force=force,
+            private_tags=keep_private_tags,
+            dicom_version=dicom_version,
             delete_original=delete_original,
-        )  # fmt: skip
+        )
         anonymous = await self._run("anonymize", body, asynchronous, timeout)
         anonymous._anonymized_keep = tuple(keep)
         return anonymous
@@ -316,7 +327,7 @@ class AsyncModifiable(_AsyncModificationBase):
             asynchronous = await self._instance_count() >= AUTO_JOB_INSTANCES
         if asynchronous:
             answer = await self._post_modification(action, {**body, "Asynchronous": True})
-            job = await self._client.jobs.from_answer(answer)
+            job = await AsyncJobs(self._client).from_answer(answer)
             content: Any = (await job.wait(timeout=timeout)).content
         else:
             content = await self._post_modification(action, body, timeout=Timeout(read=timeout))
@@ -362,9 +373,13 @@ class AsyncModifiable(_AsyncModificationBase):
             >>> data = await instance.modified_file(replace={"PatientName": "X"})  # doctest: +SKIP
         """
         body = modification_body(
-            anonymize=False, replace=replace, remove=remove, keep=keep, force=force,
+            anonymize=False,
+            replace=replace,
+            remove=remove,
+            keep=keep,
+            force=force,
             private_tags=remove_private_tags,
-        )  # fmt: skip
+        )
         return await self._modified_bytes("modify", body)
 
     async def anonymized_file(
@@ -400,9 +415,14 @@ class AsyncModifiable(_AsyncModificationBase):
             >>> data = await instance.anonymized_file(keep=["StudyDescription"])  # doctest: +SKIP
         """
         body = modification_body(
-            anonymize=True, replace=replace, remove=remove, keep=keep, force=force,
-            private_tags=keep_private_tags, dicom_version=dicom_version,
-        )  # fmt: skip
+            anonymize=True,
+            replace=replace,
+            remove=remove,
+            keep=keep,
+            force=force,
+            private_tags=keep_private_tags,
+            dicom_version=dicom_version,
+        )
         return await self._modified_bytes("anonymize", body)
 
     async def modified_dataset(self, **options: Any) -> Dataset:

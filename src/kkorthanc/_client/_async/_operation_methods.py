@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from ..._core.levels import Level
 from ..._core.models.operations import Change
+from ..._core.seam import AsyncSeam
 from ._bulk import bulk_delete, bulk_run
 from ._changes import AsyncWatch, iter_changes
 from ._modalities import Resources
 from ._modification import modification_body
-
-if TYPE_CHECKING:
-    from ._client import AsyncOrthanc
 
 __all__ = ["AsyncOperationMethods"]
 
@@ -25,11 +23,12 @@ __all__ = ["AsyncOperationMethods"]
 class AsyncOperationMethods:
     """The client's changes-feed and bulk methods (a mixin of :class:`~kkorthanc.AsyncOrthanc`)."""
 
-    def _orthanc(self) -> AsyncOrthanc:
-        return cast("AsyncOrthanc", self)
-
-    def changes(
-        self, *, since: int = 0, types: Collection[str] | None = None, limit: int | None = None
+    def iter_changes(
+        self: AsyncSeam,
+        *,
+        since: int = 0,
+        types: Collection[str] | None = None,
+        limit: int | None = None,
     ) -> AsyncIterator[Change]:
         """Iterate over the changes feed after ``since`` (exclusive), fetching pages lazily.
 
@@ -43,13 +42,13 @@ class AsyncOperationMethods:
             OrthancHTTPError: The server answered an error status.
 
         Example:
-            >>> async for change in client.changes(types={"NewStudy"}):  # doctest: +SKIP
+            >>> async for change in client.iter_changes(types={"NewStudy"}):  # doctest: +SKIP
             ...     print(change.seq, change.id)
         """
-        return iter_changes(self._orthanc(), since=since, types=types, limit=limit)
+        return iter_changes(self, since=since, types=types, limit=limit)
 
     def watch(
-        self,
+        self: AsyncSeam,
         *,
         types: Collection[str] | None = None,
         since: int | None = None,
@@ -68,12 +67,16 @@ class AsyncOperationMethods:
             ...     await handle(change.id)
         """
         return AsyncWatch(
-            self._orthanc(), types=types, since=since, cursor_file=cursor_file, interval=interval,
+            self,
+            types=types,
+            since=since,
+            cursor_file=cursor_file,
+            interval=interval,
             timeout=timeout,
-        )  # fmt: skip
+        )
 
     async def bulk_modify(
-        self,
+        self: AsyncSeam,
         resources: Resources,
         *,
         level: str = "Study",
@@ -99,16 +102,20 @@ class AsyncOperationMethods:
             >>> await client.bulk_modify(ids, replace={"InstitutionName": "X"})  # doctest: +SKIP
         """
         body = modification_body(
-            anonymize=False, replace=replace, remove=remove, keep=keep, force=force,
+            anonymize=False,
+            replace=replace,
+            remove=remove,
+            keep=keep,
+            force=force,
             delete_original=delete_original,
-        )  # fmt: skip
+        )
         body["Level"] = Level.parse(level).value
         return await bulk_run(
-            self._orthanc(), "modify", resources, body, asynchronous=asynchronous, timeout=timeout
+            self, "modify", resources, body, asynchronous=asynchronous, timeout=timeout
         )
 
     async def bulk_anonymize(
-        self,
+        self: AsyncSeam,
         resources: Resources,
         *,
         keep: Sequence[str] = (),
@@ -135,11 +142,16 @@ class AsyncOperationMethods:
             >>> new["Study"]  # doctest: +SKIP
         """
         body = modification_body(
-            anonymize=True, replace=replace, remove=remove, keep=keep, force=force,
-            private_tags=keep_private_tags, delete_original=delete_original,
-        )  # fmt: skip
+            anonymize=True,
+            replace=replace,
+            remove=remove,
+            keep=keep,
+            force=force,
+            private_tags=keep_private_tags,
+            delete_original=delete_original,
+        )
         return await bulk_run(
-            self._orthanc(),
+            self,
             "anonymize",
             resources,
             body,
@@ -147,7 +159,7 @@ class AsyncOperationMethods:
             timeout=timeout,
         )
 
-    async def bulk_delete(self, resources: Resources) -> None:
+    async def bulk_delete(self: AsyncSeam, resources: Resources) -> None:
         """Delete many resources (any levels) in one request; unknown IDs are ignored.
 
         Raises:
@@ -157,4 +169,4 @@ class AsyncOperationMethods:
         Example:
             >>> await client.bulk_delete([study, "0b3e..."])  # doctest: +SKIP
         """
-        await bulk_delete(self._orthanc(), resources)
+        await bulk_delete(self, resources)

@@ -1,20 +1,20 @@
 """Orthanc peers: other Orthanc servers this one sends to over HTTP.
 
+A peer is reached over HTTP, not DICOM: its transfer is ``send`` (a modality's is ``c_store``).
+
 The asynchronous code is the source; ``scripts/unasync.py`` writes the synchronous copy from it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..._core.models.operations import PeerConfig, as_network_error, check_name, unknown_name
+from ..._core.seam import AsyncSeam
 from ...errors import OrthancHTTPError, OrthancInputError, UnexpectedContentError
-from ._jobs import AsyncJob
+from ._jobs import AsyncJob, AsyncJobs
 from ._modalities import Resources, resource_ids
-
-if TYPE_CHECKING:
-    from ._client import AsyncOrthanc
 
 __all__ = ["AsyncPeer", "AsyncPeers"]
 
@@ -27,7 +27,7 @@ class AsyncPeer:
         config: Its configuration (:class:`PeerConfig`).
     """
 
-    def __init__(self, client: AsyncOrthanc, config: PeerConfig) -> None:
+    def __init__(self, client: AsyncSeam, config: PeerConfig) -> None:
         self.client = client
         self.config = config
 
@@ -59,7 +59,7 @@ class AsyncPeer:
             raise UnexpectedContentError(f"system of peer {self.name}: {answer!r}")
         return dict(answer)
 
-    async def store(self, resources: Resources) -> dict[str, Any]:
+    async def send(self, resources: Resources) -> dict[str, Any]:
         """Send resources of this server to the peer and wait; return Orthanc's report.
 
         Raises:
@@ -67,24 +67,24 @@ class AsyncPeer:
             OrthancInputError: No resources.
 
         Example:
-            >>> report = await peer.store([study])  # doctest: +SKIP
+            >>> report = await peer.send([study])  # doctest: +SKIP
         """
         body = {"Resources": resource_ids(resources), "Synchronous": True}
         return dict(await self._post_store(body) or {})
 
-    async def store_job(self, resources: Resources) -> AsyncJob:
+    async def send_job(self, resources: Resources) -> AsyncJob:
         """Start sending resources to the peer as a job; wait with ``job.wait()``.
 
         Raises:
             OrthancInputError: No resources.
 
         Example:
-            >>> await (await peer.store_job([study])).wait(timeout=600)  # doctest: +SKIP
+            >>> await (await peer.send_job([study])).wait(timeout=600)  # doctest: +SKIP
         """
         answer = await self._post_store(
             {"Resources": resource_ids(resources), "Asynchronous": True}
         )
-        return await self.client.jobs.from_answer(answer)
+        return await AsyncJobs(self.client).from_answer(answer)
 
     async def _post_store(self, body: dict[str, Any]) -> Any:
         try:
@@ -103,7 +103,7 @@ class AsyncPeers:
         >>> [peer.name for peer in await client.peers.list()]  # doctest: +SKIP
     """
 
-    def __init__(self, client: AsyncOrthanc) -> None:
+    def __init__(self, client: AsyncSeam) -> None:
         self._client = client
 
     async def list(self) -> list[AsyncPeer]:
@@ -139,7 +139,7 @@ class AsyncPeers:
                 return peer
         raise unknown_name(self._client.url, "peers", name)
 
-    async def put(
+    async def configure(
         self,
         name: str,
         *,
@@ -162,7 +162,7 @@ class AsyncPeers:
             BadRequestError: The server refused the configuration.
 
         Example:
-            >>> await client.peers.put("site2", url="http://10.0.0.2:8042/")  # doctest: +SKIP
+            >>> await client.peers.configure("site2", url="http://10.0.0.2:8042/")  # doctest: +SKIP
         """
         check_name(name, "peer")
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):

@@ -6,15 +6,13 @@ The asynchronous code is the source; ``scripts/unasync.py`` writes the synchrono
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from ..._core.config import TimeoutTypes
 from ..._core.levels import Level
 from ..._core.request import UNSET, ParamTypes, RequestData
+from ..._core.seam import AsyncSeam
 from ...errors import OrthancInputError, UnexpectedContentError
-
-if TYPE_CHECKING:
-    from ._client import AsyncOrthanc
 
 __all__ = ["AsyncResource"]
 
@@ -35,7 +33,7 @@ class AsyncResource:
     level: ClassVar[Level]
 
     def __init__(
-        self, client: AsyncOrthanc, orthanc_id: str, raw: Mapping[str, Any] | None = None
+        self, client: AsyncSeam, orthanc_id: str, raw: Mapping[str, Any] | None = None
     ) -> None:
         if not isinstance(orthanc_id, str) or not orthanc_id:
             raise OrthancInputError(f"an Orthanc ID must be a non-empty string, got {orthanc_id!r}")
@@ -49,8 +47,14 @@ class AsyncResource:
         return self._id
 
     @property
-    def client(self) -> AsyncOrthanc:
-        """The client this resource talks through."""
+    def client(self) -> AsyncSeam:
+        """The client this resource talks through: the :class:`~kkorthanc.AsyncOrthanc` it came
+        from, typed as what resources ask of a client (``kkorthanc._core.seam.AsyncSeam``: the
+        request verbs, ``system()``, ``statistics()``, ``capabilities()``).
+
+        Example:
+            >>> await study.client.get(("studies", study.id, "statistics"))  # doctest: +SKIP
+        """
         return self._client
 
     @property

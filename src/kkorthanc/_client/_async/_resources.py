@@ -10,21 +10,18 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-from ..._core import uids as _uids
 from ..._core.levels import Level
+from ..._core.seam import AsyncSeam
 from ..._core.tags import TagValue, convert
 from ..._core.uids import PatientUids, SeriesUids, StudyUids
 from ...errors import OrthancInputError, UnexpectedContentError
 from ._annotations import AsyncAnnotated
 from ._instance_data import AsyncInstanceData, AsyncSeriesImages
-from ._kk import kk_uids, plugin_accepts, use_plugin
 from ._modification import AsyncModifiable
 from ._resource import AsyncResource
-
-if TYPE_CHECKING:
-    from ._client import AsyncOrthanc
+from ._uid_requests import patient_uids, series_uids, study_uids
 
 __all__ = [
     "AsyncInstance",
@@ -57,15 +54,18 @@ class _Tagged(AsyncResource):
             raise UnexpectedContentError(f"{self!r}: the server's answer has no MainDicomTags")
         return tags
 
-    def tag(self, keyword: str) -> TagValue:
+    def main_tag(self, keyword: str) -> TagValue:
         """The Python value of one main tag (date, time, int, floats or text), None if absent.
+
+        Read from :attr:`main_tags`, without a request; an instance's
+        ``get_tags()`` asks the server for every tag of the file.
 
         Raises:
             OrthancInputError: No data yet (call ``refresh()``).
             UnexpectedContentError: The server's text does not parse as the tag's type.
 
         Example:
-            >>> series.tag("SeriesNumber")  # doctest: +SKIP
+            >>> series.main_tag("SeriesNumber")  # doctest: +SKIP
             3
         """
         return convert(self.main_tags, keyword)
@@ -74,19 +74,19 @@ class _Tagged(AsyncResource):
         return str(self.main_tags.get(keyword, ""))
 
     def _text(self, keyword: str) -> str | None:
-        value = self.tag(keyword)
+        value = self.main_tag(keyword)
         return None if value is None else str(value)
 
     def _int(self, keyword: str) -> int | None:
-        value = self.tag(keyword)
+        value = self.main_tag(keyword)
         return value if isinstance(value, int) else None
 
     def _date(self, keyword: str) -> datetime.date | None:
-        value = self.tag(keyword)
+        value = self.main_tag(keyword)
         return value if isinstance(value, datetime.date) else None
 
     def _time(self, keyword: str) -> datetime.time | None:
-        value = self.tag(keyword)
+        value = self.main_tag(keyword)
         return value if isinstance(value, datetime.time) else None
 
     @property
@@ -99,11 +99,17 @@ class _Tagged(AsyncResource):
         return bool(self._fetched().get("IsStable", False))
 
     @property
-    def labels(self) -> tuple[str, ...]:
-        """The labels the server gave with this resource (always empty before Orthanc 1.12).
+    def fetched_labels(self) -> tuple[str, ...]:
+        """The labels the server gave with this resource's data (always empty before 1.12).
+
+        A snapshot, without a request: ``list_labels()`` asks the server again.
 
         Raises:
             OrthancInputError: No data yet (call ``refresh()``).
+
+        Example:
+            >>> "reviewed" in study.fetched_labels  # doctest: +SKIP
+            True
         """
         return tuple(str(label) for label in self._fetched().get("Labels", []))
 
@@ -147,7 +153,7 @@ class _Tagged(AsyncResource):
         return self
 
 
-def make_resource(client: AsyncOrthanc, cls: type[R], value: Any) -> R:
+def make_resource(client: AsyncSeam, cls: type[R], value: Any) -> R:
     """Build a resource of ``cls`` from the server's JSON object for it.
 
     Raises:
@@ -161,7 +167,7 @@ def make_resource(client: AsyncOrthanc, cls: type[R], value: Any) -> R:
     return cls(client, value["ID"], value)
 
 
-def resources_from_json(client: AsyncOrthanc, cls: type[R], value: Any) -> list[R]:
+def resources_from_json(client: AsyncSeam, cls: type[R], value: Any) -> list[R]:
     """Build resources from an expanded list answer.
 
     Raises:
@@ -173,7 +179,7 @@ def resources_from_json(client: AsyncOrthanc, cls: type[R], value: Any) -> list[
 
 
 class AsyncPatient(AsyncAnnotated, AsyncModifiable, _Tagged):
-    """A patient: typed main tags, its studies, its identifiers.
+    """A patient: typed main tags, its studies, series and instances, its identifiers.
 
     Example:
         >>> patient = await client.patients.lookup("P1")  # doctest: +SKIP
@@ -219,6 +225,30 @@ class AsyncPatient(AsyncAnnotated, AsyncModifiable, _Tagged):
         """
         return await self._children("studies", AsyncStudy)
 
+    async def series(self) -> list[AsyncSeries]:
+        """All the patient's series, of every study, in one request.
+
+        Raises:
+            NotFoundError: The patient no longer exists.
+
+        Example:
+            >>> sorted({series.modality for series in await patient.series()})  # doctest: +SKIP
+            ['CT', 'MR']
+        """
+        return await self._children("series", AsyncSeries)
+
+    async def instances(self) -> list[AsyncInstance]:
+        """All the patient's instances, of every study and series, in one request.
+
+        Raises:
+            NotFoundError: The patient no longer exists.
+
+        Example:
+            >>> len(await patient.instances())  # doctest: +SKIP
+            12
+        """
+        return await self._children("instances", AsyncInstance)
+
     async def uids(self) -> PatientUids:
         """All DICOM identifiers of the patient and below: 1 request with the kk plugin, else 3.
 
@@ -228,7 +258,7 @@ class AsyncPatient(AsyncAnnotated, AsyncModifiable, _Tagged):
         Example:
             >>> (await patient.uids()).studies[0].study_instance_uid  # doctest: +SKIP
         """
-        return await _patient_uids(self)
+        return await patient_uids(self, self.patient_id)
 
 
 class AsyncStudy(AsyncAnnotated, AsyncModifiable, _Tagged):
@@ -346,7 +376,7 @@ class AsyncStudy(AsyncAnnotated, AsyncModifiable, _Tagged):
         Example:
             >>> [s.series_instance_uid for s in (await study.uids()).series]  # doctest: +SKIP
         """
-        return await _study_uids(self)
+        return await study_uids(self, self.study_instance_uid, self.patient_id)
 
 
 class AsyncSeries(AsyncSeriesImages, AsyncAnnotated, AsyncModifiable, _Tagged):
@@ -467,7 +497,7 @@ class AsyncSeries(AsyncSeriesImages, AsyncAnnotated, AsyncModifiable, _Tagged):
         Example:
             >>> len((await series.uids()).instances)  # doctest: +SKIP
         """
-        return await _series_uids(self)
+        return await series_uids(self, self.series_instance_uid)
 
 
 class AsyncInstance(AsyncInstanceData, AsyncAnnotated, AsyncModifiable, _Tagged):
@@ -508,7 +538,7 @@ class AsyncInstance(AsyncInstanceData, AsyncAnnotated, AsyncModifiable, _Tagged)
     @property
     def image_position(self) -> tuple[float, ...] | None:
         """The ImagePositionPatient, in mm."""
-        value = self.tag("ImagePositionPatient")
+        value = self.main_tag("ImagePositionPatient")
         return value if isinstance(value, tuple) else None
 
     @property
@@ -560,39 +590,3 @@ class AsyncInstance(AsyncInstanceData, AsyncAnnotated, AsyncModifiable, _Tagged)
             >>> (await instance.patient()).patient_name  # doctest: +SKIP
         """
         return await self._related("patient", AsyncPatient)
-
-
-async def _expanded(resource: _Tagged, *routes: str) -> dict[str, Any]:
-    levels = {"studies": "Study", "series": "Series", "instances": "Instance"}
-    return {levels[route]: await resource.get(route, params={"expand": True}) for route in routes}
-
-
-async def _series_uids(series: AsyncSeries) -> SeriesUids:
-    top = {"ID": series.id, "SeriesInstanceUID": series.series_instance_uid}
-    below = await _expanded(series, "instances")
-    return _uids.series_uids_from_json(_uids.nest_rest_answers("Series", top, below))
-
-
-async def _study_uids(study: AsyncStudy) -> StudyUids:
-    uid, patient_id = study.study_instance_uid, study.patient_id
-    if plugin_accepts(uid) and await use_plugin(study.client):
-        answer = await kk_uids(study.client, Level.STUDY, uid, patient_id=patient_id)
-        uids = _uids.study_uids_from_json(answer)
-    else:
-        top = {"ID": study.id, "PatientID": patient_id, "StudyInstanceUID": uid}
-        below = await _expanded(study, "series", "instances")
-        uids = _uids.study_uids_from_json(_uids.nest_rest_answers("Study", top, below))
-    _uids.check_uids_of(uids, study.id)
-    return uids
-
-
-async def _patient_uids(patient: AsyncPatient) -> PatientUids:
-    if plugin_accepts(patient.patient_id) and await use_plugin(patient.client):
-        answer = await kk_uids(patient.client, Level.PATIENT, patient.patient_id)
-        uids = _uids.patient_uids_from_json(answer)
-    else:
-        top = {"ID": patient.id, "PatientID": patient.patient_id}
-        below = await _expanded(patient, "studies", "series", "instances")
-        uids = _uids.patient_uids_from_json(_uids.nest_rest_answers("Patient", top, below))
-    _uids.check_uids_of(uids, patient.id)
-    return uids

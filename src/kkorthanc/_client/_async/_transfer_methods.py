@@ -6,8 +6,8 @@ The asynchronous code is the source; ``scripts/unasync.py`` writes the synchrono
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, cast
 
+from ..._core.seam import AsyncSeam
 from ..._transfer import (
     ArchiveLimits,
     DownloadReport,
@@ -22,20 +22,14 @@ from ..._transfer import (
     async_upload,
 )
 
-if TYPE_CHECKING:
-    from ._client import AsyncOrthanc
-
 __all__ = ["AsyncTransferMethods"]
 
 
 class AsyncTransferMethods:
     """The client's bulk transfer methods (a mixin of :class:`~kkorthanc.AsyncOrthanc`)."""
 
-    def _orthanc(self) -> AsyncOrthanc:
-        return cast("AsyncOrthanc", self)
-
     async def upload(
-        self,
+        self: AsyncSeam,
         *sources: UploadSource,
         concurrency: int = 4,
         skip_existing: bool = True,
@@ -112,7 +106,7 @@ class AsyncTransferMethods:
             >>> report.write_jsonl("upload.jsonl")  # doctest: +SKIP
         """
         return await async_upload(
-            self._orthanc(),
+            self,
             *sources,
             concurrency=concurrency,
             skip_existing=skip_existing,
@@ -126,7 +120,7 @@ class AsyncTransferMethods:
         )
 
     async def download(
-        self,
+        self: AsyncSeam,
         resource: ResourceRef,
         target: str | os.PathLike[str],
         *,
@@ -180,7 +174,7 @@ class AsyncTransferMethods:
             >>> await client.download(("Study", study_id), "study.zip")  # doctest: +SKIP
         """
         return await async_download(
-            self._orthanc(),
+            self,
             resource,
             target,
             level=level,
@@ -191,7 +185,7 @@ class AsyncTransferMethods:
         )
 
     async def export(
-        self,
+        self: AsyncSeam,
         resources: ResourceRef | ResourceRefs,
         target: str | os.PathLike[str],
         *,
@@ -245,7 +239,7 @@ class AsyncTransferMethods:
             ... # doctest: +SKIP
         """
         return await async_export(
-            self._orthanc(),
+            self,
             resources,
             target,
             layout=layout,

@@ -31,8 +31,10 @@ _LABEL = re.compile(r"[A-Za-z0-9_-]{1,64}")
 class Annotated(Resource):
     """What users attach to a resource: metadata, attachments, labels; its statistics.
 
-    The same methods exist at every level (patients, studies, series, instances). Names are
-    Orthanc's: metadata and attachments by name or index (user ones are >= 1024 or declared in
+    The same methods exist at every level (patients, studies, series, instances), with one
+    verb set for the three kinds: ``list_*`` (all of a kind), ``get_*`` (one), ``set_*``
+    (create or replace) and ``delete_*``; each sends a request. Names are Orthanc's: metadata
+    and attachments by name or index (user ones are >= 1024 or declared in
     ``UserMetadata``/``UserContentType``); system ones are read-only (403, ForbiddenError).
 
     Example:
@@ -44,14 +46,14 @@ class Annotated(Resource):
 
     # -- metadata -------------------------------------------------------------------------
 
-    def metadata(self) -> dict[str, str]:
+    def list_metadata(self) -> dict[str, str]:
         """Every metadata value of the resource, by name (``GET .../metadata?expand``).
 
         Raises:
             NotFoundError: The resource does not exist.
 
         Example:
-            >>> instance.metadata()["Origin"]  # doctest: +SKIP
+            >>> instance.list_metadata()["Origin"]  # doctest: +SKIP
             'RestApi'
         """
         value = self.get("metadata", params={"expand": True})
@@ -189,7 +191,7 @@ class Annotated(Resource):
         """
         return self._etag(self.path("attachments", _name(name)))
 
-    def put_attachment(self, name: str | int, data: bytes, *, if_match: str | None = None) -> None:
+    def set_attachment(self, name: str | int, data: bytes, *, if_match: str | None = None) -> None:
         """Create or replace a user attachment.
 
         Args:
@@ -204,7 +206,7 @@ class Annotated(Resource):
             OrthancInputError: An empty name, or data that is not bytes.
 
         Example:
-            >>> study.put_attachment(1025, pdf_bytes)  # doctest: +SKIP
+            >>> study.set_attachment(1025, pdf_bytes)  # doctest: +SKIP
         """
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise OrthancInputError(f"attachment data must be bytes, got {type(data).__name__}")
@@ -229,26 +231,26 @@ class Annotated(Resource):
 
     # -- labels ---------------------------------------------------------------------------
 
-    def get_labels(self) -> list[str]:
+    def list_labels(self) -> list[str]:
         """The resource's labels, asked from the server (Orthanc 1.12 and later).
 
-        The ``labels`` property, where the resource class has one, is the snapshot given with
-        the resource's data; this method asks again.
+        The ``fetched_labels`` property, where the resource class has one, is the snapshot
+        given with the resource's data (no request); this method asks again.
 
         Raises:
             UnsupportedFeatureError: The server has no labels (before 1.12, some databases).
 
         Example:
-            >>> study.get_labels()  # doctest: +SKIP
+            >>> study.list_labels()  # doctest: +SKIP
             ['reviewed']
         """
-        self.client.capabilities().require("labels", "get_labels()")
+        self.client.capabilities().require("labels", "list_labels()")
         value = self.get("labels")
         if not isinstance(value, list):
             raise UnexpectedContentError(f"expected a list of labels, got {value!r:.200}")
         return [str(item) for item in value]
 
-    def add_label(self, label: str) -> None:
+    def set_label(self, label: str) -> None:
         """Add a label (nothing happens if the resource has it already).
 
         Args:
@@ -259,13 +261,13 @@ class Annotated(Resource):
             UnsupportedFeatureError: The server has no labels.
 
         Example:
-            >>> study.add_label("reviewed")  # doctest: +SKIP
+            >>> study.set_label("reviewed")  # doctest: +SKIP
         """
         route = self.path("labels", _label(label))
-        self.client.capabilities().require("labels", "add_label()")
+        self.client.capabilities().require("labels", "set_label()")
         self.client.put(route, data=b"")
 
-    def remove_label(self, label: str) -> None:
+    def delete_label(self, label: str) -> None:
         """Remove a label (nothing happens if the resource does not have it).
 
         Raises:
@@ -273,10 +275,10 @@ class Annotated(Resource):
             UnsupportedFeatureError: The server has no labels.
 
         Example:
-            >>> study.remove_label("reviewed")  # doctest: +SKIP
+            >>> study.delete_label("reviewed")  # doctest: +SKIP
         """
         route = self.path("labels", _label(label))
-        self.client.capabilities().require("labels", "remove_label()")
+        self.client.capabilities().require("labels", "delete_label()")
         self.client.delete(route)
 
     # -- statistics and protection --------------------------------------------------------

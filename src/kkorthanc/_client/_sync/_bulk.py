@@ -10,16 +10,15 @@ The asynchronous code is the source; ``scripts/unasync.py`` writes the synchrono
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..._core.config import Timeout
 from ..._core.levels import Level
 from ..._core.models.operations import as_force_error
+from ..._core.seam import Seam
 from ...errors import OrthancHTTPError, UnexpectedContentError
+from ._jobs import Jobs
 from ._modalities import Resources, resource_ids
-
-if TYPE_CHECKING:
-    from ._client import Orthanc
 
 __all__ = ["bulk_delete", "bulk_run", "new_resources"]
 
@@ -39,7 +38,7 @@ def new_resources(content: Any) -> dict[str, list[str]]:
 
 
 def bulk_run(
-    client: Orthanc,
+    client: Seam,
     action: str,
     resources: Resources,
     body: dict[str, Any],
@@ -62,10 +61,10 @@ def bulk_run(
         answer = client.post(path, json={**body, "Asynchronous": True})
     except OrthancHTTPError as error:
         raise as_force_error(error) from error
-    job = client.jobs.from_answer(answer)
+    job = Jobs(client).from_answer(answer)
     return new_resources(job.wait(timeout=timeout).content)
 
 
-def bulk_delete(client: Orthanc, resources: Resources) -> None:
+def bulk_delete(client: Seam, resources: Resources) -> None:
     """POST ``/tools/bulk-delete`` (unknown IDs are ignored by the server)."""
     client.post(("tools", "bulk-delete"), json={"Resources": resource_ids(resources)})

@@ -12,14 +12,11 @@ import time
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from time import sleep
-from typing import TYPE_CHECKING
 
 from ..._core.models.operations import Change
+from ..._core.seam import Seam
 from ..._util.atomic_file import AtomicFile
 from ...errors import OrthancInputError, OrthancTimeoutError, UnexpectedContentError
-
-if TYPE_CHECKING:
-    from ._client import Orthanc
 
 __all__ = ["Watch", "iter_changes", "read_cursor", "write_cursor"]
 
@@ -48,7 +45,7 @@ def write_cursor(path: Path, seq: int) -> None:
         sink.write(f"{seq}\n".encode("ascii"))
 
 
-def _page(client: Orthanc, since: int, limit: int) -> tuple[list[Change], bool, int]:
+def _page(client: Seam, since: int, limit: int) -> tuple[list[Change], bool, int]:
     answer = client.get("changes", params={"since": since, "limit": limit})
     if not isinstance(answer, Mapping) or not isinstance(answer.get("Changes"), list):
         raise UnexpectedContentError(f"GET /changes answered {answer!r}")
@@ -57,7 +54,7 @@ def _page(client: Orthanc, since: int, limit: int) -> tuple[list[Change], bool, 
     return changes, bool(answer.get("Done", True)), max(last, since)
 
 
-def _last_seq(client: Orthanc) -> int:
+def _last_seq(client: Seam) -> int:
     answer = client.get("changes", params={"last": True})
     if not isinstance(answer, Mapping):
         raise UnexpectedContentError(f"GET /changes?last answered {answer!r}")
@@ -65,7 +62,7 @@ def _last_seq(client: Orthanc) -> int:
 
 
 def iter_changes(
-    client: Orthanc,
+    client: Seam,
     *,
     since: int = 0,
     types: Collection[str] | None = None,
@@ -117,7 +114,7 @@ class Watch:
 
     def __init__(
         self,
-        client: Orthanc,
+        client: Seam,
         *,
         types: Collection[str] | None = None,
         since: int | None = None,

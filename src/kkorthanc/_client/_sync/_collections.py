@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ..._core.find import check_orthanc_id, find_body, normalize_query, required_features
 from ..._core.levels import Level
+from ..._core.seam import Seam
 from ..._dicom.ids import orthanc_id as compute_orthanc_id
 from ...errors import ConflictError, NotFoundError, OrthancInputError, UnexpectedContentError
 from ._kk import kk_candidates, kk_lookup, plugin_accepts, use_plugin
@@ -29,11 +30,13 @@ from ._resources import (
     resources_from_json,
 )
 
-if TYPE_CHECKING:
-    from ._client import Orthanc
-
-__all__ = ["Collection", "Instances", "Patients", "SeriesCollection",
-           "Studies"]  # fmt: skip
+__all__ = [
+    "Collection",
+    "Instances",
+    "Patients",
+    "SeriesCollection",
+    "Studies",
+]
 
 R = TypeVar("R", bound=_Tagged)
 
@@ -54,7 +57,7 @@ class Collection(Generic[R]):
         resource_class: The class of the resources (e.g. :class:`Study`).
     """
 
-    def __init__(self, client: Orthanc, resource_class: type[R]) -> None:
+    def __init__(self, client: Seam, resource_class: type[R]) -> None:
         self._client = client
         self._class = resource_class
 
@@ -95,10 +98,16 @@ class Collection(Generic[R]):
                 hint += f": it is the ID of a {level.value.lower()}; use client.{level.route}.get()"
                 break
         return NotFoundError(
-            error.status_code, error.method, error.url, error.message,
-            orthanc_status=error.orthanc_status, orthanc_error=error.orthanc_error,
-            details=error.details, body=error.body, hint=hint,
-        )  # fmt: skip
+            error.status_code,
+            error.method,
+            error.url,
+            error.message,
+            orthanc_status=error.orthanc_status,
+            orthanc_error=error.orthanc_error,
+            details=error.details,
+            body=error.body,
+            hint=hint,
+        )
 
     def _exists(self, level: Level, orthanc_id: str) -> bool:
         try:
@@ -233,10 +242,14 @@ class Collection(Generic[R]):
             ...     ModalitiesInStudy=["CT", "MR"])  # doctest: +SKIP
         """
         body = find_body(
-            self.level, normalize_query(query, tags), case_sensitive=case_sensitive,
-            limit=limit, labels=labels, labels_constraint=labels_constraint,
+            self.level,
+            normalize_query(query, tags),
+            case_sensitive=case_sensitive,
+            limit=limit,
+            labels=labels,
+            labels_constraint=labels_constraint,
             requested_tags=requested_tags,
-        )  # fmt: skip
+        )
         return self._find(body)
 
     def _find(self, body: dict[str, Any]) -> builtins.list[R]:
@@ -268,10 +281,14 @@ class Collection(Generic[R]):
             ...     print(study.study_instance_uid)  # doctest: +SKIP
         """
         body = find_body(
-            self.level, normalize_query(query, tags), case_sensitive=case_sensitive,
-            limit=page_size, labels=labels, labels_constraint=labels_constraint,
+            self.level,
+            normalize_query(query, tags),
+            case_sensitive=case_sensitive,
+            limit=page_size,
+            labels=labels,
+            labels_constraint=labels_constraint,
             requested_tags=requested_tags,
-        )  # fmt: skip
+        )
         since = 0
         while True:
             page = self._find({**body, "Since": since} if since else body)
@@ -324,7 +341,7 @@ class Collection(Generic[R]):
     def _plugin_takes(self, identifier: str) -> bool:
         """Only when asked (``use_kk_plugin=True``): the plugin answers a lookup with a 307 to
         the resource's own route, two requests where one expanded find is enough."""
-        if self._client._use_kk_plugin is not True or not plugin_accepts(identifier):
+        if self._client.use_kk_plugin is not True or not plugin_accepts(identifier):
             return False
         return use_plugin(self._client)
 
@@ -395,7 +412,7 @@ class Patients(Collection[Patient]):
         Patient('...')
     """
 
-    def __init__(self, client: Orthanc) -> None:
+    def __init__(self, client: Seam) -> None:
         super().__init__(client, Patient)
 
 
@@ -406,7 +423,7 @@ class Studies(Collection[Study]):
         >>> client.studies.find(StudyDate="20210101-20211231")  # doctest: +SKIP
     """
 
-    def __init__(self, client: Orthanc) -> None:
+    def __init__(self, client: Seam) -> None:
         super().__init__(client, Study)
 
 
@@ -417,7 +434,7 @@ class SeriesCollection(Collection[Series]):
         >>> client.series.find(Modality="CT")  # doctest: +SKIP
     """
 
-    def __init__(self, client: Orthanc) -> None:
+    def __init__(self, client: Seam) -> None:
         super().__init__(client, Series)
 
 
@@ -428,5 +445,5 @@ class Instances(Collection[Instance]):
         >>> client.instances.lookup("1.2.3.4.5")  # doctest: +SKIP
     """
 
-    def __init__(self, client: Orthanc) -> None:
+    def __init__(self, client: Seam) -> None:
         super().__init__(client, Instance)

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..._core.seam import Seam
 from ..._dicom.header import HeaderReader, parse_dicom
 from ..._dicom.images import (
     ImageFormat,
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     from pydicom.dataset import Dataset
 
-    from ._client import Orthanc
 
 __all__ = ["InstanceData", "SeriesImages"]
 
@@ -101,7 +101,7 @@ class InstanceData(Resource):
                 download closed as soon as the Pixel Data element is reached, so the pixel data
                 is not transferred (apart from what the network already buffered). The result is
                 the exact header of the stored file, file meta included, unlike
-                :meth:`tags`, which is Orthanc's JSON rendering without VRs or long values.
+                :meth:`get_tags`, which is Orthanc's JSON rendering without VRs or long values.
 
         Raises:
             NotFoundError: The instance no longer exists.
@@ -123,27 +123,30 @@ class InstanceData(Resource):
                     return dataset
         return reader.finish()
 
-    def tags(self) -> dict[str, Any]:
+    def get_tags(self) -> dict[str, Any]:
         """All tags as Orthanc renders them (``/tags``): ``{"0010,0010": {"Name", "Type",
         "Value"}}``, sequences nested.
+
+        A request for every tag of the file; ``main_tag()`` and ``main_tags`` read the main
+        tags the resource was fetched with, without one.
 
         Raises:
             NotFoundError: The instance no longer exists.
 
         Example:
-            >>> instance.tags()["0010,0020"]["Value"]  # doctest: +SKIP
+            >>> instance.get_tags()["0010,0020"]["Value"]  # doctest: +SKIP
             '1CT1'
         """
         return _object(self.get("tags"), "tags")
 
-    def simplified_tags(self) -> dict[str, Any]:
+    def get_simplified_tags(self) -> dict[str, Any]:
         """All tags as keyword to value (``/tags?simplify``); sequences are lists of dicts.
 
         Raises:
             NotFoundError: The instance no longer exists.
 
         Example:
-            >>> instance.simplified_tags()["PatientID"]  # doctest: +SKIP
+            >>> instance.get_simplified_tags()["PatientID"]  # doctest: +SKIP
             '1CT1'
         """
         return _object(self.get("tags", params={"simplify": True}), "simplified tags")
@@ -398,7 +401,7 @@ def _picture(
         raise with_reason(error, reason or _reason(client, instance.id)) from error
 
 
-def _reason(client: Orthanc, instance_id: str) -> str:
+def _reason(client: Seam, instance_id: str) -> str:
     """Why the server cannot picture this instance (two small requests)."""
     metadata = client.get(("instances", instance_id, "metadata"), params={"expand": True})
     syntax = metadata.get("TransferSyntax") if isinstance(metadata, dict) else None

@@ -12,14 +12,12 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from time import sleep
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..._core.models.operations import JobInfo, JobState
+from ..._core.seam import Seam
 from ...errors import JobFailedError, OrthancInputError, OrthancTimeoutError, UnexpectedContentError
 from ._save import save_body
-
-if TYPE_CHECKING:
-    from ._client import Orthanc
 
 __all__ = ["Job", "Jobs"]
 
@@ -41,7 +39,7 @@ class Job:
         >>> job.wait(timeout=600)  # doctest: +SKIP
     """
 
-    def __init__(self, client: Orthanc, info: JobInfo) -> None:
+    def __init__(self, client: Seam, info: JobInfo) -> None:
         self._client = client
         self._info = info
 
@@ -283,7 +281,7 @@ class Jobs:
         >>> [job.state for job in client.jobs.list()]  # doctest: +SKIP
     """
 
-    def __init__(self, client: Orthanc) -> None:
+    def __init__(self, client: Seam) -> None:
         self._client = client
 
     def list(self, *, state: JobState | str | None = None) -> list[Job]:

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..._core.levels import Level
+from ..._core.seam import Seam
 from ...errors import (
     ConflictError,
     NotFoundError,
@@ -25,9 +26,6 @@ from ...errors import (
     OrthancInputError,
     UnexpectedContentError,
 )
-
-if TYPE_CHECKING:
-    from ._client import Orthanc
 
 __all__ = [
     "kk_available",
@@ -77,7 +75,7 @@ def plugin_accepts(identifier: str) -> bool:
     return all(ord(char) >= 32 or char == "\x1b" for char in cleaned)
 
 
-def plugin_version(client: Orthanc, *, prefix: str = DEFAULT_PREFIX) -> str | None:
+def plugin_version(client: Seam, *, prefix: str = DEFAULT_PREFIX) -> str | None:
     """The version of the KkOrthanc plugin answering ``GET /{prefix}/``, or None (one request).
 
     None also when the plugin does not read inside the server (its ``InServerReads`` is off
@@ -102,7 +100,7 @@ def plugin_version(client: Orthanc, *, prefix: str = DEFAULT_PREFIX) -> str | No
     return str(described.get("Version", ""))
 
 
-def kk_available(client: Orthanc, *, prefix: str = DEFAULT_PREFIX, refresh: bool = False) -> bool:
+def kk_available(client: Seam, *, prefix: str = DEFAULT_PREFIX, refresh: bool = False) -> bool:
     """Whether the server runs the KkOrthanc plugin under ``prefix``, with in-server reads on.
 
     A plugin whose ``InServerReads`` is off (the server has access rules it cannot apply, such
@@ -133,7 +131,7 @@ def kk_available(client: Orthanc, *, prefix: str = DEFAULT_PREFIX, refresh: bool
     return plugin_version(client, prefix=prefix) is not None
 
 
-def use_plugin(client: Orthanc) -> bool:
+def use_plugin(client: Seam) -> bool:
     """Whether lookups, ``uids()`` and ``tree()`` of this client go through the plugin.
 
     Follows the client's ``use_kk_plugin``: False never, None when the server runs it (detected
@@ -146,7 +144,7 @@ def use_plugin(client: Orthanc) -> bool:
         >>> use_plugin(client)  # doctest: +SKIP
         True
     """
-    wanted = client._use_kk_plugin
+    wanted = client.use_kk_plugin
     if wanted is False:
         return False
     capabilities = client.capabilities()
@@ -171,7 +169,7 @@ def kk_candidates(error: ConflictError) -> list[str] | None:
 
 
 def kk_lookup(
-    client: Orthanc,
+    client: Seam,
     level: Level | str,
     identifier: str,
     *,
@@ -236,7 +234,7 @@ def _redirected(error: OrthancHTTPError, route: str) -> tuple[str, str] | None:
 
 
 def kk_uids(
-    client: Orthanc,
+    client: Seam,
     level: Level | str,
     identifier: str,
     *,
@@ -264,7 +262,7 @@ def kk_uids(
 
 
 def kk_tree(
-    client: Orthanc,
+    client: Seam,
     filters: Mapping[str, str] | None = None,
     *,
     level: Level | str = Level.STUDY,
@@ -310,7 +308,7 @@ def kk_tree(
 
 
 def kk_find_many(
-    client: Orthanc, bodies: Sequence[Mapping[str, Any]], *, prefix: str = DEFAULT_PREFIX
+    client: Seam, bodies: Sequence[Mapping[str, Any]], *, prefix: str = DEFAULT_PREFIX
 ) -> list[Any]:
     """Several ``/tools/find`` in one request: their answers, in order.
 

@@ -4,13 +4,18 @@
 Every failed DICOM operation raises :class:`~kkorthanc.errors.DicomNetworkError` with Orthanc's
 details (a refused association, a timeout, a rejected C-MOVE); nothing returns False.
 
+The five DICOM operations on a modality are named after their DIMSE services, so that no
+name is confused with an HTTP verb or a local search: ``c_echo``, ``c_find`` (and the
+``c_find_<level>`` shortcuts), ``c_move``, ``c_get``, ``c_store``. A query's ``retrieve`` is
+Orthanc's retrieve of its answers (a C-MOVE).
+
 The asynchronous code is the source; ``scripts/unasync.py`` writes the synchronous copy from it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Union
+from typing import Any, Union
 
 from ..._core.levels import Level
 from ..._core.models.operations import (
@@ -21,13 +26,11 @@ from ..._core.models.operations import (
     unknown_name,
     with_calling_aet_hint,
 )
+from ..._core.seam import Seam
 from ..._core.urls import PathTypes
 from ...errors import OrthancError, OrthancHTTPError, OrthancInputError, UnexpectedContentError
-from ._jobs import Job
+from ._jobs import Job, Jobs
 from ._resource import Resource
-
-if TYPE_CHECKING:
-    from ._client import Orthanc
 
 __all__ = ["Modalities", "Modality", "Query", "QueryAnswer", "resource_ids"]
 
@@ -51,7 +54,7 @@ def resource_ids(resources: Resources) -> list[str]:
     return ids
 
 
-def _network_post(client: Orthanc, path: PathTypes, body: Any, what: str) -> Any:
+def _network_post(client: Seam, path: PathTypes, body: Any, what: str) -> Any:
     try:
         return client.post(path, json=body)
     except OrthancHTTPError as error:
@@ -61,7 +64,7 @@ def _network_post(client: Orthanc, path: PathTypes, body: Any, what: str) -> Any
         raise failure from error
 
 
-def _our_aet(client: Orthanc) -> str:
+def _our_aet(client: Seam) -> str:
     """The server's own AE title for an error's hint; empty when it cannot be asked."""
     try:
         return client.system().dicom_aet
@@ -108,36 +111,36 @@ class QueryAnswer:
         """``SOPInstanceUID``, when the answer has it."""
         return self.tags.get("SOPInstanceUID")
 
-    def find_studies(self, **query: str) -> list[QueryAnswer]:
+    def c_find_studies(self, **query: str) -> list[QueryAnswer]:
         """C-FIND the studies of this patient answer on the same modality.
 
         Raises:
             DicomNetworkError: The remote modality failed.
 
         Example:
-            >>> studies = patient_answer.find_studies()  # doctest: +SKIP
+            >>> studies = patient_answer.c_find_studies()  # doctest: +SKIP
         """
         return self._sub_query("query-studies", query)
 
-    def find_series(self, **query: str) -> list[QueryAnswer]:
+    def c_find_series(self, **query: str) -> list[QueryAnswer]:
         """C-FIND the series of this study answer on the same modality.
 
         Raises:
             DicomNetworkError: The remote modality failed.
 
         Example:
-            >>> series = study_answer.find_series(Modality="CT")  # doctest: +SKIP
+            >>> series = study_answer.c_find_series(Modality="CT")  # doctest: +SKIP
         """
         return self._sub_query("query-series", query)
 
-    def find_instances(self, **query: str) -> list[QueryAnswer]:
+    def c_find_instances(self, **query: str) -> list[QueryAnswer]:
         """C-FIND the instances of this series answer on the same modality.
 
         Raises:
             DicomNetworkError: The remote modality failed.
 
         Example:
-            >>> instances = series_answer.find_instances()  # doctest: +SKIP
+            >>> instances = series_answer.c_find_instances()  # doctest: +SKIP
         """
         return self._sub_query("query-instances", query)
 
@@ -179,7 +182,7 @@ class Query:
         self.level = level
 
     @property
-    def client(self) -> Orthanc:
+    def client(self) -> Seam:
         """The client the query was made through."""
         return self.modality.client
 
@@ -238,7 +241,7 @@ class Query:
         body = {"Asynchronous": True, **({"TargetAet": target_aet} if target_aet else {})}
         path = ("queries", self.id, "retrieve")
         answer = _network_post(self.client, path, body, "the C-MOVE")
-        return self.client.jobs.from_answer(answer)
+        return Jobs(self.client).from_answer(answer)
 
     def __repr__(self) -> str:
         return f"Query({self.id!r}, {self.level.value}, {self.modality.name!r})"
@@ -252,7 +255,7 @@ class Modality:
         config: Its configuration (:class:`ModalityConfig`).
     """
 
-    def __init__(self, client: Orthanc, config: ModalityConfig) -> None:
+    def __init__(self, client: Seam, config: ModalityConfig) -> None:
         self.client = client
         self.config = config
 
@@ -269,7 +272,7 @@ class Modality:
     def _path(self, *rest: str) -> tuple[str, ...]:
         return ("modalities", self.name, *rest)
 
-    def echo(self, *, timeout: int | None = None) -> None:
+    def c_echo(self, *, timeout: int | None = None) -> None:
         """C-ECHO the modality; return only if it answered.
 
         Args:
@@ -280,12 +283,12 @@ class Modality:
             NotFoundError: The server knows no modality of that name.
 
         Example:
-            >>> client.modalities.get("pacs").echo()  # doctest: +SKIP
+            >>> client.modalities.get("pacs").c_echo()  # doctest: +SKIP
         """
         body = {"Timeout": timeout} if timeout else {}
         _network_post(self.client, self._path("echo"), body, f"C-ECHO of {self.name}")
 
-    def query(
+    def c_find(
         self, level: Level | str, query: Mapping[str, str], *, timeout: int | None = None
     ) -> Query:
         """Run a C-FIND at ``level`` and return the query (its answers are fetched on demand).
@@ -296,7 +299,7 @@ class Modality:
             OrthancInputError: An unknown level.
 
         Example:
-            >>> query = pacs.query("Study", {"PatientID": "P1"})  # doctest: +SKIP
+            >>> query = pacs.c_find("Study", {"PatientID": "P1"})  # doctest: +SKIP
         """
         body: dict[str, Any] = {"Level": Level.parse(level).value, "Query": dict(query)}
         if timeout:
@@ -304,52 +307,52 @@ class Modality:
         answer = _network_post(self.client, self._path("query"), body, "the C-FIND")
         return Query.from_answer(self, answer)
 
-    def find_patients(self, **query: str) -> list[QueryAnswer]:
-        """C-FIND patients, e.g. ``find_patients(PatientName="DOE*")``; answers in one request.
+    def c_find_patients(self, **query: str) -> list[QueryAnswer]:
+        """C-FIND patients, e.g. ``c_find_patients(PatientName="DOE*")``; answers in one request.
 
         Raises:
             DicomNetworkError: The association or the C-FIND failed.
 
         Example:
-            >>> pacs.find_patients(PatientID="P*")  # doctest: +SKIP
+            >>> pacs.c_find_patients(PatientID="P*")  # doctest: +SKIP
         """
-        return self.query(Level.PATIENT, query).answers()
+        return self.c_find(Level.PATIENT, query).answers()
 
-    def find_studies(self, **query: str) -> list[QueryAnswer]:
-        """C-FIND studies, e.g. ``find_studies(PatientID="P1", StudyDate="20200101-")``.
+    def c_find_studies(self, **query: str) -> list[QueryAnswer]:
+        """C-FIND studies, e.g. ``c_find_studies(PatientID="P1", StudyDate="20200101-")``.
 
         Raises:
             DicomNetworkError: The association or the C-FIND failed.
 
         Example:
-            >>> pacs.find_studies(StudyDate="20240101-")  # doctest: +SKIP
+            >>> pacs.c_find_studies(StudyDate="20240101-")  # doctest: +SKIP
         """
-        return self.query(Level.STUDY, query).answers()
+        return self.c_find(Level.STUDY, query).answers()
 
-    def find_series(self, **query: str) -> list[QueryAnswer]:
+    def c_find_series(self, **query: str) -> list[QueryAnswer]:
         """C-FIND series; give ``StudyInstanceUID`` (most modalities require it).
 
         Raises:
             DicomNetworkError: The association or the C-FIND failed.
 
         Example:
-            >>> pacs.find_series(StudyInstanceUID="1.2.3")  # doctest: +SKIP
+            >>> pacs.c_find_series(StudyInstanceUID="1.2.3")  # doctest: +SKIP
         """
-        return self.query(Level.SERIES, query).answers()
+        return self.c_find(Level.SERIES, query).answers()
 
-    def find_instances(self, **query: str) -> list[QueryAnswer]:
+    def c_find_instances(self, **query: str) -> list[QueryAnswer]:
         """C-FIND instances; give ``StudyInstanceUID`` and ``SeriesInstanceUID``.
 
         Raises:
             DicomNetworkError: The association or the C-FIND failed.
 
         Example:
-            >>> pacs.find_instances(StudyInstanceUID="1.2", SeriesInstanceUID="1.2.3")
+            >>> pacs.c_find_instances(StudyInstanceUID="1.2", SeriesInstanceUID="1.2.3")
             ... # doctest: +SKIP
         """
-        return self.query(Level.INSTANCE, query).answers()
+        return self.c_find(Level.INSTANCE, query).answers()
 
-    def move(
+    def c_move(
         self,
         level: Level | str,
         identifiers: Sequence[Mapping[str, str]],
@@ -371,14 +374,14 @@ class Modality:
             OrthancInputError: No identifiers.
 
         Example:
-            >>> pacs.move("Study", [{"StudyInstanceUID": "1.2.3"}])  # doctest: +SKIP
+            >>> pacs.c_move("Study", [{"StudyInstanceUID": "1.2.3"}])  # doctest: +SKIP
         """
         body = self._retrieve_body(level, identifiers, timeout)
         if target_aet:
             body["TargetAet"] = target_aet
         _network_post(self.client, self._path("move"), body, "the C-MOVE")
 
-    def get(
+    def c_get(
         self,
         level: Level | str,
         identifiers: Sequence[Mapping[str, str]],
@@ -388,13 +391,13 @@ class Modality:
         """C-GET resources into this server (Orthanc 1.12.6 and later), synchronously.
 
         Raises:
-            UnsupportedFeatureError: The server is older than 1.12.6 (use :meth:`move`).
+            UnsupportedFeatureError: The server is older than 1.12.6 (use :meth:`c_move`).
             DicomNetworkError: The C-GET failed.
 
         Example:
-            >>> pacs.get("Study", [{"StudyInstanceUID": "1.2.3"}])  # doctest: +SKIP
+            >>> pacs.c_get("Study", [{"StudyInstanceUID": "1.2.3"}])  # doctest: +SKIP
         """
-        self.client.capabilities().require("dicom_get", "C-GET (modality.get)")
+        self.client.capabilities().require("dicom_get", "C-GET (modality.c_get())")
         body = {**self._retrieve_body(level, identifiers, timeout), "Synchronous": True}
         _network_post(self.client, self._path("get"), body, "the C-GET")
 
@@ -409,7 +412,7 @@ class Modality:
             body["Timeout"] = timeout
         return body
 
-    def store(self, resources: Resources, *, timeout: int | None = None) -> dict[str, Any]:
+    def c_store(self, resources: Resources, *, timeout: int | None = None) -> dict[str, Any]:
         """C-STORE resources of this server to the modality and wait; return Orthanc's report.
 
         Raises:
@@ -417,7 +420,7 @@ class Modality:
             OrthancInputError: No resources.
 
         Example:
-            >>> report = pacs.store([study])  # doctest: +SKIP
+            >>> report = pacs.c_store([study])  # doctest: +SKIP
             >>> report["InstancesCount"]  # doctest: +SKIP
             12
         """
@@ -426,7 +429,7 @@ class Modality:
             body["Timeout"] = timeout
         return dict(_network_post(self.client, self._path("store"), body, "the C-STORE"))
 
-    def store_job(self, resources: Resources) -> Job:
+    def c_store_job(self, resources: Resources) -> Job:
         """Start a C-STORE of resources to the modality as a job; wait with ``job.wait()``.
 
         Raises:
@@ -434,11 +437,11 @@ class Modality:
             NotFoundError: Unknown modality.
 
         Example:
-            >>> pacs.store_job([study]).wait(timeout=600)  # doctest: +SKIP
+            >>> pacs.c_store_job([study]).wait(timeout=600)  # doctest: +SKIP
         """
         body = {"Resources": resource_ids(resources), "Asynchronous": True}
         answer = _network_post(self.client, self._path("store"), body, "the C-STORE")
-        return self.client.jobs.from_answer(answer)
+        return Jobs(self.client).from_answer(answer)
 
     def __repr__(self) -> str:
         config = self.config
@@ -452,7 +455,7 @@ class Modalities:
         >>> [modality.name for modality in client.modalities.list()]  # doctest: +SKIP
     """
 
-    def __init__(self, client: Orthanc) -> None:
+    def __init__(self, client: Seam) -> None:
         self._client = client
 
     def list(self) -> list[Modality]:
@@ -488,7 +491,7 @@ class Modalities:
                 return modality
         raise unknown_name(self._client.url, "modalities", name)
 
-    def put(self, name: str, *, aet: str, host: str, port: int, **options: Any) -> Modality:
+    def configure(self, name: str, *, aet: str, host: str, port: int, **options: Any) -> Modality:
         """Create or replace a modality and return it.
 
         Args:
@@ -503,7 +506,7 @@ class Modalities:
             BadRequestError: The server refused the configuration.
 
         Example:
-            >>> client.modalities.put("pacs", aet="PACS", host="10.0.0.5", port=104)
+            >>> client.modalities.configure("pacs", aet="PACS", host="10.0.0.5", port=104)
             ... # doctest: +SKIP
         """
         check_name(name, "modality")

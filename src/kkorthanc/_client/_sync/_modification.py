@@ -20,6 +20,7 @@ from ..._core.models.operations import as_force_error
 from ..._core.request import UNSET
 from ..._dicom.deid import Finding, check_anonymized, profile_removals
 from ...errors import NotFoundError, OrthancHTTPError, OrthancInputError, UnexpectedContentError
+from ._jobs import Jobs
 from ._resource import Resource
 
 if TYPE_CHECKING:
@@ -176,9 +177,14 @@ class Modifiable(_ModificationBase):
                 "modifying a patient must replace its PatientID (Orthanc's rule)"
             )
         body = modification_body(
-            anonymize=False, replace=replace, remove=remove, keep=keep, force=force,
-            private_tags=remove_private_tags, delete_original=delete_original,
-        )  # fmt: skip
+            anonymize=False,
+            replace=replace,
+            remove=remove,
+            keep=keep,
+            force=force,
+            private_tags=remove_private_tags,
+            delete_original=delete_original,
+        )
         return self._run("modify", body, asynchronous, timeout)
 
     def anonymize(
@@ -229,10 +235,15 @@ class Modifiable(_ModificationBase):
             >>> anonymous = study.anonymize(keep=["StudyDescription"])  # doctest: +SKIP
         """
         body = modification_body(
-            anonymize=True, replace=replace, remove=remove, keep=keep, force=force,
-            private_tags=keep_private_tags, dicom_version=dicom_version,
+            anonymize=True,
+            replace=replace,
+            remove=remove,
+            keep=keep,
+            force=force,
+            private_tags=keep_private_tags,
+            dicom_version=dicom_version,
             delete_original=delete_original,
-        )  # fmt: skip
+        )
         anonymous = self._run("anonymize", body, asynchronous, timeout)
         anonymous._anonymized_keep = tuple(keep)
         return anonymous
@@ -311,7 +322,7 @@ class Modifiable(_ModificationBase):
             asynchronous = self._instance_count() >= AUTO_JOB_INSTANCES
         if asynchronous:
             answer = self._post_modification(action, {**body, "Asynchronous": True})
-            job = self._client.jobs.from_answer(answer)
+            job = Jobs(self._client).from_answer(answer)
             content: Any = job.wait(timeout=timeout).content
         else:
             content = self._post_modification(action, body, timeout=Timeout(read=timeout))
@@ -357,9 +368,13 @@ class Modifiable(_ModificationBase):
             >>> data = instance.modified_file(replace={"PatientName": "X"})  # doctest: +SKIP
         """
         body = modification_body(
-            anonymize=False, replace=replace, remove=remove, keep=keep, force=force,
+            anonymize=False,
+            replace=replace,
+            remove=remove,
+            keep=keep,
+            force=force,
             private_tags=remove_private_tags,
-        )  # fmt: skip
+        )
         return self._modified_bytes("modify", body)
 
     def anonymized_file(
@@ -395,9 +410,14 @@ class Modifiable(_ModificationBase):
             >>> data = instance.anonymized_file(keep=["StudyDescription"])  # doctest: +SKIP
         """
         body = modification_body(
-            anonymize=True, replace=replace, remove=remove, keep=keep, force=force,
-            private_tags=keep_private_tags, dicom_version=dicom_version,
-        )  # fmt: skip
+            anonymize=True,
+            replace=replace,
+            remove=remove,
+            keep=keep,
+            force=force,
+            private_tags=keep_private_tags,
+            dicom_version=dicom_version,
+        )
         return self._modified_bytes("anonymize", body)
 
     def modified_dataset(self, **options: Any) -> Dataset:

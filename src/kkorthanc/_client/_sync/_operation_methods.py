@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from ..._core.levels import Level
 from ..._core.models.operations import Change
+from ..._core.seam import Seam
 from ._bulk import bulk_delete, bulk_run
 from ._changes import Watch, iter_changes
 from ._modalities import Resources
 from ._modification import modification_body
-
-if TYPE_CHECKING:
-    from ._client import Orthanc
 
 __all__ = ["OperationMethods"]
 
@@ -26,11 +24,12 @@ __all__ = ["OperationMethods"]
 class OperationMethods:
     """The client's changes-feed and bulk methods (a mixin of :class:`~kkorthanc.Orthanc`)."""
 
-    def _orthanc(self) -> Orthanc:
-        return cast("Orthanc", self)
-
-    def changes(
-        self, *, since: int = 0, types: Collection[str] | None = None, limit: int | None = None
+    def iter_changes(
+        self: Seam,
+        *,
+        since: int = 0,
+        types: Collection[str] | None = None,
+        limit: int | None = None,
     ) -> Iterator[Change]:
         """Iterate over the changes feed after ``since`` (exclusive), fetching pages lazily.
 
@@ -44,13 +43,13 @@ class OperationMethods:
             OrthancHTTPError: The server answered an error status.
 
         Example:
-            >>> for change in client.changes(types={"NewStudy"}):  # doctest: +SKIP
+            >>> for change in client.iter_changes(types={"NewStudy"}):  # doctest: +SKIP
             ...     print(change.seq, change.id)
         """
-        return iter_changes(self._orthanc(), since=since, types=types, limit=limit)
+        return iter_changes(self, since=since, types=types, limit=limit)
 
     def watch(
-        self,
+        self: Seam,
         *,
         types: Collection[str] | None = None,
         since: int | None = None,
@@ -69,12 +68,16 @@ class OperationMethods:
             ...     handle(change.id)
         """
         return Watch(
-            self._orthanc(), types=types, since=since, cursor_file=cursor_file, interval=interval,
+            self,
+            types=types,
+            since=since,
+            cursor_file=cursor_file,
+            interval=interval,
             timeout=timeout,
-        )  # fmt: skip
+        )
 
     def bulk_modify(
-        self,
+        self: Seam,
         resources: Resources,
         *,
         level: str = "Study",
@@ -100,16 +103,18 @@ class OperationMethods:
             >>> client.bulk_modify(ids, replace={"InstitutionName": "X"})  # doctest: +SKIP
         """
         body = modification_body(
-            anonymize=False, replace=replace, remove=remove, keep=keep, force=force,
+            anonymize=False,
+            replace=replace,
+            remove=remove,
+            keep=keep,
+            force=force,
             delete_original=delete_original,
-        )  # fmt: skip
-        body["Level"] = Level.parse(level).value
-        return bulk_run(
-            self._orthanc(), "modify", resources, body, asynchronous=asynchronous, timeout=timeout
         )
+        body["Level"] = Level.parse(level).value
+        return bulk_run(self, "modify", resources, body, asynchronous=asynchronous, timeout=timeout)
 
     def bulk_anonymize(
-        self,
+        self: Seam,
         resources: Resources,
         *,
         keep: Sequence[str] = (),
@@ -136,11 +141,16 @@ class OperationMethods:
             >>> new["Study"]  # doctest: +SKIP
         """
         body = modification_body(
-            anonymize=True, replace=replace, remove=remove, keep=keep, force=force,
-            private_tags=keep_private_tags, delete_original=delete_original,
-        )  # fmt: skip
+            anonymize=True,
+            replace=replace,
+            remove=remove,
+            keep=keep,
+            force=force,
+            private_tags=keep_private_tags,
+            delete_original=delete_original,
+        )
         return bulk_run(
-            self._orthanc(),
+            self,
             "anonymize",
             resources,
             body,
@@ -148,7 +158,7 @@ class OperationMethods:
             timeout=timeout,
         )
 
-    def bulk_delete(self, resources: Resources) -> None:
+    def bulk_delete(self: Seam, resources: Resources) -> None:
         """Delete many resources (any levels) in one request; unknown IDs are ignored.
 
         Raises:
@@ -158,4 +168,4 @@ class OperationMethods:
         Example:
             >>> client.bulk_delete([study, "0b3e..."])  # doctest: +SKIP
         """
-        bulk_delete(self._orthanc(), resources)
+        bulk_delete(self, resources)

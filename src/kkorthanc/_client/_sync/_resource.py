@@ -7,15 +7,13 @@ The asynchronous code is the source; ``scripts/unasync.py`` writes the synchrono
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from ..._core.config import TimeoutTypes
 from ..._core.levels import Level
 from ..._core.request import UNSET, ParamTypes, RequestData
+from ..._core.seam import Seam
 from ...errors import OrthancInputError, UnexpectedContentError
-
-if TYPE_CHECKING:
-    from ._client import Orthanc
 
 __all__ = ["Resource"]
 
@@ -35,9 +33,7 @@ class Resource:
 
     level: ClassVar[Level]
 
-    def __init__(
-        self, client: Orthanc, orthanc_id: str, raw: Mapping[str, Any] | None = None
-    ) -> None:
+    def __init__(self, client: Seam, orthanc_id: str, raw: Mapping[str, Any] | None = None) -> None:
         if not isinstance(orthanc_id, str) or not orthanc_id:
             raise OrthancInputError(f"an Orthanc ID must be a non-empty string, got {orthanc_id!r}")
         self._client = client
@@ -50,8 +46,14 @@ class Resource:
         return self._id
 
     @property
-    def client(self) -> Orthanc:
-        """The client this resource talks through."""
+    def client(self) -> Seam:
+        """The client this resource talks through: the :class:`~kkorthanc.Orthanc` it came
+        from, typed as what resources ask of a client (``kkorthanc._core.seam.Seam``: the
+        request verbs, ``system()``, ``statistics()``, ``capabilities()``).
+
+        Example:
+            >>> study.client.get(("studies", study.id, "statistics"))  # doctest: +SKIP
+        """
         return self._client
 
     @property

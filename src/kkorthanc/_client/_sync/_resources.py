@@ -11,21 +11,18 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-from ..._core import uids as _uids
 from ..._core.levels import Level
+from ..._core.seam import Seam
 from ..._core.tags import TagValue, convert
 from ..._core.uids import PatientUids, SeriesUids, StudyUids
 from ...errors import OrthancInputError, UnexpectedContentError
 from ._annotations import Annotated
 from ._instance_data import InstanceData, SeriesImages
-from ._kk import kk_uids, plugin_accepts, use_plugin
 from ._modification import Modifiable
 from ._resource import Resource
-
-if TYPE_CHECKING:
-    from ._client import Orthanc
+from ._uid_requests import patient_uids, series_uids, study_uids
 
 __all__ = [
     "Instance",
@@ -58,15 +55,18 @@ class _Tagged(Resource):
             raise UnexpectedContentError(f"{self!r}: the server's answer has no MainDicomTags")
         return tags
 
-    def tag(self, keyword: str) -> TagValue:
+    def main_tag(self, keyword: str) -> TagValue:
         """The Python value of one main tag (date, time, int, floats or text), None if absent.
+
+        Read from :attr:`main_tags`, without a request; an instance's
+        ``get_tags()`` asks the server for every tag of the file.
 
         Raises:
             OrthancInputError: No data yet (call ``refresh()``).
             UnexpectedContentError: The server's text does not parse as the tag's type.
 
         Example:
-            >>> series.tag("SeriesNumber")  # doctest: +SKIP
+            >>> series.main_tag("SeriesNumber")  # doctest: +SKIP
             3
         """
         return convert(self.main_tags, keyword)
@@ -75,19 +75,19 @@ class _Tagged(Resource):
         return str(self.main_tags.get(keyword, ""))
 
     def _text(self, keyword: str) -> str | None:
-        value = self.tag(keyword)
+        value = self.main_tag(keyword)
         return None if value is None else str(value)
 
     def _int(self, keyword: str) -> int | None:
-        value = self.tag(keyword)
+        value = self.main_tag(keyword)
         return value if isinstance(value, int) else None
 
     def _date(self, keyword: str) -> datetime.date | None:
-        value = self.tag(keyword)
+        value = self.main_tag(keyword)
         return value if isinstance(value, datetime.date) else None
 
     def _time(self, keyword: str) -> datetime.time | None:
-        value = self.tag(keyword)
+        value = self.main_tag(keyword)
         return value if isinstance(value, datetime.time) else None
 
     @property
@@ -100,11 +100,17 @@ class _Tagged(Resource):
         return bool(self._fetched().get("IsStable", False))
 
     @property
-    def labels(self) -> tuple[str, ...]:
-        """The labels the server gave with this resource (always empty before Orthanc 1.12).
+    def fetched_labels(self) -> tuple[str, ...]:
+        """The labels the server gave with this resource's data (always empty before 1.12).
+
+        A snapshot, without a request: ``list_labels()`` asks the server again.
 
         Raises:
             OrthancInputError: No data yet (call ``refresh()``).
+
+        Example:
+            >>> "reviewed" in study.fetched_labels  # doctest: +SKIP
+            True
         """
         return tuple(str(label) for label in self._fetched().get("Labels", []))
 
@@ -148,7 +154,7 @@ class _Tagged(Resource):
         return self
 
 
-def make_resource(client: Orthanc, cls: type[R], value: Any) -> R:
+def make_resource(client: Seam, cls: type[R], value: Any) -> R:
     """Build a resource of ``cls`` from the server's JSON object for it.
 
     Raises:
@@ -162,7 +168,7 @@ def make_resource(client: Orthanc, cls: type[R], value: Any) -> R:
     return cls(client, value["ID"], value)
 
 
-def resources_from_json(client: Orthanc, cls: type[R], value: Any) -> list[R]:
+def resources_from_json(client: Seam, cls: type[R], value: Any) -> list[R]:
     """Build resources from an expanded list answer.
 
     Raises:
@@ -174,7 +180,7 @@ def resources_from_json(client: Orthanc, cls: type[R], value: Any) -> list[R]:
 
 
 class Patient(Annotated, Modifiable, _Tagged):
-    """A patient: typed main tags, its studies, its identifiers.
+    """A patient: typed main tags, its studies, series and instances, its identifiers.
 
     Example:
         >>> patient = client.patients.lookup("P1")  # doctest: +SKIP
@@ -220,6 +226,30 @@ class Patient(Annotated, Modifiable, _Tagged):
         """
         return self._children("studies", Study)
 
+    def series(self) -> list[Series]:
+        """All the patient's series, of every study, in one request.
+
+        Raises:
+            NotFoundError: The patient no longer exists.
+
+        Example:
+            >>> sorted({series.modality for series in patient.series()})  # doctest: +SKIP
+            ['CT', 'MR']
+        """
+        return self._children("series", Series)
+
+    def instances(self) -> list[Instance]:
+        """All the patient's instances, of every study and series, in one request.
+
+        Raises:
+            NotFoundError: The patient no longer exists.
+
+        Example:
+            >>> len(patient.instances())  # doctest: +SKIP
+            12
+        """
+        return self._children("instances", Instance)
+
     def uids(self) -> PatientUids:
         """All DICOM identifiers of the patient and below: 1 request with the kk plugin, else 3.
 
@@ -229,7 +259,7 @@ class Patient(Annotated, Modifiable, _Tagged):
         Example:
             >>> patient.uids().studies[0].study_instance_uid  # doctest: +SKIP
         """
-        return _patient_uids(self)
+        return patient_uids(self, self.patient_id)
 
 
 class Study(Annotated, Modifiable, _Tagged):
@@ -347,7 +377,7 @@ class Study(Annotated, Modifiable, _Tagged):
         Example:
             >>> [s.series_instance_uid for s in study.uids().series]  # doctest: +SKIP
         """
-        return _study_uids(self)
+        return study_uids(self, self.study_instance_uid, self.patient_id)
 
 
 class Series(SeriesImages, Annotated, Modifiable, _Tagged):
@@ -468,7 +498,7 @@ class Series(SeriesImages, Annotated, Modifiable, _Tagged):
         Example:
             >>> len(series.uids().instances)  # doctest: +SKIP
         """
-        return _series_uids(self)
+        return series_uids(self, self.series_instance_uid)
 
 
 class Instance(InstanceData, Annotated, Modifiable, _Tagged):
@@ -509,7 +539,7 @@ class Instance(InstanceData, Annotated, Modifiable, _Tagged):
     @property
     def image_position(self) -> tuple[float, ...] | None:
         """The ImagePositionPatient, in mm."""
-        value = self.tag("ImagePositionPatient")
+        value = self.main_tag("ImagePositionPatient")
         return value if isinstance(value, tuple) else None
 
     @property
@@ -561,39 +591,3 @@ class Instance(InstanceData, Annotated, Modifiable, _Tagged):
             >>> instance.patient().patient_name  # doctest: +SKIP
         """
         return self._related("patient", Patient)
-
-
-def _expanded(resource: _Tagged, *routes: str) -> dict[str, Any]:
-    levels = {"studies": "Study", "series": "Series", "instances": "Instance"}
-    return {levels[route]: resource.get(route, params={"expand": True}) for route in routes}
-
-
-def _series_uids(series: Series) -> SeriesUids:
-    top = {"ID": series.id, "SeriesInstanceUID": series.series_instance_uid}
-    below = _expanded(series, "instances")
-    return _uids.series_uids_from_json(_uids.nest_rest_answers("Series", top, below))
-
-
-def _study_uids(study: Study) -> StudyUids:
-    uid, patient_id = study.study_instance_uid, study.patient_id
-    if plugin_accepts(uid) and use_plugin(study.client):
-        answer = kk_uids(study.client, Level.STUDY, uid, patient_id=patient_id)
-        uids = _uids.study_uids_from_json(answer)
-    else:
-        top = {"ID": study.id, "PatientID": patient_id, "StudyInstanceUID": uid}
-        below = _expanded(study, "series", "instances")
-        uids = _uids.study_uids_from_json(_uids.nest_rest_answers("Study", top, below))
-    _uids.check_uids_of(uids, study.id)
-    return uids
-
-
-def _patient_uids(patient: Patient) -> PatientUids:
-    if plugin_accepts(patient.patient_id) and use_plugin(patient.client):
-        answer = kk_uids(patient.client, Level.PATIENT, patient.patient_id)
-        uids = _uids.patient_uids_from_json(answer)
-    else:
-        top = {"ID": patient.id, "PatientID": patient.patient_id}
-        below = _expanded(patient, "studies", "series", "instances")
-        uids = _uids.patient_uids_from_json(_uids.nest_rest_answers("Patient", top, below))
-    _uids.check_uids_of(uids, patient.id)
-    return uids

@@ -7,8 +7,8 @@ The asynchronous code is the source; ``scripts/unasync.py`` writes the synchrono
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, cast
 
+from ..._core.seam import Seam
 from ..._transfer import (
     ArchiveLimits,
     DownloadReport,
@@ -23,20 +23,14 @@ from ..._transfer import (
     sync_upload,
 )
 
-if TYPE_CHECKING:
-    from ._client import Orthanc
-
 __all__ = ["TransferMethods"]
 
 
 class TransferMethods:
     """The client's bulk transfer methods (a mixin of :class:`~kkorthanc.Orthanc`)."""
 
-    def _orthanc(self) -> Orthanc:
-        return cast("Orthanc", self)
-
     def upload(
-        self,
+        self: Seam,
         *sources: UploadSource,
         concurrency: int = 4,
         skip_existing: bool = True,
@@ -113,7 +107,7 @@ class TransferMethods:
             >>> report.write_jsonl("upload.jsonl")  # doctest: +SKIP
         """
         return sync_upload(
-            self._orthanc(),
+            self,
             *sources,
             concurrency=concurrency,
             skip_existing=skip_existing,
@@ -127,7 +121,7 @@ class TransferMethods:
         )
 
     def download(
-        self,
+        self: Seam,
         resource: ResourceRef,
         target: str | os.PathLike[str],
         *,
@@ -181,7 +175,7 @@ class TransferMethods:
             >>> client.download(("Study", study_id), "study.zip")  # doctest: +SKIP
         """
         return sync_download(
-            self._orthanc(),
+            self,
             resource,
             target,
             level=level,
@@ -192,7 +186,7 @@ class TransferMethods:
         )
 
     def export(
-        self,
+        self: Seam,
         resources: ResourceRef | ResourceRefs,
         target: str | os.PathLike[str],
         *,
@@ -246,7 +240,7 @@ class TransferMethods:
             ... # doctest: +SKIP
         """
         return sync_export(
-            self._orthanc(),
+            self,
             resources,
             target,
             layout=layout,

@@ -8,10 +8,11 @@ The asynchronous code is the source; ``scripts/unasync.py`` writes the synchrono
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from ..._core.find import find_body, normalize_query, tag_level
 from ..._core.levels import Level
+from ..._core.seam import Seam
 from ..._view.tree_format import Node, check_level, format_tree, to_dataframe, to_records
 from ...errors import OrthancInputError
 from ._kk import kk_find_many, use_plugin
@@ -23,9 +24,6 @@ from ._resources import (
     _Tagged,
     resources_from_json,
 )
-
-if TYPE_CHECKING:
-    from ._client import Orthanc
 
 __all__ = ["Tree", "fetch_tree"]
 
@@ -212,7 +210,7 @@ def _sent_at(key: str, level: Level) -> bool:
 
 
 def fetch_tree(
-    client: Orthanc,
+    client: Seam,
     query: Mapping[str, Any] | None,
     tags: Mapping[str, Any],
     *,
@@ -249,7 +247,7 @@ def _of(found: dict[Level, list[_Tagged]], level: Level, cls: type[R], upto: int
 
 
 def _fetch_levels(
-    client: Orthanc,
+    client: Seam,
     query: Mapping[str, str],
     levels: Sequence[Level],
     case_sensitive: bool | None,

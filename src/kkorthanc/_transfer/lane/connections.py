@@ -31,6 +31,7 @@ from typing import Any
 import httpx
 
 from ..._core.protocol import decode_body, error_from_response, transport_error
+from ..._core.seam import AsyncSeam, LaneSettings, Seam
 from ...errors import OrthancTransportError
 from .wire import ConnectTimeoutError, WireAnswer, WireConnection
 
@@ -49,11 +50,12 @@ class FastLane:
     Thread-safe; :meth:`close` closes every connection it opened.
     """
 
-    def __init__(self, client: Any, auth_header: str | None) -> None:
-        config = client._config
-        self._base_url = config.base_url
-        self._post = client._build_request(
-            "POST", "instances", headers={"Content-Type": "application/dicom"}
+    def __init__(self, settings: LaneSettings) -> None:
+        self._base_url = settings.base_url
+        self._post = httpx.Request(
+            "POST",
+            settings.base_url.join("instances"),
+            headers={**dict(settings.headers), "Content-Type": "application/dicom"},
         )
         url = self._post.url
         self._host, self._port = url.host, url.port or 80
@@ -63,35 +65,21 @@ class FastLane:
             for name, value in self._post.headers.raw
             if name.lower() != b"content-length"
         }
-        if auth_header is not None:
-            headers["Authorization"] = auth_header
         self._post_head = b"POST %s HTTP/1.1\r\n%s" % (url.raw_path, _header_block(headers))
         self._get_block = _header_block(
             {k: v for k, v in headers.items() if k.lower() != "content-type"}
         )
-        self._connect_timeout = config.timeout.connect
-        self._io_timeout = _longest(config.timeout.read, config.timeout.write)
+        self._connect_timeout = settings.timeout.connect
+        self._io_timeout = _longest(settings.timeout.read, settings.timeout.write)
         self._local = threading.local()
         self._opened: list[WireConnection] = []
         self._lock = threading.Lock()
 
     @classmethod
-    def for_client(cls, client: Any) -> FastLane | None:
+    def for_client(cls, client: Seam | AsyncSeam) -> FastLane | None:
         """The fast lane for ``client`` (sync or async), or None when it must use httpx."""
-        config = client._config
-        if config.base_url.scheme != "http" or client._transport_given:
-            return None
-        if config.proxy is not None or config.trust_env or client._http.is_closed:
-            return None  # a proxy (given or from the environment) is httpx's business
-        if any(client._event_hooks.values()) or config.auth_kind not in ("", "token", "basic"):
-            return None
-        if any(name.lower() == "accept-encoding" for name in config.headers):
-            return None  # compressed answers: httpx decodes them, the lane does not
-        auth_header = None
-        if config.auth_kind == "basic":
-            probe = httpx.Request("GET", str(config.base_url))
-            auth_header = next(config.auth.sync_auth_flow(probe)).headers["Authorization"]
-        return cls(client, auth_header)
+        settings = client.lane_settings()
+        return None if settings is None else cls(settings)
 
     def post(self, body: bytes) -> Any:
         """Send one DICOM file to ``POST /instances``; return the decoded answer
@@ -217,7 +205,7 @@ class ThreadedLane:
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="kkorthanc-lane")
 
     @classmethod
-    def for_client(cls, client: Any, concurrency: int) -> ThreadedLane | None:
+    def for_client(cls, client: AsyncSeam, concurrency: int) -> ThreadedLane | None:
         """The lane for an ``AsyncOrthanc``, or None when it must use httpx."""
         lane = FastLane.for_client(client)
         return None if lane is None else cls(lane, concurrency)

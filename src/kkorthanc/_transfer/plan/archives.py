@@ -133,8 +133,9 @@ def spool(head: bytes, stream: Any) -> IO[bytes]:
 def not_dicom(label: str, head: bytes) -> Item:
     """The item of content that is not DICOM, told from its first bytes."""
     detail = "no DICOM header (DICM)" if head else "empty file"
-    return Item(label, size=0 if not head else None, problem=TransferOutcome.NOT_DICOM,
-                detail=detail)  # fmt: skip
+    return Item(
+        label, size=0 if not head else None, problem=TransferOutcome.NOT_DICOM, detail=detail
+    )
 
 
 def _member(

@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..._core.retry import Retry, Retrying
 from ...errors import (
     ForbiddenError,
     OrthancConnectionError,
@@ -34,7 +34,8 @@ __all__ = ["Body", "FileChangedError", "UploadPlan", "abort"]
 _FATAL_ORTHANC_STATUSES = frozenset({14, 19, 32, 2001})
 _FATAL_HTTP_STATUSES = frozenset({401, 403, 507})
 _STORAGE_WRITE_STATUSES = frozenset({14, 2001})  # cannot write a file; cannot create it
-_STORAGE_PAUSE = 0.2
+STORAGE_RETRY = Retry(total=1, backoff=0.2)
+"""A file the storage could not write is sent once more, after 0.2 s."""
 _MAX_BATCH = 256
 _FIRST_BATCH = 16
 
@@ -52,7 +53,7 @@ class UploadPlan:
     concurrency: int = 4
     skip_existing: bool = True
     verify: bool = False
-    retry_for: float = 30.0
+    retry: Retry = field(default_factory=lambda: transport_retry(30.0))
     resume: dict[str, UploadRecord] = field(default_factory=dict)
     tracker: Tracker = field(default_factory=lambda: Tracker(None))
     _asked_series: set[str] = field(default_factory=set)
@@ -72,9 +73,8 @@ class UploadPlan:
             raise OrthancInputError(f"concurrency must be a whole number >= 1, got {concurrency!r}")
         if retry_for < 0:
             raise OrthancInputError(f"retry_for must be >= 0 seconds, got {retry_for!r}")
-        return cls(
-            concurrency=concurrency, retry_for=retry_for, resume=_load_resume(resume), **options
-        )
+        retry = transport_retry(retry_for)
+        return cls(concurrency=concurrency, retry=retry, resume=_load_resume(resume), **options)
 
     @property
     def batch_size(self) -> int:
@@ -119,10 +119,8 @@ class UploadPlan:
         """
         asked = self._asked_series
         uids = {
-            item.series_instance_uid
-            for item in batch
-            if self._asks(item) and _unasked(item, asked)
-        } - {""}  # fmt: skip
+            item.series_instance_uid for item in batch if self._asks(item) and _unasked(item, asked)
+        } - {""}
         if not uids:
             return None
         query = {"SeriesInstanceUID": "\\".join(sorted(uids))}
@@ -212,24 +210,18 @@ class UploadPlan:
         detail = f"{refusal.detail}; a copy with a file meta header added was refused too: "
         return _replace(refusal, detail=detail + str(record.detail))
 
-    def storage_pause(self, error: OrthancHTTPError, resent: bool) -> float | None:
+    def storage_pause(self, error: OrthancHTTPError, course: Retrying) -> float | None:
         """The pause before sending once more a file the server could not write, or None.
 
         Orthanc's file storage checks a folder's existence before creating it, so two uploads
         creating the same folder of a young storage at once can fail one of them ("Unable to
-        create a subdirectory or a file in the file storage"). Such a failure is retried once;
-        only a second one counts as the storage being unwritable, which stops the upload.
+        create a subdirectory or a file in the file storage"). Such a failure is retried once
+        (``course`` follows :data:`STORAGE_RETRY`); only a second one counts as the storage
+        being unwritable, which stops the upload.
         """
-        if resent or error.orthanc_status not in _STORAGE_WRITE_STATUSES:
+        if error.orthanc_status not in _STORAGE_WRITE_STATUSES:
             return None
-        return _STORAGE_PAUSE
-
-    def retry_delay(self, error: OrthancTransportError, failing_since: float) -> float | None:
-        """The pause before sending again, or None when the retry budget is spent."""
-        elapsed = time.monotonic() - failing_since
-        if elapsed >= self.retry_for:
-            return None
-        return min(2.0, max(0.1, elapsed / 2), self.retry_for - elapsed)
+        return course.failed()
 
     def gave_up(self, item: Item, error: OrthancTransportError) -> UploadRecord:
         """The record of a file whose transport errors outlasted the budget.
@@ -254,6 +246,17 @@ class UploadPlan:
             return _replace(record, verified=True)
         detail = f"the server's MD5 {server_md5!r} differs from the MD5 sent {record.md5}"
         return _replace(record, outcome=TransferOutcome.FAILED, verified=False, detail=detail)
+
+
+def transport_retry(retry_for: float) -> Retry:
+    """The policy of a file failing with transport errors: tried again for ``retry_for``
+    seconds from its first failure, after pauses from 0.1 s doubling up to 2 s.
+
+    Example:
+        >>> transport_retry(30).deadline
+        30
+    """
+    return Retry(total=None, deadline=retry_for, backoff=0.1, max_backoff=2.0)
 
 
 def _record(item: Item, outcome: TransferOutcome, **known: Any) -> UploadRecord:

@@ -345,14 +345,32 @@ def single_record(
     ``replaced_stale``: the file written replaced an older archive of the resource."""
     if action is Action.CONFLICT:
         what = "an archive of exactly this resource's instances" if archive else "this instance"
-        return DownloadRecord(orthanc_id, level.value, str(path), TransferOutcome.CONFLICT,
-                              detail=conflict_detail(path, what))  # fmt: skip
+        return DownloadRecord(
+            orthanc_id,
+            level.value,
+            str(path),
+            TransferOutcome.CONFLICT,
+            detail=conflict_detail(path, what),
+        )
     if part is None:
-        return DownloadRecord(orthanc_id, level.value, str(path), TransferOutcome.SKIPPED_EXISTING,
-                              path.stat().st_size, md5=md5)  # fmt: skip
+        return DownloadRecord(
+            orthanc_id,
+            level.value,
+            str(path),
+            TransferOutcome.SKIPPED_EXISTING,
+            path.stat().st_size,
+            md5=md5,
+        )
     detail = STALE_DETAIL if replaced_stale else None
-    return DownloadRecord(orthanc_id, level.value, str(path), TransferOutcome.DOWNLOADED,
-                          part.size, detail=detail, md5=None if archive else part.md5)  # fmt: skip
+    return DownloadRecord(
+        orthanc_id,
+        level.value,
+        str(path),
+        TransferOutcome.DOWNLOADED,
+        part.size,
+        detail=detail,
+        md5=None if archive else part.md5,
+    )
 
 
 STALE_DETAIL = (
@@ -403,9 +421,14 @@ def plan_paths(
     for _, owners, tags, instance in sorted(rows, key=lambda row: row[0]):
         relative = assigner.assign_text(owners, tags)
         size, uuid = instance.get("FileSize"), instance.get("FileUuid")
-        items.append(ExportItem(instance["ID"], size if isinstance(size, int) else None,
-                                inside(root, relative, folders),
-                                uuid if isinstance(uuid, str) else None))  # fmt: skip
+        items.append(
+            ExportItem(
+                instance["ID"],
+                size if isinstance(size, int) else None,
+                inside(root, relative, folders),
+                uuid if isinstance(uuid, str) else None,
+            )
+        )
     return items
 
 

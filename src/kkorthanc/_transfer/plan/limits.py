@@ -121,9 +121,9 @@ class Expansion:
             return
         if total > self.limits.max_size:
             raise ArchiveLimitError(
-                "max_size", f"expands to more than {self.limits.max_size} bytes (max_size), "
-                f"at {where}",
-            )  # fmt: skip
+                "max_size",
+                f"expands to more than {self.limits.max_size} bytes (max_size), at {where}",
+            )
         raise ArchiveLimitError(
             "max_ratio",
             f"expands to more than {self.limits.max_ratio:g} times its {self.archive_size} "

@@ -41,11 +41,17 @@ _UNSAFE = re.compile(r'[\x00-\x1f\x7f-\x9f<>:"/\\|?*\u061c\u200e\u200f\u202a-\u2
 
 LEVEL_KEYWORDS = {
     "Patient": ("PatientID", "PatientName", "PatientBirthDate", "PatientSex"),
-    "Study": ("StudyDate", "StudyTime", "StudyDescription", "AccessionNumber", "StudyID",
-              "StudyInstanceUID"),
+    "Study": (
+        "StudyDate",
+        "StudyTime",
+        "StudyDescription",
+        "AccessionNumber",
+        "StudyID",
+        "StudyInstanceUID",
+    ),
     "Series": ("Modality", "SeriesNumber", "SeriesDescription", "SeriesInstanceUID"),
     "Instance": ("InstanceNumber", "SOPInstanceUID"),
-}  # fmt: skip
+}
 _LEVEL_OF = {keyword: level for level, words in LEVEL_KEYWORDS.items() for keyword in words}
 _DEPTH = {"Patient": 0, "Study": 1, "Series": 2, "Instance": 3}
 

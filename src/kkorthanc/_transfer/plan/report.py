@@ -31,9 +31,13 @@ __all__ = [
 
 # Opening a report: never through a link, never blocking on a FIFO with no reader (ENXIO).
 _OPEN_REPORT = (
-    os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NONBLOCK
+    os.O_WRONLY
+    | os.O_CREAT
+    | os.O_TRUNC
+    | os.O_CLOEXEC
+    | os.O_NONBLOCK
     | getattr(os, "O_NOFOLLOW", 0)
-)  # fmt: skip
+)
 
 
 def _not_a_file(path: Path, what: str) -> TransferTargetError:

@@ -93,11 +93,13 @@ def _items_of(source: Any, counter: _Counter, options: SourceOptions) -> Iterato
         if not path.exists() and not path.is_symlink():
             raise OrthancInputError(f"nothing to upload at {str(path)!r}: no such file or folder")
         yield from walk(
-            path, include_hidden=options.include_hidden, follow_links=options.follow_links,
+            path,
+            include_hidden=options.include_hidden,
+            follow_links=options.follow_links,
             on_file=lambda label, found, stream, info: _from_file(
                 label, found, stream, info, options
             ),
-        )  # fmt: skip
+        )
     elif isinstance(source, (bytes, bytearray, memoryview)):
         yield from _from_stream(counter.label("bytes"), io.BytesIO(bytes(source)), options, None)
     elif is_dataset(source):
@@ -239,14 +241,25 @@ def rewritten(item: Item) -> Item | None:
             dataset = pydicom.dcmread(original, force=True)
             _add_file_meta(dataset)
             pydicom.dcmwrite(buffer, dataset, enforce_file_format=True)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError,
-            NotImplementedError):  # fmt: skip
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        EOFError,
+        NotImplementedError,
+    ):
         return None
     data = buffer.getvalue()
     return Item(
-        item.source, size=len(data), data=data, ids=item.ids,
-        series_instance_uid=item.series_instance_uid, warnings=item.warnings,
-    )  # fmt: skip
+        item.source,
+        size=len(data),
+        data=data,
+        ids=item.ids,
+        series_instance_uid=item.series_instance_uid,
+        warnings=item.warnings,
+    )
 
 
 def _add_file_meta(dataset: Dataset) -> None:
@@ -274,9 +287,11 @@ def _identified(item: Item, source: Path | IO[bytes], head: bytes = b"") -> Item
         if all(uids):
             patient = fast["PatientID"]
             item.ids = ResourceIds(
-                orthanc_id(patient), orthanc_id(patient, uids[0]),
-                orthanc_id(patient, *uids[:2]), orthanc_id(patient, *uids),
-            )  # fmt: skip
+                orthanc_id(patient),
+                orthanc_id(patient, uids[0]),
+                orthanc_id(patient, *uids[:2]),
+                orthanc_id(patient, *uids),
+            )
             item.series_instance_uid = uids[1]
             return item
     from pydicom.errors import InvalidDicomError

@@ -207,8 +207,10 @@ class ExportManifest:
         if status is None or not isinstance(entry, dict) or key.file_uuid is None:
             return None
         if [entry.get("id"), entry.get("uuid"), entry.get("stamp")] != [
-            key.orthanc_id, key.file_uuid, _stamp(status)
-        ]:  # fmt: skip
+            key.orthanc_id,
+            key.file_uuid,
+            _stamp(status),
+        ]:
             return None
         md5 = entry.get("md5")
         return md5 if isinstance(md5, str) else None

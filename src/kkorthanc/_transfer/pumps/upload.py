@@ -1,25 +1,25 @@
-"""The two upload pumps: threads over :class:`~kkorthanc.Orthanc`, tasks over
-:class:`~kkorthanc.AsyncOrthanc`. Every decision is in :mod:`._decide`; only the pumping differs.
+"""The two upload pumps: a thread pool over :class:`~kkorthanc.Orthanc`, tasks over
+:class:`~kkorthanc.AsyncOrthanc`. Each file's course is one flow (:func:`..plan.flows.upload_flow`)
+carried out by :mod:`.carry`; only the pumping (pool and futures, or tasks) differs here.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator
 from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import Any
 
-from ...errors import OrthancError, OrthancHTTPError, OrthancInputError, OrthancTransportError
+from ..._core.seam import AsyncSeam, Seam
+from ...errors import OrthancError, OrthancInputError
 from ..lane.connections import FastLane, ThreadedLane
-from ..plan.decide import Body, UploadPlan, abort
+from ..plan.decide import UploadPlan, abort
+from ..plan.flows import arun, run, unknown_flow, upload_flow
 from ..plan.limits import ArchiveLimits
 from ..plan.report import ProgressCallback, Tracker, UploadRecord, UploadReport
-from ..plan.sources import Item, SourceOptions, iter_items, rewritten, scan_totals
-
-if TYPE_CHECKING:
-    from ..._client._async._client import AsyncOrthanc
-    from ..._client._sync._client import Orthanc
+from ..plan.sources import Item, SourceOptions, iter_items, scan_totals
+from .carry import async_carry, sync_carry
 
 __all__ = ["async_upload", "sync_upload"]
 
@@ -77,20 +77,21 @@ def _next_batch(plan: UploadPlan, items: Iterator[Item]) -> list[Item] | None:
 # ---- threads ------------------------------------------------------------------------------
 
 
-def sync_upload(client: Orthanc, *sources: Any, **options: Any) -> UploadReport:
+def sync_upload(client: Seam, *sources: Any, **options: Any) -> UploadReport:
     """Upload with a thread pool over one ``Orthanc`` client (see ``Orthanc.upload``)."""
     plan, items = _plan(sources, **options)
     if plan.verify:
         client.capabilities().require("attachment_info", "upload(verify=True)")
     lane = FastLane.for_client(client)
+    carry = partial(sync_carry, client, lane)
     pending: set[Future[UploadRecord]] = set()
     with ThreadPoolExecutor(plan.concurrency, thread_name_prefix="kkorthanc-upload") as pool:
         try:
             while (batch := _next_batch(plan, items)) is not None:
-                for item in _sync_unknown(client, plan, batch):
+                for item in run(unknown_flow(plan, batch), carry):
                     while len(pending) >= plan.concurrency * 2:
                         _sync_collect(plan, pending, FIRST_COMPLETED)
-                    pending.add(pool.submit(_sync_send, client, plan, item, lane))
+                    pending.add(pool.submit(run, upload_flow(plan, item), carry))
             _sync_collect(plan, pending, ALL_COMPLETED)
         except OrthancError as error:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -101,12 +102,6 @@ def sync_upload(client: Orthanc, *sources: Any, **options: Any) -> UploadReport:
             if lane is not None:
                 lane.close()
     return UploadReport(plan.tracker.records)
-
-
-def _sync_unknown(client: Orthanc, plan: UploadPlan, batch: list[Item]) -> list[Item]:
-    query = plan.find_query(batch)
-    answer = None if query is None else client.post("tools/find", json=query, retry=True)
-    return plan.skip_known(batch, answer)
 
 
 def _sync_collect(plan: UploadPlan, pending: set[Future[UploadRecord]], when: str) -> None:
@@ -132,84 +127,23 @@ def _sync_drain(plan: UploadPlan, pending: set[Future[UploadRecord]]) -> None:
             plan.tracker.add(future.result())
 
 
-def _sync_send(
-    client: Orthanc, plan: UploadPlan, item: Item, lane: FastLane | None
-) -> UploadRecord:
-    """Send one file as it is; a refused headerless dataset once more as a rewritten copy."""
-    try:
-        record = _sync_attempt(client, plan, item, lane)
-        copy = rewritten(item) if plan.may_rewrite(item, record) else None
-        if copy is not None:
-            record = plan.after_rewrite(record, _sync_attempt(client, plan, copy, lane))
-        if plan.verify and record.instance_id and record.md5:
-            path = ("instances", record.instance_id, "attachments", "dicom", "md5")
-            record = plan.checked(record, client.get(path))
-        return record
-    finally:
-        item.close()
-
-
-def _sync_attempt(
-    client: Orthanc, plan: UploadPlan, item: Item, lane: FastLane | None
-) -> UploadRecord:
-    body = Body(item, hashed=plan.verify)
-    try:
-        small = body.load_small()
-    except OSError as error:
-        return plan.unreadable(item, error)
-    return _sync_post(client, plan, item, body, lane if small else None)
-
-
-def _sync_post(
-    client: Orthanc, plan: UploadPlan, item: Item, body: Body, lane: FastLane | None
-) -> UploadRecord:
-    """Send one body (through the fast lane when it is given and the body is in memory),
-    retrying transport failures within the plan's budget."""
-    failing_since: float | None = None
-    resent = False
-    while True:
-        body.restart()
-        try:
-            if lane is not None and body.data is not None:
-                answer = lane.post(body.data)
-            else:
-                data = body.data if body.data is not None else body.chunks()
-                answer = client.post("instances", data=data, headers=body.headers(), retry=False)
-            return plan.stored(item, answer, body.md5)
-        except OrthancHTTPError as error:
-            pause = plan.storage_pause(error, resent)
-            if pause is None:
-                return plan.refused(item, error)
-            resent = True
-            time.sleep(pause)
-        except OrthancTransportError as error:
-            if isinstance(error.__cause__, OSError) or isinstance(error.__context__, OSError):
-                return plan.unreadable(item, OSError(str(error)))
-            failing_since = failing_since or time.monotonic()
-            delay = plan.retry_delay(error, failing_since)
-            if delay is None:
-                return plan.gave_up(item, error)
-            time.sleep(delay)
-        except OSError as error:
-            return plan.unreadable(item, error)
-
-
 # ---- asyncio ------------------------------------------------------------------------------
 
 
-async def async_upload(client: AsyncOrthanc, *sources: Any, **options: Any) -> UploadReport:
+async def async_upload(client: AsyncSeam, *sources: Any, **options: Any) -> UploadReport:
     """Upload with asyncio tasks over one ``AsyncOrthanc`` client (see ``AsyncOrthanc.upload``)."""
     plan, items = _plan(sources, **options)
     if plan.verify:
         (await client.capabilities()).require("attachment_info", "upload(verify=True)")
     lane = ThreadedLane.for_client(client, plan.concurrency)
+    carry = partial(async_carry, client, lane)
     pending: set[asyncio.Task[UploadRecord]] = set()
     try:
         while (batch := await asyncio.to_thread(_next_batch, plan, items)) is not None:
-            for item in await _async_unknown(client, plan, batch):
+            for item in await arun(unknown_flow(plan, batch), carry):
                 while len(pending) >= plan.concurrency:
                     await _async_collect(plan, pending, asyncio.FIRST_COMPLETED)
-                pending.add(asyncio.create_task(_async_send(client, plan, item, lane)))
+                pending.add(asyncio.create_task(arun(upload_flow(plan, item), carry)))
         await _async_collect(plan, pending, asyncio.ALL_COMPLETED)
     except OrthancError as error:
         await _async_drain(plan, pending)
@@ -221,12 +155,6 @@ async def async_upload(client: AsyncOrthanc, *sources: Any, **options: Any) -> U
         if lane is not None:
             lane.close()
     return UploadReport(plan.tracker.records)
-
-
-async def _async_unknown(client: AsyncOrthanc, plan: UploadPlan, batch: list[Item]) -> list[Item]:
-    query = plan.find_query(batch)
-    answer = None if query is None else await client.post("tools/find", json=query, retry=True)
-    return plan.skip_known(batch, answer)
 
 
 async def _async_collect(
@@ -253,68 +181,3 @@ async def _async_drain(
     for task in pending:
         if not task.cancelled() and task.exception() is None:
             plan.tracker.add(task.result())
-
-
-async def _async_send(
-    client: AsyncOrthanc, plan: UploadPlan, item: Item, lane: ThreadedLane | None
-) -> UploadRecord:
-    """Send one file as it is; a refused headerless dataset once more as a rewritten copy."""
-    try:
-        record = await _async_attempt(client, plan, item, lane)
-        copy = await asyncio.to_thread(rewritten, item) if plan.may_rewrite(item, record) else None
-        if copy is not None:
-            record = plan.after_rewrite(record, await _async_attempt(client, plan, copy, lane))
-        if plan.verify and record.instance_id and record.md5:
-            path = ("instances", record.instance_id, "attachments", "dicom", "md5")
-            record = plan.checked(record, await client.get(path))
-        return record
-    finally:
-        item.close()
-
-
-async def _async_attempt(
-    client: AsyncOrthanc, plan: UploadPlan, item: Item, lane: ThreadedLane | None
-) -> UploadRecord:
-    body = Body(item, hashed=plan.verify)
-    try:
-        # A small body (<= 512 KiB) is read in the loop: cheaper than a thread hop.
-        small = body.load_small() if item.is_small() else False
-    except OSError as error:
-        return plan.unreadable(item, error)
-    return await _async_post(client, plan, item, body, lane if small else None)
-
-
-async def _async_post(
-    client: AsyncOrthanc, plan: UploadPlan, item: Item, body: Body, lane: ThreadedLane | None
-) -> UploadRecord:
-    """Send one body (through the fast lane when it is given and the body is in memory),
-    retrying transport failures within the plan's budget."""
-    failing_since: float | None = None
-    resent = False
-    while True:
-        body.restart()
-        try:
-            if lane is not None and body.data is not None:
-                answer = await lane.post(body.data)
-            else:
-                data = body.data if body.data is not None else body.achunks()
-                answer = await client.post(
-                    "instances", data=data, headers=body.headers(), retry=False
-                )
-            return plan.stored(item, answer, body.md5)
-        except OrthancHTTPError as error:
-            pause = plan.storage_pause(error, resent)
-            if pause is None:
-                return plan.refused(item, error)
-            resent = True
-            await asyncio.sleep(pause)
-        except OrthancTransportError as error:
-            if isinstance(error.__cause__, OSError) or isinstance(error.__context__, OSError):
-                return plan.unreadable(item, OSError(str(error)))
-            failing_since = failing_since or time.monotonic()
-            delay = plan.retry_delay(error, failing_since)
-            if delay is None:
-                return plan.gave_up(item, error)
-            await asyncio.sleep(delay)
-        except OSError as error:
-            return plan.unreadable(item, error)

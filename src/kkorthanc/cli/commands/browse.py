@@ -17,17 +17,28 @@ __all__ = ["LEVELS", "collection", "detect", "parse_level", "register", "resourc
 
 LEVELS = ("patients", "studies", "series", "instances")
 _ALIASES = {
-    "patient": "patients", "patients": "patients", "study": "studies", "studies": "studies",
-    "series": "series", "instance": "instances", "instances": "instances",
-}  # fmt: skip
+    "patient": "patients",
+    "patients": "patients",
+    "study": "studies",
+    "studies": "studies",
+    "series": "series",
+    "instance": "instances",
+    "instances": "instances",
+}
 # Columns of the table output, per level (JSON and CSV rows carry every main tag).
 COLUMNS = {
     "patients": ["orthanc_id", "PatientID", "PatientName", "PatientBirthDate", "PatientSex"],
-    "studies": ["orthanc_id", "PatientID", "PatientName", "StudyDate", "StudyDescription",
-                "AccessionNumber"],
+    "studies": [
+        "orthanc_id",
+        "PatientID",
+        "PatientName",
+        "StudyDate",
+        "StudyDescription",
+        "AccessionNumber",
+    ],
     "series": ["orthanc_id", "Modality", "SeriesNumber", "SeriesDescription", "instances"],
     "instances": ["orthanc_id", "InstanceNumber", "SOPInstanceUID"],
-}  # fmt: skip
+}
 _ORTHANC_ID = re.compile(r"[0-9a-f]{8}(-[0-9a-f]{8}){4}")
 _DEPTHS = {"patients": "Patient", "studies": "Study", "series": "Series", "instances": "Instance"}
 
@@ -140,8 +151,9 @@ def resource_row(resource: Any) -> dict[str, Any]:
     row: dict[str, Any] = {"level": resource.level.value, "orthanc_id": resource.id}
     row.update(raw.get("PatientMainDicomTags") or {})
     row.update(raw.get("MainDicomTags") or {})
-    parent = next((raw[key] for key in ("ParentPatient", "ParentStudy", "ParentSeries")
-                   if key in raw), None)  # fmt: skip
+    parent = next(
+        (raw[key] for key in ("ParentPatient", "ParentStudy", "ParentSeries") if key in raw), None
+    )
     row["parent"] = parent
     if "Instances" in raw and resource.level.value == "Series":
         row["instances"] = len(raw["Instances"])

@@ -146,7 +146,7 @@ def change_row(change: kkorthanc.Change) -> dict[str, Any]:
     ``path``, ``date`` (ISO 8601).
 
     Example:
-        >>> change_row(next(iter(client.changes())))["seq"]  # doctest: +SKIP
+        >>> change_row(next(iter(client.iter_changes())))["seq"]  # doctest: +SKIP
         1
     """
     return {
@@ -185,7 +185,9 @@ def _run_changes(ctx: Context) -> int:
     if ctx.args.limit < 0 or ctx.args.since < 0:
         raise OrthancInputError("--since and --limit must not be negative")
     limit = ctx.args.limit or None
-    found = ctx.client().changes(since=ctx.args.since, types=_types(ctx.args.types), limit=limit)
+    found = ctx.client().iter_changes(
+        since=ctx.args.since, types=_types(ctx.args.types), limit=limit
+    )
     printer = _Printer(ctx, header=True, array=True)
     for change in found:
         printer(change_row(change))
@@ -233,8 +235,10 @@ class _Printer:
         self.last_seq = row["seq"]
 
     def _text(self, row: dict[str, Any]) -> None:
-        cells = [f"{row[key]!s:>{-width}}" if width < 0 else f"{row[key]!s:<{width}}"
-                 for key, width in _WIDTHS]  # fmt: skip
+        cells = [
+            f"{row[key]!s:>{-width}}" if width < 0 else f"{row[key]!s:<{width}}"
+            for key, width in _WIDTHS
+        ]
         self._ctx.stdout.write("  ".join([*cells, str(row["date"] or "")]).rstrip() + "\n")
 
     def close(self) -> None:

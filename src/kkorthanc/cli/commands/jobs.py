@@ -134,7 +134,7 @@ def wait_job(ctx: Context, job: Any, label: str, timeout: float | None = None) -
         OrthancTimeoutError: It did not end within ``timeout``.
 
     Example:
-        >>> wait_job(ctx, modality.store_job(ids), "C-STORE")  # doctest: +SKIP
+        >>> wait_job(ctx, modality.c_store_job(ids), "C-STORE")  # doctest: +SKIP
     """
     display = JobDisplay(ctx, label)
     try:

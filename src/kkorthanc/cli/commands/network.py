@@ -16,20 +16,43 @@ from .operations import resolve
 
 __all__ = ["register"]
 
-_LEVELS = {"patient": "Patient", "patients": "Patient", "study": "Study", "studies": "Study",
-           "series": "Series", "instance": "Instance", "instances": "Instance"}  # fmt: skip
+_LEVELS = {
+    "patient": "Patient",
+    "patients": "Patient",
+    "study": "Study",
+    "studies": "Study",
+    "series": "Series",
+    "instance": "Instance",
+    "instances": "Instance",
+}
 # The DICOM key of each level, the one ``retrieve`` takes as UID arguments.
-_KEYS = {"Patient": "PatientID", "Study": "StudyInstanceUID", "Series": "SeriesInstanceUID",
-         "Instance": "SOPInstanceUID"}  # fmt: skip
+_KEYS = {
+    "Patient": "PatientID",
+    "Study": "StudyInstanceUID",
+    "Series": "SeriesInstanceUID",
+    "Instance": "SOPInstanceUID",
+}
 # Asked (empty return keys) by ``query`` unless given, so answers have something to show.
 _RETURN_KEYS = {
     "Patient": ["PatientID", "PatientName", "PatientBirthDate", "PatientSex"],
-    "Study": ["PatientID", "PatientName", "StudyDate", "StudyDescription", "AccessionNumber",
-              "ModalitiesInStudy", "StudyInstanceUID"],
-    "Series": ["StudyInstanceUID", "SeriesInstanceUID", "Modality", "SeriesNumber",
-               "SeriesDescription"],
+    "Study": [
+        "PatientID",
+        "PatientName",
+        "StudyDate",
+        "StudyDescription",
+        "AccessionNumber",
+        "ModalitiesInStudy",
+        "StudyInstanceUID",
+    ],
+    "Series": [
+        "StudyInstanceUID",
+        "SeriesInstanceUID",
+        "Modality",
+        "SeriesNumber",
+        "SeriesDescription",
+    ],
     "Instance": ["StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "InstanceNumber"],
-}  # fmt: skip
+}
 _HIDDEN = {"QueryRetrieveLevel", "SpecificCharacterSet"}
 PEER_PASSWORD_ENV = "ORTHANC_PEER_PASSWORD"
 
@@ -154,8 +177,13 @@ def _level(text: str) -> str:
 
 def _modality_row(modality: Any) -> dict[str, Any]:
     config = modality.config
-    return {"name": modality.name, "aet": config.aet, "host": config.host, "port": config.port,
-            "manufacturer": config.manufacturer}  # fmt: skip
+    return {
+        "name": modality.name,
+        "aet": config.aet,
+        "host": config.host,
+        "port": config.port,
+        "manufacturer": config.manufacturer,
+    }
 
 
 def _run_modalities(ctx: Context) -> int:
@@ -168,7 +196,9 @@ def _run_modalities(ctx: Context) -> int:
 def _run_modality_add(ctx: Context) -> int:
     """Add or replace a modality and show it."""
     args = ctx.args
-    modality = ctx.client().modalities.put(args.name, aet=args.aet, host=args.host, port=args.port)
+    modality = ctx.client().modalities.configure(
+        args.name, aet=args.aet, host=args.host, port=args.port
+    )
     ctx.record(_modality_row(modality))
     return EXIT_OK
 
@@ -183,7 +213,7 @@ def _run_modality_rm(ctx: Context) -> int:
 def _run_modality_echo(ctx: Context) -> int:
     """C-ECHO; a refused association raises DicomNetworkError (exit 6)."""
     modality = ctx.client().modalities.get(ctx.args.name)
-    modality.echo()
+    modality.c_echo()
     ctx.record({**_modality_row(modality), "echo": "ok"})
     return EXIT_OK
 
@@ -194,7 +224,7 @@ def _run_query(ctx: Context) -> int:
     query = dict.fromkeys(_RETURN_KEYS[level], "")
     query.update(parse_filters(ctx.args.filters))
     modality = ctx.client().modalities.get(ctx.args.modality)
-    answers = modality.query(level, query).answers()
+    answers = modality.c_find(level, query).answers()
     rows = [answer.tags for answer in answers]
     keys = [*query, *(key for row in rows for key in row)]
     ctx.rows(rows, [key for key in dict.fromkeys(keys) if key not in _HIDDEN])
@@ -211,13 +241,15 @@ def _run_retrieve(ctx: Context) -> int:
         if ctx.args.target:
             raise OrthancInputError("--target is for C-MOVE; C-GET always retrieves to the server")
         _require_c_get(ctx.client())
-        modality.get(level, identifiers)
+        modality.c_get(level, identifiers)
     else:
-        modality.move(level, identifiers, target_aet=ctx.args.target)
+        modality.c_move(level, identifiers, target_aet=ctx.args.target)
     target = "server" if ctx.args.get else ctx.args.target or "server"
     operation = "C-GET" if ctx.args.get else "C-MOVE"
-    rows = [{"level": level, "uid": item[_KEYS[level]], "operation": operation, "target": target}
-            for item in identifiers]  # fmt: skip
+    rows = [
+        {"level": level, "uid": item[_KEYS[level]], "operation": operation, "target": target}
+        for item in identifiers
+    ]
     ctx.rows(rows, ["level", "uid", "operation", "target"])
     return EXIT_OK
 
@@ -237,11 +269,11 @@ def _run_send(ctx: Context) -> int:
     resources = resolve(client, ctx.args.ids)
     if ctx.args.to:
         destination: Any = client.modalities.get(ctx.args.to)
-        label = f"C-STORE to {destination.name}"
+        label, start = f"C-STORE to {destination.name}", destination.c_store_job
     else:
         destination = client.peers.get(ctx.args.to_peer)
-        label = f"send to peer {destination.name}"
-    job = wait_job(ctx, destination.store_job([r.id for r in resources]), label)
+        label, start = f"send to peer {destination.name}", destination.send_job
+    job = wait_job(ctx, start([r.id for r in resources]), label)
     content = dict(job.content)
     record = {
         "destination": destination.name,
@@ -268,7 +300,7 @@ def _run_peer_add(ctx: Context) -> int:
     """Add or replace a peer; its password never goes on the command line."""
     args = ctx.args
     password = _peer_password(ctx) if args.peer_user else None
-    peer = ctx.client().peers.put(
+    peer = ctx.client().peers.configure(
         args.name, url=args.peer_url, username=args.peer_user, password=password
     )
     ctx.record(_peer_row(peer))

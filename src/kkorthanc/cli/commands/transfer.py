@@ -241,11 +241,16 @@ def _upload(
     progress = ctx.progress("upload", None)
     try:
         return ctx.client().upload(
-            *[Path(path) for path in args.paths], concurrency=args.concurrency,
-            skip_existing=args.skip_existing, resume=resumed, verify=args.verify,
-            include_hidden=args.include_hidden, follow_links=args.follow_links,
-            archive_limits=_archive_limits(args), progress=_callback(progress, journal),
-        )  # fmt: skip
+            *[Path(path) for path in args.paths],
+            concurrency=args.concurrency,
+            skip_existing=args.skip_existing,
+            resume=resumed,
+            verify=args.verify,
+            include_hidden=args.include_hidden,
+            follow_links=args.follow_links,
+            archive_limits=_archive_limits(args),
+            progress=_callback(progress, journal),
+        )
     finally:
         journal.close()
         progress.finish()
@@ -259,8 +264,15 @@ def _how_to_resume(args: Any, finished: int) -> str:
             f"{done}. Run the same command again: files the server already has are skipped "
             "(add --report FILE to keep a record of each file, to --resume from)\n"
         )
-    command = ["kkorthanc", "upload", *args.paths, "--resume", str(args.report),
-               "--report", str(args.report)]  # fmt: skip
+    command = [
+        "kkorthanc",
+        "upload",
+        *args.paths,
+        "--resume",
+        str(args.report),
+        "--report",
+        str(args.report),
+    ]
     return (
         f"{done}; {args.report} lists them. To resume (with this run's other options):\n"
         f"  {shlex.join(command)}\n"
@@ -298,8 +310,9 @@ def _summary(
     """The counts on stdout (``counts``, else the report's); on stderr the files not
     transferred and why (50 of each kind at most): not ok (exit 1), then ``skipped`` ones
     (not read: links, FIFOs, devices)."""
-    ctx.record({"files": len(items), **(report.counts if counts is None else counts),
-                "ok": report.ok})  # fmt: skip
+    ctx.record(
+        {"files": len(items), **(report.counts if counts is None else counts), "ok": report.ok}
+    )
     for kinds in (_BAD, ("skipped",)):
         listed = [item for item in items if item[1] in kinds]
         for source, outcome, detail in listed[:50]:
