@@ -142,8 +142,10 @@ def measure_corpus(
                 os.sync()  # no contender pays for the write-back of the one before it
                 done = subprocess.run(
                     [sys.executable, __file__, "--child", contender, srv.url, str(target)],
-                    capture_output=True, text=True, check=False,
-                )  # fmt: skip
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
                 if done.returncode != 0:
                     raise SystemExit(f"{contender} failed:\n{done.stderr[-3000:]}")
                 result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -171,14 +173,18 @@ def main(argv: list[str] | None = None) -> int:
         raw = results["raw"]["seconds"]
         lean = results["raw-http.client"]["seconds"]
         print(f"\n### export {corpus}\n")
-        print("| contender | files | s | files/s | MB/s | peak RSS MB | vs raw "
-              "| vs raw-http.client | 2nd run s |")  # fmt: skip
+        print(
+            "| contender | files | s | files/s | MB/s | peak RSS MB | vs raw "
+            "| vs raw-http.client | 2nd run s |"
+        )
         print("|---|---|---|---|---|---|---|---|---|")
         for name, r in results.items():
             s = r["seconds"]
-            print(f"| {name} | {r['files']:.0f} | {s:.2f} | {r['files'] / s:.0f} "
-                  f"| {r['bytes'] / 1e6 / s:.1f} | {r['rss_mb']:.0f} | {raw / s:.2f} "
-                  f"| {lean / s:.2f} | {r['second_seconds']:.2f} |")  # fmt: skip
+            print(
+                f"| {name} | {r['files']:.0f} | {s:.2f} | {r['files'] / s:.0f} "
+                f"| {r['bytes'] / 1e6 / s:.1f} | {r['rss_mb']:.0f} | {raw / s:.2f} "
+                f"| {lean / s:.2f} | {r['second_seconds']:.2f} |"
+            )
     return 0
 
 

@@ -189,8 +189,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     binary = OrthancBinary(chroot=args.chroot) if args.chroot else OrthancBinary()
-    lines = ["| tree (patients/studies/series/instances) | client | HTTP requests | time (s) |",
-             "|---|---|---:|---:|"]  # fmt: skip
+    lines = [
+        "| tree (patients/studies/series/instances) | client | HTTP requests | time (s) |",
+        "|---|---|---:|---:|",
+    ]
     with OrthancServer.start(binary, stable_age=60, python_script=script_path()) as server:
         for name in args.sizes.split(","):
             with server.client() as http:

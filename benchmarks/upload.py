@@ -26,8 +26,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import _corpus
 
-CONTENDERS = ("raw", "raw-http.client", "raw-async", "kk-sync", "kk-async", "pyorthanc",
-              "orthanc-api-client")  # fmt: skip
+CONTENDERS = (
+    "raw",
+    "raw-http.client",
+    "raw-async",
+    "kk-sync",
+    "kk-async",
+    "pyorthanc",
+    "orthanc-api-client",
+)
 RAW_THREADS = 4
 
 
@@ -131,9 +138,15 @@ def run_api_client(url: str, folder: Path) -> None:
     orthanc_api_client.OrthancApiClient(url).upload_folder(str(folder))
 
 
-_MODULES = {"raw": "httpx", "raw-http.client": "http.client", "raw-async": "httpx",
-            "kk-sync": "kkorthanc", "kk-async": "kkorthanc", "pyorthanc": "pyorthanc",
-            "orthanc-api-client": "orthanc_api_client"}  # fmt: skip
+_MODULES = {
+    "raw": "httpx",
+    "raw-http.client": "http.client",
+    "raw-async": "httpx",
+    "kk-sync": "kkorthanc",
+    "kk-async": "kkorthanc",
+    "pyorthanc": "pyorthanc",
+    "orthanc-api-client": "orthanc_api_client",
+}
 
 
 def child(contender: str, url: str, folder: Path) -> dict[str, float]:
@@ -175,8 +188,10 @@ def measure(contender: str, corpus: str, folder: Path) -> dict[str, float]:
         with OrthancProcess.start(binary, Path(data), config, Path(data) / "log") as server:
             done = subprocess.run(
                 [sys.executable, __file__, "--child", contender, server.url, str(folder)],
-                capture_output=True, text=True, check=False,
-            )  # fmt: skip
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             if done.returncode != 0:
                 raise SystemExit(f"{contender} on {corpus} failed:\n{done.stderr[-3000:]}")
             result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -194,17 +209,22 @@ def table(results: dict[tuple[str, str], dict[str, float]], corpora: list[str]) 
         raw = results[("raw", corpus)]["seconds"]
         lean = results.get(("raw-http.client", corpus), {}).get("seconds")
         py = results.get(("pyorthanc", corpus), {}).get("seconds")
-        lines += [f"\n### {corpus}: {files} files, {size:.0f} MB\n",
-                  "| contender | s | instances/s | MB/s | peak RSS MB | vs raw "
-                  "| vs raw-http.client | vs pyorthanc | 2nd upload s (% of 1st) |",
-                  "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+        lines += [
+            f"\n### {corpus}: {files} files, {size:.0f} MB\n",
+            "| contender | s | instances/s | MB/s | peak RSS MB | vs raw "
+            "| vs raw-http.client | vs pyorthanc | 2nd upload s (% of 1st) |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for contender in CONTENDERS:
             r = results.get((contender, corpus))
             if r is None:
                 continue
             s = r["seconds"]
-            again = (f"{r['second_seconds']:.2f} ({100 * r['second_seconds'] / s:.1f}%)"
-                     if r["second_seconds"] else "")  # fmt: skip
+            again = (
+                f"{r['second_seconds']:.2f} ({100 * r['second_seconds'] / s:.1f}%)"
+                if r["second_seconds"]
+                else ""
+            )
             vs_py = f"{py / s:.2f}x" if py else ""
             vs_lean = f"{lean / s:.2f}" if lean else ""
             lines.append(
