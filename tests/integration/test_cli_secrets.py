@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import socket
 import ssl
-import subprocess
 import threading
 import warnings
 from collections.abc import Iterator
@@ -17,39 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _certs import self_signed
 
 import kkorthanc
 from kkorthanc import errors
 from kkorthanc.cli import main
 
 INSECURE_LINE = "warning: TLS certificate verification is off"
-
-
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    key, cert = directory / "key.pem", directory / "cert.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
 
 
 class _TLSRelay:
@@ -103,7 +76,7 @@ def _pump(source: socket.socket, target: socket.socket) -> None:
 @pytest.fixture
 def https_orthanc(orthanc: Any, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """The test server behind TLS: its https:// URL and the certificate to trust."""
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path)
     port = int(orthanc.url.rsplit(":", 1)[1])
     relay = _TLSRelay(("127.0.0.1", port), cert, key)
     try:

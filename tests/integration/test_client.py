@@ -5,13 +5,13 @@ from __future__ import annotations
 import http.server
 import json
 import ssl
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _certs import self_signed
 
 from kkorthanc import errors
 from kkorthanc.server._launcher import free_ports
@@ -172,33 +172,6 @@ def test_read_timeout_is_typed_and_names_the_fix(plugged: OrthancServer, make_cl
     assert client.get("kk-test/slow", timeout=10) == {}
 
 
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    key, cert = directory / "key.pem", directory / "cert.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
-
-
 class _SystemHandler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         body = json.dumps({"Version": "1.12.7", "ApiVersion": 27}).encode()
@@ -219,7 +192,7 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     Orthanc itself cannot serve here: the Debian builds of 1.10.1 and 1.12.7 crash in a
     civetweb worker (segfault) at the first HTTPS connection.
     """
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SystemHandler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)

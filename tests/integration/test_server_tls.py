@@ -12,12 +12,12 @@ import json
 import shutil
 import socket
 import ssl
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from _certs import self_signed
 
 from kkorthanc.cli import main
 from kkorthanc.server import is_alive, read_config
@@ -30,17 +30,8 @@ pytestmark = needs_openssl
 
 
 def _self_signed(folder: Path, name: str) -> tuple[Path, Path]:
-    cert, key = folder / f"{name}-cert.pem", folder / f"{name}-key.pem"
-    names = f"subjectAltName=IP:127.0.0.1,IP:{STRANGER_HOST},DNS:localhost"
-    subprocess.run(
-        [
-            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"),
-            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost", "-addext", names),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
+    names = f"IP:127.0.0.1,IP:{STRANGER_HOST},DNS:localhost"
+    return self_signed(folder, name, common_name="localhost", alt_names=names)
 
 
 @pytest.fixture(scope="module")
